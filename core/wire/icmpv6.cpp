@@ -1,0 +1,1 @@
+#include "wire/icmpv6.h"

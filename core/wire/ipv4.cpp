@@ -1,0 +1,1 @@
+#include "wire/ipv4.h"

@@ -1,0 +1,1 @@
+#include "wire/segment_spec.h"

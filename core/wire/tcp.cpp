@@ -1,0 +1,1 @@
+#include "wire/tcp.h"
