@@ -22,8 +22,8 @@ namespace tcplab::wire {
 /// hex view's marks. Offsets and lengths are in bytes from the start of the frame.
 struct LayerRange {
     const ProtocolDescriptor* protocol;
-    std::uint16_t offset;
-    std::uint16_t length;
+    std::uint32_t offset;
+    std::uint32_t length;
 };
 
 /// A whole frame decoded: L2, L3, L4 and payload. Decoding never fails and never
@@ -39,12 +39,12 @@ struct Frame {
     std::variant<std::monostate, TcpHeader, Icmpv6Message> transport;
     /// Protocol number of the upper layer named by IPv4/IPv6, decoded or not.
     std::optional<std::uint8_t> transportProtocol;
-    std::uint16_t networkOffset = 0;
-    std::uint16_t transportOffset = 0;
+    std::uint32_t networkOffset = 0;
+    std::uint32_t transportOffset = 0;
     /// The application data: after the TCP header, bounded by the IP length.
     /// For frames we do not decode to the end, the bytes after the last layer.
-    std::uint16_t payloadOffset = 0;
-    std::uint16_t payloadLength = 0;
+    std::uint32_t payloadOffset = 0;
+    std::uint32_t payloadLength = 0;
     /// Set when a layer's structure is broken; the layers before it are decoded.
     std::optional<ParseError> malformed;
     Diagnostics diagnostics;
