@@ -129,7 +129,8 @@ struct TcpOption {
     /// scapy's option name: "EOL", "NOP", "MSS", "WScale", "SAckOK", "SAck", "Timestamp";
     /// "" for a kind scapy does not name.
     std::string_view name() const noexcept;
-    /// "MSS=1460", "WScale=7", "SAck=1001-2001", "TS=1:0", "kind 254 [0a0b]".
+    /// "MSS=1460", "WS=7", "SACK_PERM", "SACK=1001-2001,3001-4001", "TS=1:0", "EOL", "NOP";
+    /// anything else, or a known kind whose length or size is off: "kind=254 len=4 [0a0b]".
     std::string summary() const;
     friend bool operator==(const TcpOption&, const TcpOption&) = default;
 };
@@ -185,6 +186,12 @@ public:
     };
     Iterator begin() const noexcept { return Iterator(bytes(), 0); }
     Iterator end() const noexcept { return Iterator(bytes(), bytes().size()); }
+
+    /// Offset of the first EOL within the area, as iterating finds it; nullopt without one.
+    std::optional<std::size_t> eolOffset() const noexcept;
+    /// True when a byte after the EOL is not zero (RFC 9293 §3.1: the rest is padding,
+    /// which is zero; TcpOptionAfterEolNotZero on parse).
+    bool nonZeroAfterEol() const noexcept;
 
     /// Typed look-ups of the first option of a kind.
     std::optional<std::uint16_t> mss() const noexcept;
