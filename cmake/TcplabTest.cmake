@@ -4,6 +4,7 @@
 function(tcplab_add_test name)
   cmake_parse_arguments(ARG "" "" "SOURCES;LIBS;LABELS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
+  set_target_properties(${name} PROPERTIES AUTOMOC ON)
   target_link_libraries(${name} PRIVATE Qt6::Test ${ARG_LIBS} tcplab_warnings)
   target_compile_definitions(${name} PRIVATE
     TCPLAB_TEST_DATA="${PROJECT_SOURCE_DIR}/tests/data"

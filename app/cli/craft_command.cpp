@@ -225,7 +225,7 @@ int runCraft(const CLI::App& sub, const CraftOptions& o) {
     std::vector<std::uint8_t> frame(spec.encodedLength());
     auto n = spec.encode(MutableBytes(frame));
     if (!n) {
-        std::cerr << "tcplab-cli craft: " << toString(n.error()) << "\n";
+        std::cerr << "tcplab-cli craft: " << describe(n.error()) << "\n";
         return kExitBadUsage;
     }
     frame.resize(*n);

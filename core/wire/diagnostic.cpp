@@ -16,7 +16,7 @@ constexpr DiagnosticInfo info(Diagnostic d) noexcept {
     case Diagnostic::Ipv4TotalLengthBeyondFrame:
         return {"ipv4", "len", "IPv4 total length runs past the end of the frame (cut short?)"};
     case Diagnostic::Ipv4Fragment:
-        return {"ipv4", "frag", "IPv4 fragment: the upper layer is not decoded"};
+        return {"ipv4", "frag", "IPv4 fragment: checksums cannot be verified; later fragments are not decoded"};
     case Diagnostic::Ipv6PayloadLengthBeyondFrame:
         return {"ipv6", "plen", "IPv6 payload length runs past the end of the frame (cut short?)"};
     case Diagnostic::TrailingBytes:

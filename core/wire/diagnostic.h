@@ -11,7 +11,7 @@ enum class Diagnostic : std::uint8_t {
     Ipv4ChecksumBad,
     Ipv4ReservedFlagSet,
     Ipv4TotalLengthBeyondFrame, ///< the frame was cut short (snaplen) or the length lies
-    Ipv4Fragment,               ///< MF set or offset non-zero: upper layer not decoded
+    Ipv4Fragment,               ///< MF set or offset non-zero: no checksum check; offset > 0 not decoded
     Ipv6PayloadLengthBeyondFrame,
     TrailingBytes,              ///< bytes after the IP packet (Ethernet padding)
     TcpChecksumBad,

@@ -99,18 +99,22 @@ private:
         const std::uint8_t protocol = rest[9];
         m_frame.transportProtocol = protocol;
         const bool fragment = (ip->flags & ipv4_flags::kMoreFragments) != 0 || ip->fragOffset != 0;
-        const bool complete = totalLength <= rest.size();
+        // A checksum covers the whole datagram: it can be verified only when the frame
+        // holds all of it, unfragmented.
+        const bool verifiable = totalLength <= rest.size() && !fragment;
         const auto pseudo = PseudoHeader::ipv4(ip->src, ip->dst, protocol);
+        const bool laterFragment = ip->fragOffset != 0;
         m_frame.network = std::move(*ip);
         const std::size_t upperOffset = offset + headerLength;
         const Bytes upper = rest.subspan(headerLength, packetLength - headerLength);
-        if (fragment) {
+        if (laterFragment) {
+            // Only the first fragment starts with the upper-layer header (RFC 791 §3.2).
             m_frame.transportOffset = static_cast<std::uint32_t>(upperOffset);
             m_frame.payloadOffset = static_cast<std::uint32_t>(upperOffset);
             m_frame.payloadLength = static_cast<std::uint32_t>(upper.size());
             return;
         }
-        decodeTransport(protocol, upper, upperOffset, complete ? &pseudo : nullptr, false);
+        decodeTransport(protocol, upper, upperOffset, verifiable ? &pseudo : nullptr, false);
     }
 
     void decodeIpv6(Bytes rest, std::size_t offset) {
@@ -141,15 +145,41 @@ private:
             m_frame.payloadLength = static_cast<std::uint32_t>(upper.size());
             return;
         }
-        // RFC 8200 §8.1: the pseudo-header names the upper-layer protocol and length.
-        const auto pseudo = PseudoHeader::ipv6(src, dst, chain->upperProtocol);
+        // RFC 8200 §8.1: the pseudo-header names the upper-layer protocol and length,
+        // and the final destination when a Routing header is present.
+        const auto pseudo = PseudoHeader::ipv6(src, finalDestination(afterFixed, *chain).value_or(dst),
+                                               chain->upperProtocol);
         const bool complete = declared <= rest.size();
         decodeTransport(chain->upperProtocol, upper, upperOffset, complete ? &pseudo : nullptr, true);
+    }
+
+    // RFC 8200 §8.1: "if the IPv6 packet contains a Routing header, the Destination
+    // Address used in the pseudo-header is that of the final destination": the last
+    // address of a type 0/2 header, the first of a Segment Routing header (RFC 8754
+    // §2: the segment list is in reverse order), when segments are left.
+    static std::optional<Ipv6Address> finalDestination(Bytes afterFixed, const Ipv6Chain& chain) {
+        for (std::size_t i = 0; i < chain.count; ++i) {
+            const auto& h = chain.headers[i];
+            if (h.type != ip_proto::kRouting || h.length < 8)
+                continue;
+            const Bytes r = afterFixed.subspan(h.offset, h.length);
+            const std::uint8_t routingType = r[2];
+            const std::uint8_t segmentsLeft = r[3];
+            const std::size_t addresses = (r.size() - 8) / 16;
+            if (segmentsLeft == 0 || addresses == 0)
+                return std::nullopt;
+            if (routingType == 0 || routingType == 2)
+                return Ipv6Address::fromBytes(r.data() + 8 + 16 * (addresses - 1));
+            if (routingType == 4)
+                return Ipv6Address::fromBytes(r.data() + 8);
+        }
+        return std::nullopt;
     }
 
     void decodeTransport(std::uint8_t protocol, Bytes upper, std::size_t offset,
                          const PseudoHeader* pseudo, bool ipv6) {
         m_frame.transportOffset = static_cast<std::uint32_t>(offset);
+        m_frame.transportChecksumChecked = pseudo != nullptr;
         if (protocol == ip_proto::kTcp)
             return decodeTcp(upper, offset, pseudo);
         if (protocol == ip_proto::kIcmpv6 && ipv6)

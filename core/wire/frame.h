@@ -45,6 +45,9 @@ struct Frame {
     /// For frames we do not decode to the end, the bytes after the last layer.
     std::uint32_t payloadOffset = 0;
     std::uint32_t payloadLength = 0;
+    /// True when the TCP/ICMPv6 checksum could be checked: the whole datagram is in
+    /// the frame, unfragmented (else the verdict is unknown, not "bad").
+    bool transportChecksumChecked = false;
     /// Set when a layer's structure is broken; the layers before it are decoded.
     std::optional<ParseError> malformed;
     Diagnostics diagnostics;

@@ -40,16 +40,15 @@ void addExtras(json& layer, const ProtocolDescriptor& protocol, const Frame& fra
         layer["extensions"] = ipv6ExtensionsToJson(frame);
     } else if (&protocol == &kTcpProtocol) {
         const TcpHeader* tcp = frame.tcp();
-        const bool verifiable = frame.ipv4() ? !d.has(Diagnostic::Ipv4TotalLengthBeyondFrame)
-                                             : !d.has(Diagnostic::Ipv6PayloadLengthBeyondFrame);
-        if (!tcp || !verifiable)
+        if (!tcp || !frame.transportChecksumChecked)
             layer["chksum_ok"] = nullptr;
         else
             layer["chksum_ok"] = !d.has(Diagnostic::TcpChecksumBad) && !d.has(Diagnostic::TcpChecksumPartial);
-        layer["options"] = tcp ? tcpOptionsToJson(tcp->options) : json::array();
+        // null, not [], when the options could not be parsed: "none" would be a lie.
+        layer["options"] = tcp ? tcpOptionsToJson(tcp->options) : json(nullptr);
     } else if (&protocol == &kIcmpv6Protocol) {
         const Icmpv6Message* icmp = frame.icmpv6();
-        layer["chksum_ok"] = !d.has(Diagnostic::Icmpv6ChecksumBad);
+        layer["chksum_ok"] = frame.transportChecksumChecked ? json(!d.has(Diagnostic::Icmpv6ChecksumBad)) : json(nullptr);
         if (icmp && icmp->sourceLinkLayer)
             layer["src_lladdr"] = icmp->sourceLinkLayer->toString();
         if (icmp && icmp->targetLinkLayer)

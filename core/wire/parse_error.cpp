@@ -4,7 +4,7 @@
 
 namespace tcplab::wire {
 
-std::string_view toString(ParseErrorCode code) noexcept {
+std::string_view codeName(ParseErrorCode code) noexcept {
     switch (code) {
     case ParseErrorCode::Truncated: return "truncated";
     case ParseErrorCode::BadVersion: return "bad version";

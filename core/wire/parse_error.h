@@ -32,6 +32,6 @@ struct ParseError {
     friend bool operator==(const ParseError&, const ParseError&) = default;
 };
 
-std::string_view toString(ParseErrorCode code) noexcept;
+std::string_view codeName(ParseErrorCode code) noexcept;
 
 } // namespace tcplab::wire

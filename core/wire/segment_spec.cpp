@@ -2,7 +2,7 @@
 
 namespace tcplab::wire {
 
-std::string_view toString(EncodeError e) noexcept {
+std::string_view describe(EncodeError e) noexcept {
     switch (e) {
     case EncodeError::BufferTooSmall: return "output buffer too small for the frame";
     case EncodeError::TooLarge: return "IP packet larger than 65535 bytes";
@@ -64,7 +64,8 @@ tl::expected<std::vector<std::uint8_t>, EncodeError> SegmentSpec::encode() const
 
 std::optional<SegmentSpec> SegmentSpec::fromFrame(const Frame& frame) {
     const TcpHeader* tcp = frame.tcp();
-    if (!tcp || frame.malformed || frame.vlan || frame.ipv6Chain.count != 0)
+    if (!tcp || frame.malformed || frame.vlan || frame.ipv6Chain.count != 0 ||
+        frame.diagnostics.has(Diagnostic::TrailingBytes))
         return std::nullopt;
     SegmentSpec spec;
     spec.ethernet = frame.ethernet;

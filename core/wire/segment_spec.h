@@ -21,7 +21,7 @@ enum class EncodeError : std::uint8_t {
     BufferTooSmall, ///< the output span cannot hold the frame
     TooLarge,       ///< the IP packet exceeds 65535 bytes (IPv4 total / IPv6 payload length)
 };
-std::string_view toString(EncodeError e) noexcept;
+std::string_view describe(EncodeError e) noexcept;
 
 /// What the user edits: every field of every layer of one Ethernet/IP/TCP frame,
 /// derived fields "auto" unless set. Encodes to the bytes of one frame.

@@ -3,6 +3,10 @@
 // Shared by the test suites: fixtures from tests/data, hex helpers.
 
 #include "wire/bytes.h"
+#include "wire/diagnostic.h"
+#include "wire/parse_error.h"
+#include "wire/segment_spec.h"
+#include "wire/seq_num.h"
 
 #include <QString>
 #include <QTest>
@@ -27,6 +31,15 @@ ByteVector hex(std::string_view text);
 QString toHex(wire::Bytes bytes);
 
 } // namespace tcplab::test
+
+// Printers QCOMPARE finds by argument-dependent lookup, so a failing comparison of
+// our types shows their values.
+namespace tcplab::wire {
+inline char* toString(ParseErrorCode c) { return qstrdup(std::string(codeName(c)).c_str()); }
+inline char* toString(EncodeError e) { return qstrdup(std::string(describe(e)).c_str()); }
+inline char* toString(Diagnostic d) { return qstrdup(std::string(describe(d)).c_str()); }
+inline char* toString(SeqNum s) { return qstrdup(std::to_string(s.value()).c_str()); }
+} // namespace tcplab::wire
 
 // Compare two byte sequences and show both in hex on failure.
 #define TCPLAB_COMPARE_BYTES(actual, expected)                                                     \
