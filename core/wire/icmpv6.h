@@ -56,6 +56,19 @@ static_assert(fieldsTile(kIcmpv6NdFields, 192));
 inline constexpr ProtocolDescriptor kIcmpv6Protocol{"icmpv6", "ICMPv6", kIcmpv6NdFields,
                                                     headerLengthOf(kIcmpv6NdFields), "RFC 4443, RFC 4861"};
 
+// Neighbor Discovery option, RFC 4861 §4.6, as the link-layer address options lay it
+// out for Ethernet (§4.6.1, RFC 2464 §6): type, length in units of 8 bytes (type and
+// length included; 0 is invalid), then the 6-byte MAC. Every ND option starts with the
+// first two fields.
+//   |     Type      |    Length     |    Link-Layer Address (48) ...
+enum class NdOptionField : std::uint8_t { Type, Len, Addr };
+inline constexpr std::array<FieldDescriptor, 3> kNdLinkLayerOptionFields{{
+    {"type", "Type", 0, 8, FieldFormat::Decimal, false, "1 Source, 2 Target Link-Layer Address", "RFC 4861 §4.6"},
+    {"len", "Length", 8, 8, FieldFormat::Decimal, true, "in units of 8 bytes, type and length included", "RFC 4861 §4.6"},
+    {"lladdr", "Link-layer address", 16, 48, FieldFormat::Mac, false, "MAC address of the sender or target", "RFC 4861 §4.6.1"},
+}};
+static_assert(fieldsTile(kNdLinkLayerOptionFields, 64));
+
 /// An ICMPv6 message. Neighbor Solicitation and Advertisement are decoded in full;
 /// any other type keeps its type, code, checksum and body bytes.
 struct Icmpv6Message {
