@@ -149,8 +149,9 @@ private:
         // and the final destination when a Routing header is present.
         const auto pseudo = PseudoHeader::ipv6(src, finalDestination(afterFixed, *chain).value_or(dst),
                                                chain->upperProtocol);
-        const bool complete = declared <= rest.size();
-        decodeTransport(chain->upperProtocol, upper, upperOffset, complete ? &pseudo : nullptr, true);
+        // Only a whole, unfragmented datagram can have its checksum verified.
+        const bool verifiable = declared <= rest.size() && !chain->moreFragments;
+        decodeTransport(chain->upperProtocol, upper, upperOffset, verifiable ? &pseudo : nullptr, true);
     }
 
     // RFC 8200 §8.1: "if the IPv6 packet contains a Routing header, the Destination

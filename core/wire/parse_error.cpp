@@ -18,6 +18,19 @@ std::string_view codeName(ParseErrorCode code) noexcept {
     return "unknown";
 }
 
+ParseError truncatedError(const ProtocolDescriptor& protocol, std::size_t need, std::size_t have) noexcept {
+    ParseError e{ParseErrorCode::Truncated,          protocol.id, "", 0, static_cast<std::uint32_t>(need),
+                 static_cast<std::uint32_t>(have)};
+    for (const auto& f : protocol.fields) {
+        if (f.byteOffset() + f.byteLength() > have) {
+            e.field = f.id;
+            e.offset = static_cast<std::uint32_t>(f.byteOffset());
+            break;
+        }
+    }
+    return e;
+}
+
 std::string ParseError::message() const {
     switch (code) {
     case ParseErrorCode::Truncated:

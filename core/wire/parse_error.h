@@ -1,5 +1,7 @@
 #pragma once
 
+#include "wire/field.h"
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -33,5 +35,8 @@ struct ParseError {
 };
 
 std::string_view codeName(ParseErrorCode code) noexcept;
+
+/// A Truncated error for `protocol` naming the first field that `have` bytes do not hold.
+ParseError truncatedError(const ProtocolDescriptor& protocol, std::size_t need, std::size_t have) noexcept;
 
 } // namespace tcplab::wire

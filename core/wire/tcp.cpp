@@ -127,8 +127,7 @@ tl::expected<TcpHeader, ParseError> TcpHeader::parse(Bytes segment, const Pseudo
                                                      Diagnostics* diagnostics) {
     const auto size = static_cast<std::uint32_t>(segment.size());
     if (segment.size() < kMinLength)
-        return tl::unexpected(ParseError{ParseErrorCode::Truncated, "tcp", "", 0,
-                                         static_cast<std::uint32_t>(kMinLength), size});
+        return tl::unexpected(truncatedError(kTcpProtocol, kMinLength, size));
     const std::uint8_t* p = segment.data();
     const FieldDescriptor& dataofsField = field(TcpField::Dataofs);
     const auto dataofs = static_cast<std::uint32_t>(get<TcpField::Dataofs>(p));

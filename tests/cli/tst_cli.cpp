@@ -34,7 +34,7 @@ nlohmann::json parseLine(const QString& line) { return nlohmann::json::parse(lin
 
 class TestCli : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void craft_rebuildsTheCapturedIpv4Syn() {
         // tshark -r linux_tcp_ipv4.pcap -Y frame.number==3: ip.id 0x4d1d, TTL 64, DF,
         // 42570 -> 50001, seq 1505856435, win 64240, MSS 1460, SACK_PERM, TS 3222837068:0,

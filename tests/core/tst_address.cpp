@@ -8,7 +8,7 @@ using namespace tcplab::wire;
 
 class TestAddress : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void mac_parsesAndPrints() {
         const auto mac = MacAddress::parse("02:00:5E:10:00:0a");
         QVERIFY(mac);

@@ -9,7 +9,7 @@ using namespace tcplab::wire;
 
 class TestChecksum : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void rfc1071Example() {
         // RFC 1071 §3: the bytes 00 01 f2 03 f4 f5 f6 f7 sum to ddf2 (folded).
         const auto bytes = test::hex("0001f203f4f5f6f7");

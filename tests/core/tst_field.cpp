@@ -10,7 +10,7 @@ using namespace tcplab::wire;
 
 class TestField : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void readsAndWritesEveryWidthAndOffset() {
         // Every field of 1..32 bits at every bit offset 0..15: write a value, read it
         // back, and check no bit outside the field changed.

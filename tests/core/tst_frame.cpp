@@ -20,7 +20,7 @@ std::vector<test::ByteVector> allCaptured() {
 
 class TestFrame : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void realIpv4Syn_decodesEveryLayer() {
         const auto frames = test::readPcap("captures/linux_tcp_ipv4.pcap");
         QVERIFY(frames.size() >= 12);

@@ -112,7 +112,7 @@ SegmentSpec asOnTheWire(SegmentSpec spec) {
 
 class TestRoundTrip : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void randomSpecs_data() {
         QTest::addColumn<bool>("ipv6");
         QTest::addColumn<bool>("withOptions");

@@ -173,7 +173,7 @@ private:
     void compareDiagnostics(const json& v, const Frame& frame);
     void buildTcp(const json& v, const json& layer, TcpHeader& tcp);
 
-private slots:
+private Q_SLOTS:
     void initTestCase();
 
     void decode_matchesScapy_data() { addRows(RowFilter::All); }

@@ -5,11 +5,6 @@
 // offloads off, so checksums are real). Expected values below were read with scapy
 // 2.5 (`rdpcap(...)[i][TCP]`) and agree with tshark.
 
-// Qt's `emit` keyword macro would swallow TcpHeader::emit; the Q_ forms are used instead.
-#ifndef QT_NO_KEYWORDS
-#define QT_NO_KEYWORDS
-#endif
-
 #include "tests_support/test_support.h"
 
 #include "wire/address.h"
@@ -299,7 +294,7 @@ void TstTcp::syn_truncated_failsStructurally() {
     auto h = TcpHeader::parse(s.span().first(19), &s.pseudo);
     QVERIFY(!h);
     QCOMPARE(describeError(h.error()),
-             describeError(ParseError{ParseErrorCode::Truncated, "tcp", "", 0, 20, 19}));
+             describeError(ParseError{ParseErrorCode::Truncated, "tcp", "urgptr", 18, 20, 19}));
     QCOMPARE(h.error().message(), std::string("tcp: truncated: needs 20 bytes, 19 present"));
 
     h = TcpHeader::parse(s.span().first(39), &s.pseudo);
@@ -391,9 +386,9 @@ void TstTcp::malformed_data() {
                             << int(code) << QString(fieldId) << offset << expected << actual;
     };
     using C = ParseErrorCode;
-    row("empty", {}, C::Truncated, "", 0, 20, 0);
+    row("empty", {}, C::Truncated, "sport", 0, 20, 0);
     const ByteVector plain = rawSegment({});
-    row("19 bytes", ByteVector(plain.begin(), plain.begin() + 19), C::Truncated, "", 0, 20, 19);
+    row("19 bytes", ByteVector(plain.begin(), plain.begin() + 19), C::Truncated, "urgptr", 18, 20, 19);
     for (unsigned d = 0; d < 5; ++d)
         row(qPrintable(QString("data offset %1").arg(d)), rawSegment({}, d),
             C::HeaderLengthTooShort, "dataofs", 12, 5, d);
