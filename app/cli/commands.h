@@ -10,8 +10,9 @@ namespace tcplab::cli {
 
 /// Exit statuses shared by every subcommand.
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailure = 1;   ///< the command ran and failed (I/O, a step that did not happen)
-inline constexpr int kExitBadUsage = 2;  ///< bad or missing arguments
+inline constexpr int kExitFailure =
+    1; ///< the command ran and failed (I/O, a step that did not happen)
+inline constexpr int kExitBadUsage = 2; ///< bad or missing arguments
 
 /// Each subcommand registers itself on the app and stores its exit status in
 /// `exitCode` when CLI11 runs its callback.

@@ -23,11 +23,13 @@ std::uint64_t parseUnsigned(std::string_view option, std::string_view text, std:
         base = 16;
     }
     std::uint64_t value = 0;
-    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value, base);
+    const auto [end, ec] =
+        std::from_chars(digits.data(), digits.data() + digits.size(), value, base);
     if (digits.empty() || ec == std::errc::invalid_argument || end != digits.data() + digits.size())
         throw CLI::ValidationError(std::string(option), fmt::format("'{}' is not a number", text));
     if (ec == std::errc::result_out_of_range || value > max)
-        throw CLI::ValidationError(std::string(option), fmt::format("{} is out of range 0..{}", text, max));
+        throw CLI::ValidationError(std::string(option),
+                                   fmt::format("{} is out of range 0..{}", text, max));
     return value;
 }
 
@@ -54,7 +56,8 @@ T number(std::string_view option, const std::string& text) {
 }
 
 template <typename T>
-std::optional<T> optionalNumber(std::string_view option, const std::string& text, std::uint64_t max) {
+std::optional<T> optionalNumber(std::string_view option, const std::string& text,
+                                std::uint64_t max) {
     if (text.empty())
         return std::nullopt;
     return static_cast<T>(parseUnsigned(option, text, max));
@@ -73,7 +76,8 @@ std::vector<SackBlock> parseSackBlocks(const std::string& text) {
         const auto dash = block.find('-');
         if (dash == std::string_view::npos)
             throw CLI::ValidationError("--sack", fmt::format("'{}' is not L-R", block));
-        blocks.push_back({parseSeq("--sack", block.substr(0, dash)), parseSeq("--sack", block.substr(dash + 1))});
+        blocks.push_back({parseSeq("--sack", block.substr(0, dash)),
+                          parseSeq("--sack", block.substr(dash + 1))});
         rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
     }
     if (blocks.empty() || blocks.size() > 4)
@@ -86,14 +90,17 @@ TcpOption parseTimestamps(const std::string& text) {
     if (colon == std::string::npos)
         throw CLI::ValidationError("--ts", fmt::format("'{}' is not VAL:ECR", text));
     return TcpOption::timestamps(
-        static_cast<std::uint32_t>(parseUnsigned("--ts", std::string_view(text).substr(0, colon), 0xffffffffu)),
-        static_cast<std::uint32_t>(parseUnsigned("--ts", std::string_view(text).substr(colon + 1), 0xffffffffu)));
+        static_cast<std::uint32_t>(
+            parseUnsigned("--ts", std::string_view(text).substr(0, colon), 0xffffffffu)),
+        static_cast<std::uint32_t>(
+            parseUnsigned("--ts", std::string_view(text).substr(colon + 1), 0xffffffffu)));
 }
 
 TcpOption parseRawOption(const std::string& text) {
     // KIND[:HEX] or KIND:LEN:HEX (an explicit, possibly wrong, length byte).
     const auto first = text.find(':');
-    const auto kind = static_cast<std::uint8_t>(parseUnsigned("--option", text.substr(0, first), 255));
+    const auto kind =
+        static_cast<std::uint8_t>(parseUnsigned("--option", text.substr(0, first), 255));
     if (first == std::string::npos)
         return TcpOption::raw(kind, {});
     std::string rest = text.substr(first + 1);
@@ -106,8 +113,9 @@ TcpOption parseRawOption(const std::string& text) {
     if (!data)
         throw CLI::ValidationError("--option", data.error());
     if (data->size() > TcpOption::kMaxData)
-        throw CLI::ValidationError("--option", fmt::format("{} bytes of data do not fit in a TCP option (max {})",
-                                                           data->size(), TcpOption::kMaxData));
+        throw CLI::ValidationError(
+            "--option", fmt::format("{} bytes of data do not fit in a TCP option (max {})",
+                                    data->size(), TcpOption::kMaxData));
     return TcpOption::raw(kind, *data, length);
 }
 
@@ -125,7 +133,8 @@ void buildOptions(const CLI::App& sub, const CraftOptions& o, TcpHeader& tcp) {
         if (name == "--mss")
             addTcpOption(tcp, TcpOption::mss(number<std::uint16_t>("--mss", o.mss)), name);
         else if (name == "--wscale")
-            addTcpOption(tcp, TcpOption::windowScale(number<std::uint8_t>("--wscale", o.wscale)), name);
+            addTcpOption(tcp, TcpOption::windowScale(number<std::uint8_t>("--wscale", o.wscale)),
+                         name);
         else if (name == "--sack-perm")
             addTcpOption(tcp, TcpOption::sackPermitted(), name);
         else if (name == "--sack")
@@ -146,15 +155,18 @@ Address parseAddress(std::string_view option, const std::string& text, const cha
     const std::string& value = text.empty() ? std::string(fallback) : text;
     auto parsed = Address::parse(value);
     if (!parsed)
-        throw CLI::ValidationError(std::string(option), fmt::format("'{}' is not an {} address", value,
-                                                                    sizeof(Address) == 4 ? "IPv4" : "IPv6"));
+        throw CLI::ValidationError(std::string(option),
+                                   fmt::format("'{}' is not an {} address", value,
+                                               sizeof(Address) == 4 ? "IPv4" : "IPv6"));
     return *parsed;
 }
 
 MacAddress parseMac(std::string_view option, const std::string& text) {
     auto mac = MacAddress::parse(text);
     if (!mac)
-        throw CLI::ValidationError(std::string(option), fmt::format("'{}' is not a MAC address (aa:bb:cc:dd:ee:ff)", text));
+        throw CLI::ValidationError(
+            std::string(option),
+            fmt::format("'{}' is not a MAC address (aa:bb:cc:dd:ee:ff)", text));
     return *mac;
 }
 
@@ -169,7 +181,8 @@ SegmentSpec buildSpec(const CLI::App& sub, const CraftOptions& o) {
         ip.dst = parseAddress<Ipv6Address>("--dst", o.dst, "2001:db8::1");
         ip.hopLimit = number<std::uint8_t>("--ttl", o.ttl);
         ip.trafficClass = number<std::uint8_t>("--tos", o.tos);
-        ip.flowLabel = static_cast<std::uint32_t>(parseUnsigned("--flow-label", o.flowLabel, 0xfffff));
+        ip.flowLabel =
+            static_cast<std::uint32_t>(parseUnsigned("--flow-label", o.flowLabel, 0xfffff));
         ip.payloadLength = optionalNumber<std::uint16_t>("--ip-len", o.ipLength, 0xffff);
         spec.ip = ip;
     } else {
@@ -255,8 +268,9 @@ int runCraft(const CLI::App& sub, const CraftOptions& o) {
 
 void addCraftCommand(CLI::App& app, int& exitCode) {
     auto o = std::make_shared<CraftOptions>();
-    CLI::App* sub = app.add_subcommand("craft", "Build one Ethernet/IP/TCP frame from fields; print it as hex "
-                                                "or append it to a pcap. Derived fields are computed unless set.");
+    CLI::App* sub = app.add_subcommand(
+        "craft", "Build one Ethernet/IP/TCP frame from fields; print it as hex "
+                 "or append it to a pcap. Derived fields are computed unless set.");
     sub->add_flag("--ipv6", o->ipv6, "IPv6 instead of IPv4");
     sub->add_option("--src", o->src, "source IP (default 198.18.0.2 or 2001:db8::2)");
     sub->add_option("--dst", o->dst, "destination IP (default 198.18.0.1 or 2001:db8::1)");
@@ -267,7 +281,8 @@ void addCraftCommand(CLI::App& app, int& exitCode) {
     sub->add_option("--dport", o->dport, "TCP destination port")->capture_default_str();
     sub->add_option("--seq", o->seq, "sequence number")->capture_default_str();
     sub->add_option("--ack", o->ack, "acknowledgment number")->capture_default_str();
-    sub->add_option("--flags", o->flags, "flags as scapy letters F S R P A U E C (SA, PA) or a number")
+    sub->add_option("--flags", o->flags,
+                    "flags as scapy letters F S R P A U E C (SA, PA) or a number")
         ->capture_default_str();
     sub->add_option("--window", o->window, "window")->capture_default_str();
     sub->add_option("--urgent", o->urgent, "urgent pointer")->capture_default_str();
@@ -275,8 +290,10 @@ void addCraftCommand(CLI::App& app, int& exitCode) {
     sub->add_option("--ip-id", o->ipId, "IPv4 identification")->capture_default_str();
     sub->add_option("--tos", o->tos, "IPv4 TOS / IPv6 traffic class")->capture_default_str();
     sub->add_option("--flow-label", o->flowLabel, "IPv6 flow label")->capture_default_str();
-    sub->add_option("--ip-flags", o->ipFlags, "IPv4 flags as a number: 4 reserved, 2 DF, 1 MF (default DF)");
-    sub->add_option("--frag", o->frag, "IPv4 fragment offset (8-byte units)")->capture_default_str();
+    sub->add_option("--ip-flags", o->ipFlags,
+                    "IPv4 flags as a number: 4 reserved, 2 DF, 1 MF (default DF)");
+    sub->add_option("--frag", o->frag, "IPv4 fragment offset (8-byte units)")
+        ->capture_default_str();
     sub->add_option("--mss", o->mss, "add an MSS option");
     sub->add_option("--wscale", o->wscale, "add a Window Scale option (shift count)");
     sub->add_flag("--sack-perm")->description("add a SACK-Permitted option");
@@ -284,12 +301,14 @@ void addCraftCommand(CLI::App& app, int& exitCode) {
     sub->add_option("--ts", o->ts, "add a Timestamps option: VAL:ECR");
     sub->add_flag("--nop")->description("add a NOP option (repeat for more)");
     sub->add_flag("--eol")->description("add an End of Option List");
-    sub->add_option("--option", o->rawOptions, "add a raw option KIND[:HEX] or KIND:LEN:HEX (repeatable)");
+    sub->add_option("--option", o->rawOptions,
+                    "add a raw option KIND[:HEX] or KIND:LEN:HEX (repeatable)");
     sub->add_option("--payload", o->payload, "payload as text (C escapes: \\r \\n \\t \\\\ \\xHH)");
     sub->add_option("--payload-hex", o->payloadHex, "payload as hex");
     sub->add_option("--tcp-checksum", o->tcpChecksum, "TCP checksum override (sent as given)");
     sub->add_option("--ip-checksum", o->ipChecksum, "IPv4 header checksum override");
-    sub->add_option("--data-offset", o->dataOffset, "TCP data offset override (0-15, in 32-bit words)");
+    sub->add_option("--data-offset", o->dataOffset,
+                    "TCP data offset override (0-15, in 32-bit words)");
     sub->add_option("--reserved", o->reserved, "TCP reserved bits (0-15)");
     sub->add_option("--ihl", o->ihl, "IPv4 IHL override (0-15)");
     sub->add_option("--ip-len", o->ipLength, "IPv4 total length / IPv6 payload length override");

@@ -59,7 +59,8 @@ void addDecodeCommand(CLI::App& app, int& exitCode) {
     CLI::App* sub = app.add_subcommand(
         "decode", "Decode frames to JSON, one object per line; malformed frames say why.");
     auto* hex = sub->add_option("--hex", o->hex, "one frame as hex");
-    auto* pcap = sub->add_option("--pcap", o->pcap, "a pcap or pcapng file")->check(CLI::ExistingFile);
+    auto* pcap =
+        sub->add_option("--pcap", o->pcap, "a pcap or pcapng file")->check(CLI::ExistingFile);
     hex->excludes(pcap);
     sub->callback([o, &exitCode] {
         if (o->hex.empty() && o->pcap.empty())

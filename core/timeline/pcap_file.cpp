@@ -24,7 +24,8 @@ namespace {
 constexpr int kSnapLength = 262144;
 
 pcap_t* openDead() {
-    return pcap_open_dead_with_tstamp_precision(DLT_EN10MB, kSnapLength, PCAP_TSTAMP_PRECISION_NANO);
+    return pcap_open_dead_with_tstamp_precision(DLT_EN10MB, kSnapLength,
+                                                PCAP_TSTAMP_PRECISION_NANO);
 }
 } // namespace
 
@@ -49,7 +50,8 @@ tl::expected<PcapWriter, std::string> PcapWriter::openAppend(const std::string& 
         return tl::make_unexpected(std::string("libpcap could not create a capture handle"));
     w.m_dumper = pcap_dump_open_append(w.m_pcap, path.c_str());
     if (!w.m_dumper)
-        return tl::make_unexpected(fmt::format("cannot append to {}: {}", path, pcap_geterr(w.m_pcap)));
+        return tl::make_unexpected(
+            fmt::format("cannot append to {}: {}", path, pcap_geterr(w.m_pcap)));
     return w;
 }
 
@@ -70,7 +72,9 @@ PcapWriter& PcapWriter::operator=(PcapWriter&& other) noexcept {
     return *this;
 }
 
-PcapWriter::~PcapWriter() { discard(); }
+PcapWriter::~PcapWriter() {
+    discard();
+}
 
 void PcapWriter::discard() noexcept {
     if (m_dumper)
@@ -109,12 +113,14 @@ tl::expected<void, std::string> PcapWriter::close() {
     if (!flushed || !fileOk) {
         if (!m_temporary.empty())
             std::remove(m_temporary.c_str());
-        return tl::make_unexpected(fmt::format("writing {} failed: {}", m_target, std::strerror(savedErrno)));
+        return tl::make_unexpected(
+            fmt::format("writing {} failed: {}", m_target, std::strerror(savedErrno)));
     }
     if (!m_temporary.empty() && std::rename(m_temporary.c_str(), m_target.c_str()) != 0) {
         const int err = errno;
         std::remove(m_temporary.c_str());
-        return tl::make_unexpected(fmt::format("cannot move the capture into {}: {}", m_target, std::strerror(err)));
+        return tl::make_unexpected(
+            fmt::format("cannot move the capture into {}: {}", m_target, std::strerror(err)));
     }
     return {};
 }
@@ -122,14 +128,16 @@ tl::expected<void, std::string> PcapWriter::close() {
 tl::expected<PcapReader, std::string> PcapReader::open(const std::string& path) {
     char errbuf[PCAP_ERRBUF_SIZE] = {};
     PcapReader r;
-    r.m_pcap = pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, errbuf);
+    r.m_pcap =
+        pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, errbuf);
     if (!r.m_pcap)
         return tl::make_unexpected(fmt::format("cannot read {}: {}", path, errbuf));
     return r;
 }
 
 PcapReader::PcapReader(PcapReader&& other) noexcept
-    : m_pcap(std::exchange(other.m_pcap, nullptr)), m_error(std::move(other.m_error)) {}
+    : m_pcap(std::exchange(other.m_pcap, nullptr))
+    , m_error(std::move(other.m_error)) {}
 
 PcapReader& PcapReader::operator=(PcapReader&& other) noexcept {
     if (this != &other) {
@@ -146,7 +154,9 @@ PcapReader::~PcapReader() {
         pcap_close(m_pcap);
 }
 
-int PcapReader::linkType() const noexcept { return m_pcap ? pcap_datalink(m_pcap) : -1; }
+int PcapReader::linkType() const noexcept {
+    return m_pcap ? pcap_datalink(m_pcap) : -1;
+}
 
 bool PcapReader::next(PcapRecord& record) {
     if (!m_pcap)

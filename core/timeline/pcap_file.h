@@ -47,7 +47,7 @@ private:
 /// One record of a capture file.
 struct PcapRecord {
     std::int64_t timestampNs = 0;
-    wire::Bytes data;               ///< valid until the next call to next()
+    wire::Bytes data; ///< valid until the next call to next()
     std::uint32_t originalLength = 0;
 };
 

@@ -59,7 +59,9 @@ std::string MacAddress::toString() const {
                        octets[3], octets[4], octets[5]);
 }
 
-void MacAddress::write(std::uint8_t* p) const noexcept { std::memcpy(p, octets.data(), 6); }
+void MacAddress::write(std::uint8_t* p) const noexcept {
+    std::memcpy(p, octets.data(), 6);
+}
 
 Ipv4Address Ipv4Address::fromBytes(const std::uint8_t* p) noexcept {
     Ipv4Address a;
@@ -83,7 +85,9 @@ std::string Ipv4Address::toString() const {
     return fmt::format("{}.{}.{}.{}", octets[0], octets[1], octets[2], octets[3]);
 }
 
-void Ipv4Address::write(std::uint8_t* p) const noexcept { std::memcpy(p, octets.data(), 4); }
+void Ipv4Address::write(std::uint8_t* p) const noexcept {
+    std::memcpy(p, octets.data(), 4);
+}
 
 bool Ipv4Address::sameSubnet(const Ipv4Address& other, unsigned prefix) const noexcept {
     return prefixEqual(octets.data(), other.octets.data(), prefix > 32 ? 32 : prefix);
@@ -113,7 +117,9 @@ std::string Ipv6Address::toString() const {
     return buf;
 }
 
-void Ipv6Address::write(std::uint8_t* p) const noexcept { std::memcpy(p, octets.data(), 16); }
+void Ipv6Address::write(std::uint8_t* p) const noexcept {
+    std::memcpy(p, octets.data(), 16);
+}
 
 bool Ipv6Address::sameSubnet(const Ipv6Address& other, unsigned prefix) const noexcept {
     return prefixEqual(octets.data(), other.octets.data(), prefix > 128 ? 128 : prefix);

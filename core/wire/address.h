@@ -19,7 +19,9 @@ struct MacAddress {
     static MacAddress fromBytes(const std::uint8_t* p) noexcept;
     /// "02:00:5e:10:00:01" (also '-' separated); nullopt when malformed.
     static std::optional<MacAddress> parse(std::string_view text);
-    static constexpr MacAddress broadcast() noexcept { return {{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}}; }
+    static constexpr MacAddress broadcast() noexcept {
+        return {{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
+    }
     std::string toString() const;
     void write(std::uint8_t* p) const noexcept;
     bool isBroadcast() const noexcept { return *this == broadcast(); }

@@ -39,7 +39,8 @@ tl::expected<std::vector<std::uint8_t>, std::string> fromHex(std::string_view te
             continue;
         const int v = hexValue(c);
         if (v < 0)
-            return tl::make_unexpected(fmt::format("'{}' at position {} is not a hex digit", c, i + 1));
+            return tl::make_unexpected(
+                fmt::format("'{}' at position {} is not a hex digit", c, i + 1));
         if (high < 0) {
             high = v;
         } else {
@@ -65,16 +66,27 @@ tl::expected<std::vector<std::uint8_t>, std::string> unescapeText(std::string_vi
             return tl::make_unexpected(std::string("a lone backslash at the end"));
         const char e = text[++i];
         switch (e) {
-        case 'r': out.push_back('\r'); break;
-        case 'n': out.push_back('\n'); break;
-        case 't': out.push_back('\t'); break;
-        case '0': out.push_back(0); break;
-        case '\\': out.push_back('\\'); break;
+        case 'r':
+            out.push_back('\r');
+            break;
+        case 'n':
+            out.push_back('\n');
+            break;
+        case 't':
+            out.push_back('\t');
+            break;
+        case '0':
+            out.push_back(0);
+            break;
+        case '\\':
+            out.push_back('\\');
+            break;
         case 'x': {
             const int hi = i + 1 < text.size() ? hexValue(text[i + 1]) : -1;
             const int lo = i + 2 < text.size() ? hexValue(text[i + 2]) : -1;
             if (hi < 0 || lo < 0)
-                return tl::make_unexpected(fmt::format("\\x at position {} needs two hex digits", i));
+                return tl::make_unexpected(
+                    fmt::format("\\x at position {} needs two hex digits", i));
             out.push_back(static_cast<std::uint8_t>((hi << 4) | lo));
             i += 2;
             break;
@@ -91,10 +103,18 @@ std::string escapeText(Bytes bytes) {
     out.reserve(bytes.size());
     for (const std::uint8_t b : bytes) {
         switch (b) {
-        case '\r': out += "\\r"; break;
-        case '\n': out += "\\n"; break;
-        case '\t': out += "\\t"; break;
-        case '\\': out += "\\\\"; break;
+        case '\r':
+            out += "\\r";
+            break;
+        case '\n':
+            out += "\\n";
+            break;
+        case '\t':
+            out += "\\t";
+            break;
+        case '\\':
+            out += "\\\\";
+            break;
         default:
             if (b >= 0x20 && b < 0x7f)
                 out.push_back(static_cast<char>(b));

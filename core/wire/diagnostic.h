@@ -11,15 +11,15 @@ enum class Diagnostic : std::uint8_t {
     Ipv4ChecksumBad,
     Ipv4ReservedFlagSet,
     Ipv4TotalLengthBeyondFrame, ///< the frame was cut short (snaplen) or the length lies
-    Ipv4Fragment,               ///< MF set or offset non-zero: no checksum check; offset > 0 not decoded
+    Ipv4Fragment, ///< MF set or offset non-zero: no checksum check; offset > 0 not decoded
     Ipv6PayloadLengthBeyondFrame,
-    TrailingBytes,              ///< bytes after the IP packet (Ethernet padding)
+    TrailingBytes, ///< bytes after the IP packet (Ethernet padding)
     TcpChecksumBad,
-    TcpChecksumPartial,         ///< checksum offload left the pseudo-header sum only
-    TcpSynFin,                  ///< SYN and FIN together
+    TcpChecksumPartial, ///< checksum offload left the pseudo-header sum only
+    TcpSynFin,          ///< SYN and FIN together
     TcpReservedBitsSet,
-    TcpUrgentWithoutUrg,        ///< urgent pointer non-zero with URG clear
-    TcpOptionAfterEolNotZero,   ///< padding after End of Option List is not zero
+    TcpUrgentWithoutUrg,      ///< urgent pointer non-zero with URG clear
+    TcpOptionAfterEolNotZero, ///< padding after End of Option List is not zero
     Icmpv6ChecksumBad,
     Count
 };

@@ -35,9 +35,12 @@ inline constexpr std::uint16_t kIpv6 = 0x86dd;
 //  +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 enum class EthernetField : std::uint8_t { Dst, Src, Type };
 inline constexpr std::array<FieldDescriptor, 3> kEthernetFields{{
-    {"dst", "Destination", 0, 48, FieldFormat::Mac, false, "MAC address of the receiving interface", "IEEE 802.3 §3.2.4"},
-    {"src", "Source", 48, 48, FieldFormat::Mac, false, "MAC address of the sending interface", "IEEE 802.3 §3.2.5"},
-    {"type", "EtherType", 96, 16, FieldFormat::Hex, true, "protocol of the payload: 0x0800 IPv4, 0x0806 ARP, 0x86DD IPv6", "RFC 894"},
+    {"dst", "Destination", 0, 48, FieldFormat::Mac, false, "MAC address of the receiving interface",
+     "IEEE 802.3 §3.2.4"},
+    {"src", "Source", 48, 48, FieldFormat::Mac, false, "MAC address of the sending interface",
+     "IEEE 802.3 §3.2.5"},
+    {"type", "EtherType", 96, 16, FieldFormat::Hex, true,
+     "protocol of the payload: 0x0800 IPv4, 0x0806 ARP, 0x86DD IPv6", "RFC 894"},
 }};
 static_assert(fieldsTile(kEthernetFields, 112));
 inline constexpr ProtocolDescriptor kEthernetProtocol{"ethernet", "Ethernet II", kEthernetFields,
@@ -62,10 +65,14 @@ struct EthernetHeader {
 //   PCP (3) | DEI (1) | VID (12) | inner EtherType (16)
 enum class VlanField : std::uint8_t { Prio, Dei, Vlan, Type };
 inline constexpr std::array<FieldDescriptor, 4> kVlanFields{{
-    {"prio", "Priority", 0, 3, FieldFormat::Decimal, false, "priority code point (IEEE 802.1p class)", "IEEE 802.1Q §6.9.3"},
-    {"id", "DEI", 3, 1, FieldFormat::Decimal, false, "drop eligible indicator", "IEEE 802.1Q §6.9.3"},
-    {"vlan", "VLAN ID", 4, 12, FieldFormat::Decimal, false, "VLAN the frame belongs to", "IEEE 802.1Q §6.9.3"},
-    {"type", "EtherType", 16, 16, FieldFormat::Hex, true, "protocol of the payload", "IEEE 802.1Q §6.9.3"},
+    {"prio", "Priority", 0, 3, FieldFormat::Decimal, false,
+     "priority code point (IEEE 802.1p class)", "IEEE 802.1Q §6.9.3"},
+    {"id", "DEI", 3, 1, FieldFormat::Decimal, false, "drop eligible indicator",
+     "IEEE 802.1Q §6.9.3"},
+    {"vlan", "VLAN ID", 4, 12, FieldFormat::Decimal, false, "VLAN the frame belongs to",
+     "IEEE 802.1Q §6.9.3"},
+    {"type", "EtherType", 16, 16, FieldFormat::Hex, true, "protocol of the payload",
+     "IEEE 802.1Q §6.9.3"},
 }};
 static_assert(fieldsTile(kVlanFields, 32));
 inline constexpr ProtocolDescriptor kVlanProtocol{"dot1q", "802.1Q VLAN tag", kVlanFields,

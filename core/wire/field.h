@@ -25,10 +25,10 @@ enum class FieldFormat : std::uint8_t {
 /// the RFC diagrams number them. One table of these per protocol drives the encoder,
 /// the decoder's JSON, the GUI form and the hex-view highlighter.
 struct FieldDescriptor {
-    std::string_view id;      ///< short, stable name (scapy's where one exists): "sport"
-    std::string_view label;   ///< human name: "Source port"
-    std::uint16_t bitOffset;  ///< from the start of the header
-    std::uint16_t bitWidth;   ///< 1..128
+    std::string_view id;     ///< short, stable name (scapy's where one exists): "sport"
+    std::string_view label;  ///< human name: "Source port"
+    std::uint16_t bitOffset; ///< from the start of the header
+    std::uint16_t bitWidth;  ///< 1..128
     FieldFormat format;
     bool derived;             ///< computed on emit unless overridden (lengths, checksums)
     std::string_view meaning; ///< one line for tooltips and the tutor
@@ -80,7 +80,8 @@ constexpr void writeField(std::uint8_t* header, const FieldDescriptor& d,
     for (std::size_t i = last + 1; i-- > first;) {
         const unsigned shift = static_cast<unsigned>((last - i) * 8u);
         const auto m = static_cast<std::uint8_t>(mask >> shift);
-        header[i] = static_cast<std::uint8_t>((header[i] & ~m) | static_cast<std::uint8_t>(bits >> shift));
+        header[i] =
+            static_cast<std::uint8_t>((header[i] & ~m) | static_cast<std::uint8_t>(bits >> shift));
     }
 }
 

@@ -65,10 +65,14 @@ private:
         m_frame.networkOffset = static_cast<std::uint32_t>(offset);
         const Bytes rest = m_frame.bytes.subspan(offset);
         switch (type) {
-        case ether_type::kArp: return decodeArp(rest, offset);
-        case ether_type::kIpv4: return decodeIpv4(rest, offset);
-        case ether_type::kIpv6: return decodeIpv6(rest, offset);
-        default: return restIsPayload(offset);
+        case ether_type::kArp:
+            return decodeArp(rest, offset);
+        case ether_type::kIpv4:
+            return decodeIpv4(rest, offset);
+        case ether_type::kIpv6:
+            return decodeIpv6(rest, offset);
+        default:
+            return restIsPayload(offset);
         }
     }
 
@@ -128,7 +132,8 @@ private:
             m_frame.diagnostics.set(Diagnostic::TrailingBytes);
         addLayer(kIpv6Protocol, offset, Ipv6Header::kLength);
         const std::uint8_t firstNext = rest[6];
-        const Bytes afterFixed = rest.subspan(Ipv6Header::kLength, packetLength - Ipv6Header::kLength);
+        const Bytes afterFixed =
+            rest.subspan(Ipv6Header::kLength, packetLength - Ipv6Header::kLength);
         const Ipv6Address src = ip->src;
         const Ipv6Address dst = ip->dst;
         m_frame.network = std::move(*ip);
@@ -147,11 +152,12 @@ private:
         }
         // RFC 8200 §8.1: the pseudo-header names the upper-layer protocol and length,
         // and the final destination when a Routing header is present.
-        const auto pseudo = PseudoHeader::ipv6(src, finalDestination(afterFixed, *chain).value_or(dst),
-                                               chain->upperProtocol);
+        const auto pseudo = PseudoHeader::ipv6(
+            src, finalDestination(afterFixed, *chain).value_or(dst), chain->upperProtocol);
         // Only a whole, unfragmented datagram can have its checksum verified.
         const bool verifiable = declared <= rest.size() && !chain->moreFragments;
-        decodeTransport(chain->upperProtocol, upper, upperOffset, verifiable ? &pseudo : nullptr, true);
+        decodeTransport(chain->upperProtocol, upper, upperOffset, verifiable ? &pseudo : nullptr,
+                        true);
     }
 
     // RFC 8200 §8.1: "if the IPv6 packet contains a Routing header, the Destination
@@ -230,6 +236,8 @@ Bytes Frame::layerBytes(const ProtocolDescriptor& p) const noexcept {
     return {};
 }
 
-Frame decodeFrame(Bytes bytes) { return FrameDecoder(bytes).run(); }
+Frame decodeFrame(Bytes bytes) {
+    return FrameDecoder(bytes).run();
+}
 
 } // namespace tcplab::wire

@@ -10,15 +10,19 @@ namespace {
 
 json fieldValue(Bytes layer, const FieldDescriptor& d) {
     switch (d.format) {
-    case FieldFormat::Mac: return MacAddress::fromBytes(layer.data() + d.byteOffset()).toString();
-    case FieldFormat::Ipv4: return Ipv4Address::fromBytes(layer.data() + d.byteOffset()).toString();
-    case FieldFormat::Ipv6: return Ipv6Address::fromBytes(layer.data() + d.byteOffset()).toString();
+    case FieldFormat::Mac:
+        return MacAddress::fromBytes(layer.data() + d.byteOffset()).toString();
+    case FieldFormat::Ipv4:
+        return Ipv4Address::fromBytes(layer.data() + d.byteOffset()).toString();
+    case FieldFormat::Ipv6:
+        return Ipv6Address::fromBytes(layer.data() + d.byteOffset()).toString();
     case FieldFormat::TcpFlags:
         return tcpFlagsToString(static_cast<std::uint8_t>(readField(layer.data(), d)));
     case FieldFormat::Ipv4Flags:
         return ipv4FlagsToString(static_cast<std::uint8_t>(readField(layer.data(), d)));
     case FieldFormat::Decimal:
-    case FieldFormat::Hex: return readField(layer.data(), d);
+    case FieldFormat::Hex:
+        return readField(layer.data(), d);
     }
     return nullptr;
 }
@@ -27,7 +31,8 @@ json ipv6ExtensionsToJson(const Frame& frame) {
     json list = json::array();
     for (std::size_t i = 0; i < frame.ipv6Chain.count; ++i) {
         const auto& h = frame.ipv6Chain.headers[i];
-        list.push_back({{"type", h.type}, {"name", ipv6ExtensionName(h.type)}, {"length", h.length}});
+        list.push_back(
+            {{"type", h.type}, {"name", ipv6ExtensionName(h.type)}, {"length", h.length}});
     }
     return list;
 }
@@ -43,12 +48,15 @@ void addExtras(json& layer, const ProtocolDescriptor& protocol, const Frame& fra
         if (!tcp || !frame.transportChecksumChecked)
             layer["chksum_ok"] = nullptr;
         else
-            layer["chksum_ok"] = !d.has(Diagnostic::TcpChecksumBad) && !d.has(Diagnostic::TcpChecksumPartial);
+            layer["chksum_ok"] =
+                !d.has(Diagnostic::TcpChecksumBad) && !d.has(Diagnostic::TcpChecksumPartial);
         // null, not [], when the options could not be parsed: "none" would be a lie.
         layer["options"] = tcp ? tcpOptionsToJson(tcp->options) : json(nullptr);
     } else if (&protocol == &kIcmpv6Protocol) {
         const Icmpv6Message* icmp = frame.icmpv6();
-        layer["chksum_ok"] = frame.transportChecksumChecked ? json(!d.has(Diagnostic::Icmpv6ChecksumBad)) : json(nullptr);
+        layer["chksum_ok"] = frame.transportChecksumChecked
+                                 ? json(!d.has(Diagnostic::Icmpv6ChecksumBad))
+                                 : json(nullptr);
         if (icmp && icmp->sourceLinkLayer)
             layer["src_lladdr"] = icmp->sourceLinkLayer->toString();
         if (icmp && icmp->targetLinkLayer)
@@ -102,11 +110,13 @@ json tcpOptionsToJson(const TcpOptionList& options) {
             }
             break;
         }
-        default: break;
+        default:
+            break;
         }
-        const bool known = !name.empty() && (!value.is_null() || o.kind == tcp_option_kind::kEol ||
-                                             o.kind == tcp_option_kind::kNop ||
-                                             (o.kind == tcp_option_kind::kSackPermitted && o.data.empty()));
+        const bool known =
+            !name.empty() && (!value.is_null() || o.kind == tcp_option_kind::kEol ||
+                              o.kind == tcp_option_kind::kNop ||
+                              (o.kind == tcp_option_kind::kSackPermitted && o.data.empty()));
         if (known)
             list.push_back(json::array({name, value}));
         else // unknown kind, or a known kind whose size is wrong: kind and bytes as they are
@@ -123,7 +133,8 @@ json frameToJson(const Frame& frame) {
         const Bytes bytes = frame.bytes.subspan(range.offset, range.length);
         json fields = layerFieldsToJson(*range.protocol, bytes);
         // ICMPv6 other than Neighbor Discovery has only type, code and checksum in common.
-        if (range.protocol == &kIcmpv6Protocol && !(frame.icmpv6() && frame.icmpv6()->isNeighborDiscovery())) {
+        if (range.protocol == &kIcmpv6Protocol &&
+            !(frame.icmpv6() && frame.icmpv6()->isNeighborDiscovery())) {
             for (const char* key : {"flags", "res", "tgt"})
                 fields.erase(key);
         }

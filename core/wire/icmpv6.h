@@ -45,16 +45,22 @@ inline constexpr std::uint8_t kOverride = 0x1;  ///< O
 //   |   Options ...  (type, length in 8-byte units, data)
 enum class Icmpv6Field : std::uint8_t { Type, Code, Cksum, Flags, Reserved, Tgt };
 inline constexpr std::array<FieldDescriptor, 6> kIcmpv6NdFields{{
-    {"type", "Type", 0, 8, FieldFormat::Decimal, false, "135 Neighbor Solicitation, 136 Neighbor Advertisement", "RFC 4443 §2.1"},
-    {"code", "Code", 8, 8, FieldFormat::Decimal, false, "0 for Neighbor Discovery", "RFC 4861 §4.3"},
-    {"cksum", "Checksum", 16, 16, FieldFormat::Hex, true, "over the IPv6 pseudo-header and the message", "RFC 4443 §2.3"},
-    {"flags", "Flags (R S O)", 32, 3, FieldFormat::Decimal, false, "NA: Router, Solicited, Override; zero in NS", "RFC 4861 §4.4"},
-    {"res", "Reserved", 35, 29, FieldFormat::Hex, false, "zero on send, ignored on receipt", "RFC 4861 §4.3"},
-    {"tgt", "Target address", 64, 128, FieldFormat::Ipv6, false, "the address being resolved or advertised", "RFC 4861 §4.3"},
+    {"type", "Type", 0, 8, FieldFormat::Decimal, false,
+     "135 Neighbor Solicitation, 136 Neighbor Advertisement", "RFC 4443 §2.1"},
+    {"code", "Code", 8, 8, FieldFormat::Decimal, false, "0 for Neighbor Discovery",
+     "RFC 4861 §4.3"},
+    {"cksum", "Checksum", 16, 16, FieldFormat::Hex, true,
+     "over the IPv6 pseudo-header and the message", "RFC 4443 §2.3"},
+    {"flags", "Flags (R S O)", 32, 3, FieldFormat::Decimal, false,
+     "NA: Router, Solicited, Override; zero in NS", "RFC 4861 §4.4"},
+    {"res", "Reserved", 35, 29, FieldFormat::Hex, false, "zero on send, ignored on receipt",
+     "RFC 4861 §4.3"},
+    {"tgt", "Target address", 64, 128, FieldFormat::Ipv6, false,
+     "the address being resolved or advertised", "RFC 4861 §4.3"},
 }};
 static_assert(fieldsTile(kIcmpv6NdFields, 192));
-inline constexpr ProtocolDescriptor kIcmpv6Protocol{"icmpv6", "ICMPv6", kIcmpv6NdFields,
-                                                    headerLengthOf(kIcmpv6NdFields), "RFC 4443, RFC 4861"};
+inline constexpr ProtocolDescriptor kIcmpv6Protocol{
+    "icmpv6", "ICMPv6", kIcmpv6NdFields, headerLengthOf(kIcmpv6NdFields), "RFC 4443, RFC 4861"};
 
 // Neighbor Discovery option, RFC 4861 §4.6, as the link-layer address options lay it
 // out for Ethernet (§4.6.1, RFC 2464 §6): type, length in units of 8 bytes (type and
@@ -63,9 +69,12 @@ inline constexpr ProtocolDescriptor kIcmpv6Protocol{"icmpv6", "ICMPv6", kIcmpv6N
 //   |     Type      |    Length     |    Link-Layer Address (48) ...
 enum class NdOptionField : std::uint8_t { Type, Len, Addr };
 inline constexpr std::array<FieldDescriptor, 3> kNdLinkLayerOptionFields{{
-    {"type", "Type", 0, 8, FieldFormat::Decimal, false, "1 Source, 2 Target Link-Layer Address", "RFC 4861 §4.6"},
-    {"len", "Length", 8, 8, FieldFormat::Decimal, true, "in units of 8 bytes, type and length included", "RFC 4861 §4.6"},
-    {"lladdr", "Link-layer address", 16, 48, FieldFormat::Mac, false, "MAC address of the sender or target", "RFC 4861 §4.6.1"},
+    {"type", "Type", 0, 8, FieldFormat::Decimal, false, "1 Source, 2 Target Link-Layer Address",
+     "RFC 4861 §4.6"},
+    {"len", "Length", 8, 8, FieldFormat::Decimal, true,
+     "in units of 8 bytes, type and length included", "RFC 4861 §4.6"},
+    {"lladdr", "Link-layer address", 16, 48, FieldFormat::Mac, false,
+     "MAC address of the sender or target", "RFC 4861 §4.6.1"},
 }};
 static_assert(fieldsTile(kNdLinkLayerOptionFields, 64));
 
@@ -80,8 +89,8 @@ struct Icmpv6Message {
     std::uint8_t code = 0;
     std::optional<std::uint16_t> checksum; ///< auto: computed over the pseudo-header
     /// NS/NA only.
-    std::uint8_t flags = 0;       ///< R S O bits (na_flags)
-    std::uint32_t reserved = 0;   ///< the 29 bits after the flags
+    std::uint8_t flags = 0;     ///< R S O bits (na_flags)
+    std::uint32_t reserved = 0; ///< the 29 bits after the flags
     Ipv6Address target;
     std::optional<MacAddress> sourceLinkLayer; ///< option 1
     std::optional<MacAddress> targetLinkLayer; ///< option 2
@@ -89,7 +98,8 @@ struct Icmpv6Message {
     std::vector<std::uint8_t> body;
 
     bool isNeighborDiscovery() const noexcept {
-        return type == icmpv6_type::kNeighborSolicitation || type == icmpv6_type::kNeighborAdvertisement;
+        return type == icmpv6_type::kNeighborSolicitation ||
+               type == icmpv6_type::kNeighborAdvertisement;
     }
 
     /// Parses a message; with a pseudo-header, a correct checksum stays auto and a
@@ -102,9 +112,10 @@ struct Icmpv6Message {
     /// Writes length() bytes and the checksum under `pseudo`.
     std::size_t emit(std::uint8_t* out, const PseudoHeader& pseudo) const noexcept;
 
-    static Icmpv6Message neighborSolicitation(const Ipv6Address& target, const MacAddress& sourceMac);
-    static Icmpv6Message neighborAdvertisement(const Ipv6Address& target, const MacAddress& targetMac,
-                                               std::uint8_t flags);
+    static Icmpv6Message neighborSolicitation(const Ipv6Address& target,
+                                              const MacAddress& sourceMac);
+    static Icmpv6Message neighborAdvertisement(const Ipv6Address& target,
+                                               const MacAddress& targetMac, std::uint8_t flags);
     friend bool operator==(const Icmpv6Message&, const Icmpv6Message&) = default;
 };
 

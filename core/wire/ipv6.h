@@ -29,17 +29,22 @@ namespace tcplab::wire {
 enum class Ipv6Field : std::uint8_t { Version, Tc, Fl, Plen, Nh, Hlim, Src, Dst };
 inline constexpr std::array<FieldDescriptor, 8> kIpv6Fields{{
     {"version", "Version", 0, 4, FieldFormat::Decimal, false, "IP version: 6", "RFC 8200 §3"},
-    {"tc", "Traffic class", 4, 8, FieldFormat::Hex, false, "DSCP (6 bits) and ECN (2 bits)", "RFC 8200 §7"},
+    {"tc", "Traffic class", 4, 8, FieldFormat::Hex, false, "DSCP (6 bits) and ECN (2 bits)",
+     "RFC 8200 §7"},
     {"fl", "Flow label", 12, 20, FieldFormat::Hex, false, "labels packets of one flow", "RFC 6437"},
-    {"plen", "Payload length", 32, 16, FieldFormat::Decimal, true, "bytes after this header, extension headers included", "RFC 8200 §3"},
-    {"nh", "Next header", 48, 8, FieldFormat::Decimal, true, "type of the next header: 6 TCP, 58 ICMPv6", "RFC 8200 §3"},
-    {"hlim", "Hop limit", 56, 8, FieldFormat::Decimal, false, "hops left before the packet is dropped", "RFC 8200 §3"},
+    {"plen", "Payload length", 32, 16, FieldFormat::Decimal, true,
+     "bytes after this header, extension headers included", "RFC 8200 §3"},
+    {"nh", "Next header", 48, 8, FieldFormat::Decimal, true,
+     "type of the next header: 6 TCP, 58 ICMPv6", "RFC 8200 §3"},
+    {"hlim", "Hop limit", 56, 8, FieldFormat::Decimal, false,
+     "hops left before the packet is dropped", "RFC 8200 §3"},
     {"src", "Source", 64, 128, FieldFormat::Ipv6, false, "address of the sender", "RFC 8200 §3"},
-    {"dst", "Destination", 192, 128, FieldFormat::Ipv6, false, "address of the receiver", "RFC 8200 §3"},
+    {"dst", "Destination", 192, 128, FieldFormat::Ipv6, false, "address of the receiver",
+     "RFC 8200 §3"},
 }};
 static_assert(fieldsTile(kIpv6Fields, 320));
-inline constexpr ProtocolDescriptor kIpv6Protocol{"ipv6", "IPv6", kIpv6Fields, headerLengthOf(kIpv6Fields),
-                                                  "RFC 8200"};
+inline constexpr ProtocolDescriptor kIpv6Protocol{"ipv6", "IPv6", kIpv6Fields,
+                                                  headerLengthOf(kIpv6Fields), "RFC 8200"};
 
 struct Ipv6Header {
     static constexpr std::size_t kLength = headerLengthOf(kIpv6Fields);
@@ -56,9 +61,11 @@ struct Ipv6Header {
     /// Parses the fixed 40-byte header. Version != 6 fails; a payload length past the
     /// bytes is a diagnostic (kept as override), not a failure. The next header is
     /// always recorded as read (the extension-header walk needs it).
-    static tl::expected<Ipv6Header, ParseError> parse(Bytes bytes, Diagnostics* diagnostics = nullptr);
+    static tl::expected<Ipv6Header, ParseError> parse(Bytes bytes,
+                                                      Diagnostics* diagnostics = nullptr);
     /// Writes 40 bytes.
-    void emit(std::uint8_t* out, std::size_t payloadLength, std::uint8_t autoNextHeader) const noexcept;
+    void emit(std::uint8_t* out, std::size_t payloadLength,
+              std::uint8_t autoNextHeader) const noexcept;
     friend bool operator==(const Ipv6Header&, const Ipv6Header&) = default;
 };
 
@@ -69,8 +76,11 @@ struct Ipv6Header {
 //   |  Next Header  |  Hdr Ext Len  |  ...
 enum class Ipv6ExtensionField : std::uint8_t { Nh, Len };
 inline constexpr std::array<FieldDescriptor, 2> kIpv6ExtensionFields{{
-    {"nh", "Next header", 0, 8, FieldFormat::Decimal, true, "type of the header after this one", "RFC 8200 §4"},
-    {"len", "Header length", 8, 8, FieldFormat::Decimal, true, "length in 8-byte units not counting the first 8 (AH: 4-byte units minus 2)", "RFC 8200 §4.3, RFC 4302 §2.2"},
+    {"nh", "Next header", 0, 8, FieldFormat::Decimal, true, "type of the header after this one",
+     "RFC 8200 §4"},
+    {"len", "Header length", 8, 8, FieldFormat::Decimal, true,
+     "length in 8-byte units not counting the first 8 (AH: 4-byte units minus 2)",
+     "RFC 8200 §4.3, RFC 4302 §2.2"},
 }};
 static_assert(fieldsTile(kIpv6ExtensionFields, 16));
 
@@ -79,12 +89,18 @@ static_assert(fieldsTile(kIpv6ExtensionFields, 16));
 //   |                         Identification                        |
 enum class Ipv6FragmentField : std::uint8_t { Nh, Res1, Offset, Res2, M, Id };
 inline constexpr std::array<FieldDescriptor, 6> kIpv6FragmentFields{{
-    {"nh", "Next header", 0, 8, FieldFormat::Decimal, true, "type of the fragmented header", "RFC 8200 §4.5"},
-    {"res1", "Reserved", 8, 8, FieldFormat::Hex, false, "zero on send, ignored on receipt", "RFC 8200 §4.5"},
-    {"offset", "Fragment offset", 16, 13, FieldFormat::Decimal, false, "position of this fragment, in 8-byte units", "RFC 8200 §4.5"},
-    {"res2", "Reserved", 29, 2, FieldFormat::Hex, false, "zero on send, ignored on receipt", "RFC 8200 §4.5"},
-    {"m", "More fragments", 31, 1, FieldFormat::Decimal, false, "1 = more fragments follow", "RFC 8200 §4.5"},
-    {"id", "Identification", 32, 32, FieldFormat::Hex, false, "groups the fragments of one packet", "RFC 8200 §4.5"},
+    {"nh", "Next header", 0, 8, FieldFormat::Decimal, true, "type of the fragmented header",
+     "RFC 8200 §4.5"},
+    {"res1", "Reserved", 8, 8, FieldFormat::Hex, false, "zero on send, ignored on receipt",
+     "RFC 8200 §4.5"},
+    {"offset", "Fragment offset", 16, 13, FieldFormat::Decimal, false,
+     "position of this fragment, in 8-byte units", "RFC 8200 §4.5"},
+    {"res2", "Reserved", 29, 2, FieldFormat::Hex, false, "zero on send, ignored on receipt",
+     "RFC 8200 §4.5"},
+    {"m", "More fragments", 31, 1, FieldFormat::Decimal, false, "1 = more fragments follow",
+     "RFC 8200 §4.5"},
+    {"id", "Identification", 32, 32, FieldFormat::Hex, false, "groups the fragments of one packet",
+     "RFC 8200 §4.5"},
 }};
 static_assert(fieldsTile(kIpv6FragmentFields, 64));
 
@@ -117,7 +133,8 @@ struct Ipv6Chain {
 /// a header length past the bytes (HeaderLengthOverrun) or more than kMaxHeaders
 /// headers (Unsupported); the error's layer is "ipv6", its field the extension's name
 /// (ipv6ExtensionName) and its offset counts from the start of the IPv6 header.
-tl::expected<Ipv6Chain, ParseError> walkIpv6Extensions(Bytes afterFixedHeader, std::uint8_t firstNext);
+tl::expected<Ipv6Chain, ParseError> walkIpv6Extensions(Bytes afterFixedHeader,
+                                                       std::uint8_t firstNext);
 
 /// Name of an IPv6 extension header type ("HopByHop", "Routing", ...), "" if not one.
 std::string_view ipv6ExtensionName(std::uint8_t type) noexcept;

@@ -16,16 +16,17 @@ enum class ParseErrorCode : std::uint8_t {
     HeaderLengthTooShort, ///< IHL < 5, TCP data offset < 5, ext header length impossible
     HeaderLengthOverrun,  ///< the header's own length runs past the bytes there are
     TotalLengthTooShort,  ///< IPv4 total length smaller than its header
-    OptionLengthInvalid,  ///< an option length of 0 or 1 (RFC 9293 §3.1: length counts kind and length)
+    OptionLengthInvalid,  ///< an option length of 0 or 1 (RFC 9293 §3.1: length counts kind and
+                          ///< length)
     OptionOverrun,        ///< an option runs past the end of the options area
-    Unsupported,          ///< a well-formed header of a kind we do not decode (ARP for non-Ethernet/IPv4)
+    Unsupported, ///< a well-formed header of a kind we do not decode (ARP for non-Ethernet/IPv4)
 };
 
 struct ParseError {
     ParseErrorCode code;
-    std::string_view layer;   ///< protocol id, "tcp"
-    std::string_view field;   ///< field id the problem is in, "" when none
-    std::uint32_t offset = 0; ///< byte offset within the header where it went wrong
+    std::string_view layer;     ///< protocol id, "tcp"
+    std::string_view field;     ///< field id the problem is in, "" when none
+    std::uint32_t offset = 0;   ///< byte offset within the header where it went wrong
     std::uint32_t expected = 0; ///< bytes (or value) needed
     std::uint32_t actual = 0;   ///< bytes (or value) there
 
@@ -37,6 +38,7 @@ struct ParseError {
 std::string_view codeName(ParseErrorCode code) noexcept;
 
 /// A Truncated error for `protocol` naming the first field that `have` bytes do not hold.
-ParseError truncatedError(const ProtocolDescriptor& protocol, std::size_t need, std::size_t have) noexcept;
+ParseError truncatedError(const ProtocolDescriptor& protocol, std::size_t need,
+                          std::size_t have) noexcept;
 
 } // namespace tcplab::wire

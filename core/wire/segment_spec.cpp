@@ -4,8 +4,10 @@ namespace tcplab::wire {
 
 std::string_view describe(EncodeError e) noexcept {
     switch (e) {
-    case EncodeError::BufferTooSmall: return "output buffer too small for the frame";
-    case EncodeError::TooLarge: return "IP packet larger than 65535 bytes";
+    case EncodeError::BufferTooSmall:
+        return "output buffer too small for the frame";
+    case EncodeError::TooLarge:
+        return "IP packet larger than 65535 bytes";
     }
     return "encode error";
 }
@@ -77,7 +79,8 @@ std::optional<SegmentSpec> SegmentSpec::fromFrame(const Frame& frame) {
             spec.ethernet.etherType.reset();
         if (ip.protocol == ip_proto::kTcp)
             ip.protocol.reset();
-        const std::size_t expectedTotal = ip.headerLength() + tcp->headerLength() + frame.payloadLength;
+        const std::size_t expectedTotal =
+            ip.headerLength() + tcp->headerLength() + frame.payloadLength;
         if (ip.totalLength == expectedTotal)
             ip.totalLength.reset();
         spec.ip = ip;

@@ -14,7 +14,8 @@ namespace tcplab::wire {
 class SeqNum {
 public:
     constexpr SeqNum() noexcept = default;
-    constexpr explicit SeqNum(std::uint32_t value) noexcept : m_value(value) {}
+    constexpr explicit SeqNum(std::uint32_t value) noexcept
+        : m_value(value) {}
 
     constexpr std::uint32_t value() const noexcept { return m_value; }
 

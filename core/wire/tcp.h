@@ -37,22 +37,43 @@ namespace tcplab::wire {
 //   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //   |                           [Options]                           |
 //   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-enum class TcpField : std::uint8_t { Sport, Dport, Seq, Ack, Dataofs, Reserved, Flags, Window, Chksum, Urgptr };
+enum class TcpField : std::uint8_t {
+    Sport,
+    Dport,
+    Seq,
+    Ack,
+    Dataofs,
+    Reserved,
+    Flags,
+    Window,
+    Chksum,
+    Urgptr
+};
 inline constexpr std::array<FieldDescriptor, 10> kTcpFields{{
-    {"sport", "Source port", 0, 16, FieldFormat::Decimal, false, "port of the sending application", "RFC 9293 §3.1"},
-    {"dport", "Destination port", 16, 16, FieldFormat::Decimal, false, "port of the receiving application", "RFC 9293 §3.1"},
-    {"seq", "Sequence number", 32, 32, FieldFormat::Decimal, false, "number of the first data byte (the ISN when SYN is set)", "RFC 9293 §3.1, §3.4"},
-    {"ack", "Acknowledgment number", 64, 32, FieldFormat::Decimal, false, "next sequence number the sender expects, when ACK is set", "RFC 9293 §3.1"},
-    {"dataofs", "Data offset", 96, 4, FieldFormat::Decimal, true, "header length in 32-bit words (5 without options)", "RFC 9293 §3.1"},
-    {"reserved", "Reserved", 100, 4, FieldFormat::Decimal, false, "must be zero; bit 3 was NS (RFC 3540, historic)", "RFC 9293 §3.1"},
-    {"flags", "Flags", 104, 8, FieldFormat::TcpFlags, false, "CWR ECE URG ACK PSH RST SYN FIN", "RFC 9293 §3.1, RFC 3168 §6.1"},
-    {"window", "Window", 112, 16, FieldFormat::Decimal, false, "bytes the sender can receive, before scaling", "RFC 9293 §3.1, RFC 7323 §2"},
-    {"chksum", "Checksum", 128, 16, FieldFormat::Hex, true, "over the pseudo-header, header and data", "RFC 9293 §3.1"},
-    {"urgptr", "Urgent pointer", 144, 16, FieldFormat::Decimal, false, "offset of the end of urgent data, when URG is set", "RFC 9293 §3.1, §3.8.5"},
+    {"sport", "Source port", 0, 16, FieldFormat::Decimal, false, "port of the sending application",
+     "RFC 9293 §3.1"},
+    {"dport", "Destination port", 16, 16, FieldFormat::Decimal, false,
+     "port of the receiving application", "RFC 9293 §3.1"},
+    {"seq", "Sequence number", 32, 32, FieldFormat::Decimal, false,
+     "number of the first data byte (the ISN when SYN is set)", "RFC 9293 §3.1, §3.4"},
+    {"ack", "Acknowledgment number", 64, 32, FieldFormat::Decimal, false,
+     "next sequence number the sender expects, when ACK is set", "RFC 9293 §3.1"},
+    {"dataofs", "Data offset", 96, 4, FieldFormat::Decimal, true,
+     "header length in 32-bit words (5 without options)", "RFC 9293 §3.1"},
+    {"reserved", "Reserved", 100, 4, FieldFormat::Decimal, false,
+     "must be zero; bit 3 was NS (RFC 3540, historic)", "RFC 9293 §3.1"},
+    {"flags", "Flags", 104, 8, FieldFormat::TcpFlags, false, "CWR ECE URG ACK PSH RST SYN FIN",
+     "RFC 9293 §3.1, RFC 3168 §6.1"},
+    {"window", "Window", 112, 16, FieldFormat::Decimal, false,
+     "bytes the sender can receive, before scaling", "RFC 9293 §3.1, RFC 7323 §2"},
+    {"chksum", "Checksum", 128, 16, FieldFormat::Hex, true,
+     "over the pseudo-header, header and data", "RFC 9293 §3.1"},
+    {"urgptr", "Urgent pointer", 144, 16, FieldFormat::Decimal, false,
+     "offset of the end of urgent data, when URG is set", "RFC 9293 §3.1, §3.8.5"},
 }};
 static_assert(fieldsTile(kTcpFields, 160));
-inline constexpr ProtocolDescriptor kTcpProtocol{"tcp", "TCP", kTcpFields, headerLengthOf(kTcpFields),
-                                                 "RFC 9293"};
+inline constexpr ProtocolDescriptor kTcpProtocol{"tcp", "TCP", kTcpFields,
+                                                 headerLengthOf(kTcpFields), "RFC 9293"};
 
 namespace tcp_flags {
 inline constexpr std::uint8_t kFin = 0x01;
@@ -110,9 +131,12 @@ struct TcpOption {
     /// At most 4 blocks fit (RFC 2018 §3); extra blocks are dropped.
     static TcpOption sack(std::span<const SackBlock> blocks);
     static TcpOption timestamps(std::uint32_t value, std::uint32_t echoReply);
-    static TcpOption raw(std::uint8_t kind, Bytes data, std::optional<std::uint8_t> length = std::nullopt);
+    static TcpOption raw(std::uint8_t kind, Bytes data,
+                         std::optional<std::uint8_t> length = std::nullopt);
 
-    bool isSingleByte() const noexcept { return kind == tcp_option_kind::kEol || kind == tcp_option_kind::kNop; }
+    bool isSingleByte() const noexcept {
+        return kind == tcp_option_kind::kEol || kind == tcp_option_kind::kNop;
+    }
     /// Bytes on the wire: 1 for EOL/NOP, else 2 + data.
     std::size_t wireSize() const noexcept { return isSingleByte() ? 1 : 2 + data.size(); }
     /// The length byte that goes on the wire.
@@ -147,7 +171,8 @@ public:
     /// Validates the options area of a received header (RFC 9293 §3.2: options
     /// are either a single kind byte or kind, length, data with length >= 2 and
     /// inside the area). Everything after EOL is padding and not parsed.
-    static tl::expected<TcpOptionList, ParseError> fromBytes(Bytes area, std::uint32_t areaOffset = 20);
+    static tl::expected<TcpOptionList, ParseError> fromBytes(Bytes area,
+                                                             std::uint32_t areaOffset = 20);
     /// Bytes as they are, without validation (for deliberately broken options).
     static TcpOptionList fromRawBytes(Bytes area);
 
@@ -168,11 +193,19 @@ public:
         using value_type = TcpOption;
         using difference_type = std::ptrdiff_t;
         Iterator() = default;
-        Iterator(Bytes bytes, std::size_t pos) : m_bytes(bytes), m_pos(pos) { load(); }
+        Iterator(Bytes bytes, std::size_t pos)
+            : m_bytes(bytes)
+            , m_pos(pos) {
+            load();
+        }
         const TcpOption& operator*() const noexcept { return m_current; }
         const TcpOption* operator->() const noexcept { return &m_current; }
         Iterator& operator++() noexcept;
-        Iterator operator++(int) noexcept { auto old = *this; ++*this; return old; }
+        Iterator operator++(int) noexcept {
+            auto old = *this;
+            ++*this;
+            return old;
+        }
         bool operator==(const Iterator& other) const noexcept { return m_pos == other.m_pos; }
         /// Offset of the current option within the options area.
         std::size_t offset() const noexcept { return m_pos; }
@@ -216,7 +249,7 @@ struct TcpHeader {
     std::uint8_t reserved = 0;              ///< 4 bits
     std::uint8_t flags = 0;                 ///< tcp_flags
     std::uint16_t window = 64240;
-    std::optional<std::uint16_t> checksum;  ///< auto: computed under the pseudo-header
+    std::optional<std::uint16_t> checksum; ///< auto: computed under the pseudo-header
     std::uint16_t urgentPointer = 0;
     TcpOptionList options;
 

@@ -26,10 +26,13 @@ Run cli(const QStringList& args) {
         p.kill();
         return {};
     }
-    return {p.exitCode(), QString::fromUtf8(p.readAllStandardOutput()), QString::fromUtf8(p.readAllStandardError())};
+    return {p.exitCode(), QString::fromUtf8(p.readAllStandardOutput()),
+            QString::fromUtf8(p.readAllStandardError())};
 }
 
-nlohmann::json parseLine(const QString& line) { return nlohmann::json::parse(line.toStdString()); }
+nlohmann::json parseLine(const QString& line) {
+    return nlohmann::json::parse(line.toStdString());
+}
 } // namespace
 
 class TestCli : public QObject {
@@ -39,11 +42,36 @@ private Q_SLOTS:
         // tshark -r linux_tcp_ipv4.pcap -Y frame.number==3: ip.id 0x4d1d, TTL 64, DF,
         // 42570 -> 50001, seq 1505856435, win 64240, MSS 1460, SACK_PERM, TS 3222837068:0,
         // NOP, WS 10 (option kinds 2,4,8,1,3).
-        const Run r = cli({"craft", "--src-mac", "02:00:00:00:00:0a", "--dst-mac", "02:00:00:00:00:0b",
-                           "--src", "198.18.0.2", "--dst", "198.18.0.1", "--ip-id", "0x4d1d", "--sport",
-                           "42570", "--dport", "50001", "--seq", "1505856435", "--flags", "S", "--window",
-                           "64240", "--mss", "1460", "--sack-perm", "--ts", "3222837068:0", "--nop",
-                           "--wscale", "10", "--hex"});
+        const Run r = cli({"craft",
+                           "--src-mac",
+                           "02:00:00:00:00:0a",
+                           "--dst-mac",
+                           "02:00:00:00:00:0b",
+                           "--src",
+                           "198.18.0.2",
+                           "--dst",
+                           "198.18.0.1",
+                           "--ip-id",
+                           "0x4d1d",
+                           "--sport",
+                           "42570",
+                           "--dport",
+                           "50001",
+                           "--seq",
+                           "1505856435",
+                           "--flags",
+                           "S",
+                           "--window",
+                           "64240",
+                           "--mss",
+                           "1460",
+                           "--sack-perm",
+                           "--ts",
+                           "3222837068:0",
+                           "--nop",
+                           "--wscale",
+                           "10",
+                           "--hex"});
         QCOMPARE(r.exitCode, 0);
         const auto frames = test::readPcap("captures/linux_tcp_ipv4.pcap");
         QCOMPARE(r.out.trimmed(), test::toHex(frames.at(2)));
@@ -52,19 +80,30 @@ private Q_SLOTS:
     void craft_rebuildsTheCapturedIpv6Syn() {
         // tshark: flow label 0x0a03ec, hop limit 64, 43638 -> 50001, seq 1896826051,
         // win 64800, MSS 1440, SACK_PERM, TS 2741147017:0, NOP, WS 10.
-        const Run r = cli({"craft", "--ipv6", "--src-mac", "02:00:00:00:00:0a", "--dst-mac",
-                           "02:00:00:00:00:0b", "--src", "2001:db8::2", "--dst", "2001:db8::1", "--flow-label",
-                           "0x0a03ec", "--sport", "43638", "--dport", "50001", "--seq", "1896826051", "--flags",
-                           "S", "--window", "64800", "--mss", "1440", "--sack-perm", "--ts", "2741147017:0",
-                           "--nop", "--wscale", "10"});
+        const Run r = cli({"craft",        "--ipv6",
+                           "--src-mac",    "02:00:00:00:00:0a",
+                           "--dst-mac",    "02:00:00:00:00:0b",
+                           "--src",        "2001:db8::2",
+                           "--dst",        "2001:db8::1",
+                           "--flow-label", "0x0a03ec",
+                           "--sport",      "43638",
+                           "--dport",      "50001",
+                           "--seq",        "1896826051",
+                           "--flags",      "S",
+                           "--window",     "64800",
+                           "--mss",        "1440",
+                           "--sack-perm",  "--ts",
+                           "2741147017:0", "--nop",
+                           "--wscale",     "10"});
         QCOMPARE(r.exitCode, 0);
         const auto frames = test::readPcap("captures/linux_tcp_ipv6.pcap");
         QCOMPARE(r.out.trimmed(), test::toHex(frames.at(2)));
     }
 
     void craft_overridesGoOnTheWireAsGiven() {
-        const Run r = cli({"craft", "--flags", "PA", "--tcp-checksum", "0xbeef", "--data-offset", "3",
-                           "--reserved", "5", "--ip-checksum", "0x1234", "--payload", "GET / HTTP/1.1\\r\\n\\r\\n"});
+        const Run r = cli({"craft", "--flags", "PA", "--tcp-checksum", "0xbeef", "--data-offset",
+                           "3", "--reserved", "5", "--ip-checksum", "0x1234", "--payload",
+                           "GET / HTTP/1.1\\r\\n\\r\\n"});
         QCOMPARE(r.exitCode, 0);
         const auto bytes = test::hex(r.out.trimmed().toStdString());
         QCOMPARE(bytes.size(), std::size_t{14 + 20 + 20 + 18});
@@ -98,8 +137,9 @@ private Q_SLOTS:
     }
 
     void decode_printsScapyStyleJson() {
-        const Run c = cli({"craft", "--flags", "SA", "--seq", "3735928559", "--ack", "101", "--sack",
-                           "1000-2000,3000-4000", "--option", "254:0a0b", "--payload-hex", "00ff"});
+        const Run c =
+            cli({"craft", "--flags", "SA", "--seq", "3735928559", "--ack", "101", "--sack",
+                 "1000-2000,3000-4000", "--option", "254:0a0b", "--payload-hex", "00ff"});
         QCOMPARE(c.exitCode, 0);
         const Run d = cli({"decode", "--hex", c.out.trimmed()});
         QCOMPARE(d.exitCode, 0);
@@ -136,17 +176,21 @@ private Q_SLOTS:
         QCOMPARE(d.exitCode, 0);
         const QStringList lines = d.out.trimmed().split('\n');
         QCOMPARE(lines.size(), 6);
-        QCOMPARE(QString::fromStdString(parseLine(lines.last())["layers"][2]["flags"]), QString("A"));
+        QCOMPARE(QString::fromStdString(parseLine(lines.last())["layers"][2]["flags"]),
+                 QString("A"));
         QCOMPARE(parseLine(lines.last())["frame"].get<int>(), 6);
     }
 
     void decode_readsTheRealCapture() {
-        const Run d = cli({"decode", "--pcap", QString::fromStdString(test::dataPath("captures/linux_tcp_ipv6.pcap"))});
+        const Run d = cli({"decode", "--pcap",
+                           QString::fromStdString(test::dataPath("captures/linux_tcp_ipv6.pcap"))});
         QCOMPARE(d.exitCode, 0);
         const QStringList lines = d.out.trimmed().split('\n');
         QCOMPARE(lines.size(), 14);
-        QCOMPARE(QString::fromStdString(parseLine(lines[0])["layers"][2]["layer"]), QString("icmpv6"));
-        QCOMPARE(QString::fromStdString(parseLine(lines[2])["layers"][1]["src"]), QString("2001:db8::2"));
+        QCOMPARE(QString::fromStdString(parseLine(lines[0])["layers"][2]["layer"]),
+                 QString("icmpv6"));
+        QCOMPARE(QString::fromStdString(parseLine(lines[2])["layers"][1]["src"]),
+                 QString("2001:db8::2"));
     }
 
     void badArguments_exitTwoWithOneLine_data() {
@@ -157,14 +201,19 @@ private Q_SLOTS:
         QTest::newRow("seq too big") << QStringList{"craft", "--seq", "4294967296"} << "--seq";
         QTest::newRow("flag letter") << QStringList{"craft", "--flags", "SX"} << "X";
         QTest::newRow("bad ipv4") << QStringList{"craft", "--src", "198.18.0"} << "--src";
-        QTest::newRow("ipv6 address on ipv4") << QStringList{"craft", "--dst", "2001:db8::1"} << "--dst";
+        QTest::newRow("ipv6 address on ipv4")
+            << QStringList{"craft", "--dst", "2001:db8::1"} << "--dst";
         QTest::newRow("bad mac") << QStringList{"craft", "--src-mac", "02:00"} << "--src-mac";
         QTest::newRow("sack without dash") << QStringList{"craft", "--sack", "5"} << "--sack";
-        QTest::newRow("five sack blocks") << QStringList{"craft", "--sack", "1-2,3-4,5-6,7-8,9-10"} << "--sack";
+        QTest::newRow("five sack blocks")
+            << QStringList{"craft", "--sack", "1-2,3-4,5-6,7-8,9-10"} << "--sack";
         QTest::newRow("ts without colon") << QStringList{"craft", "--ts", "1"} << "--ts";
-        QTest::newRow("wscale not number") << QStringList{"craft", "--wscale", "seven"} << "--wscale";
-        QTest::newRow("data offset 16") << QStringList{"craft", "--data-offset", "16"} << "--data-offset";
-        QTest::newRow("odd hex payload") << QStringList{"craft", "--payload-hex", "abc"} << "--payload-hex";
+        QTest::newRow("wscale not number")
+            << QStringList{"craft", "--wscale", "seven"} << "--wscale";
+        QTest::newRow("data offset 16")
+            << QStringList{"craft", "--data-offset", "16"} << "--data-offset";
+        QTest::newRow("odd hex payload")
+            << QStringList{"craft", "--payload-hex", "abc"} << "--payload-hex";
         QTest::newRow("bad escape") << QStringList{"craft", "--payload", "a\\q"} << "--payload";
         QTest::newRow("options over 40 bytes")
             << QStringList{"craft", "--sack", "1-2,3-4,5-6,7-8", "--ts", "1:2"} << "40";
@@ -172,7 +221,8 @@ private Q_SLOTS:
         QTest::newRow("no subcommand") << QStringList{} << "subcommand";
         QTest::newRow("decode nothing") << QStringList{"decode"} << "--hex";
         QTest::newRow("decode bad hex") << QStringList{"decode", "--hex", "0g"} << "hex";
-        QTest::newRow("decode missing file") << QStringList{"decode", "--pcap", "/nonexistent.pcap"} << "nonexistent";
+        QTest::newRow("decode missing file")
+            << QStringList{"decode", "--pcap", "/nonexistent.pcap"} << "nonexistent";
     }
 
     void badArguments_exitTwoWithOneLine() {
@@ -208,10 +258,12 @@ private Q_SLOTS:
         QVERIFY(v.out.startsWith("tcplab-cli "));
         const Run h = cli({"craft", "--help"});
         QCOMPARE(h.exitCode, 0);
-        for (const char* opt : {"--ipv6", "--src", "--dst", "--src-mac", "--dst-mac", "--sport", "--dport", "--seq",
-                                "--ack", "--flags", "--window", "--urgent", "--ttl", "--ip-id", "--mss", "--wscale",
-                                "--sack-perm", "--sack", "--ts", "--nop", "--payload", "--payload-hex",
-                                "--tcp-checksum", "--data-offset", "--hex", "--out", "--count"})
+        for (const char* opt :
+             {"--ipv6",  "--src",   "--dst",     "--src-mac",     "--dst-mac",      "--sport",
+              "--dport", "--seq",   "--ack",     "--flags",       "--window",       "--urgent",
+              "--ttl",   "--ip-id", "--mss",     "--wscale",      "--sack-perm",    "--sack",
+              "--ts",    "--nop",   "--payload", "--payload-hex", "--tcp-checksum", "--data-offset",
+              "--hex",   "--out",   "--count"})
             QVERIFY2(h.out.contains(opt), opt);
     }
 };

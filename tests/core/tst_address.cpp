@@ -36,7 +36,8 @@ private Q_SLOTS:
         QCOMPARE(a->toUint(), 0xc6120001u);
         QCOMPARE(QString::fromStdString(a->toString()), QString("198.18.0.1"));
         QCOMPARE(Ipv4Address::fromUint(0xc6120001u), *a);
-        for (const char* bad : {"198.18.0", "198.18.0.256", "198.18.0.1.", "a.b.c.d", "", "198.018.0.1 x"})
+        for (const char* bad :
+             {"198.18.0", "198.18.0.256", "198.18.0.1.", "a.b.c.d", "", "198.018.0.1 x"})
             QVERIFY2(!Ipv4Address::parse(bad), bad);
     }
 
@@ -63,14 +64,16 @@ private Q_SLOTS:
         const auto sn = a.solicitedNodeMulticast();
         QCOMPARE(QString::fromStdString(sn.toString()), QString("ff02::1:ff45:6789"));
         QVERIFY(sn.isMulticast());
-        QCOMPARE(QString::fromStdString(sn.multicastMac().toString()), QString("33:33:ff:45:67:89"));
+        QCOMPARE(QString::fromStdString(sn.multicastMac().toString()),
+                 QString("33:33:ff:45:67:89"));
     }
 
     void ipAddress_eitherFamily() {
         QVERIFY(std::holds_alternative<Ipv4Address>(*parseIpAddress("198.18.0.1")));
         QVERIFY(std::holds_alternative<Ipv6Address>(*parseIpAddress("2001:db8::1")));
         QVERIFY(!parseIpAddress("phantom"));
-        QCOMPARE(QString::fromStdString(toString(*parseIpAddress("2001:db8::1"))), QString("2001:db8::1"));
+        QCOMPARE(QString::fromStdString(toString(*parseIpAddress("2001:db8::1"))),
+                 QString("2001:db8::1"));
     }
 
     void hex_roundTripsAndReportsErrors() {
@@ -89,7 +92,8 @@ private Q_SLOTS:
         QCOMPARE(b->size(), std::size_t{14 + 4 + 1 + 1});
         QCOMPARE((*b)[14], std::uint8_t{'\r'});
         QCOMPARE((*b)[18], std::uint8_t{0});
-        QCOMPARE(QString::fromStdString(escapeText(*b)), QString("GET / HTTP/1.1\\r\\n\\r\\n\\x00\\\\"));
+        QCOMPARE(QString::fromStdString(escapeText(*b)),
+                 QString("GET / HTTP/1.1\\r\\n\\r\\n\\x00\\\\"));
         QVERIFY(!unescapeText("bad \\q"));
         QVERIFY(!unescapeText("\\x4"));
         QVERIFY(!unescapeText("end\\"));

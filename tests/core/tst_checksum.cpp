@@ -83,7 +83,8 @@ private Q_SLOTS:
             const Bytes f = frames[i];
             const auto pseudo = PseudoHeader::ipv6(Ipv6Address::fromBytes(f.data() + 22),
                                                    Ipv6Address::fromBytes(f.data() + 38), 6);
-            QVERIFY2(pseudo.verify(f.subspan(54, load16(f.data() + 18))), qPrintable(QString("frame %1").arg(i + 1)));
+            QVERIFY2(pseudo.verify(f.subspan(54, load16(f.data() + 18))),
+                     qPrintable(QString("frame %1").arg(i + 1)));
         }
     }
 

@@ -16,7 +16,8 @@ private Q_SLOTS:
         // back, and check no bit outside the field changed.
         for (std::uint16_t width = 1; width <= 32; ++width) {
             for (std::uint16_t offset = 0; offset < 16; ++offset) {
-                const FieldDescriptor d{"f", "F", offset, width, FieldFormat::Decimal, false, "", ""};
+                const FieldDescriptor d{"f",   "F", offset, width, FieldFormat::Decimal,
+                                        false, "",  ""};
                 std::array<std::uint8_t, 8> bytes;
                 bytes.fill(0xa5);
                 const std::uint64_t value = 0x5a5a5a5a5a5a5a5aull & d.maxValue();
@@ -27,7 +28,10 @@ private Q_SLOTS:
                         continue;
                     const bool now = (bytes[bit / 8] >> (7 - bit % 8)) & 1;
                     const bool before = (0xa5 >> (7 - bit % 8)) & 1;
-                    QVERIFY2(now == before, qPrintable(QString("width %1 offset %2 bit %3").arg(width).arg(offset).arg(bit)));
+                    QVERIFY2(
+                        now == before,
+                        qPrintable(
+                            QString("width %1 offset %2 bit %3").arg(width).arg(offset).arg(bit)));
                 }
             }
         }

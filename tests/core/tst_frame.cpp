@@ -69,7 +69,8 @@ private Q_SLOTS:
         const Frame na = decodeFrame(v6[1]);
         QVERIFY(na.icmpv6());
         QCOMPARE(na.icmpv6()->type, icmpv6_type::kNeighborAdvertisement);
-        QCOMPARE(QString::fromStdString(na.icmpv6()->targetLinkLayer->toString()), QString("02:00:00:00:00:0b"));
+        QCOMPARE(QString::fromStdString(na.icmpv6()->targetLinkLayer->toString()),
+                 QString("02:00:00:00:00:0b"));
         QVERIFY(!na.malformed);
     }
 
@@ -101,14 +102,14 @@ private Q_SLOTS:
         QCOMPARE(QString::fromStdString(eth["layer"]), QString("ethernet"));
         QCOMPARE(eth["type"].get<int>(), 0x0800);
         const auto& ip = j["layers"][1];
-        for (const char* key : {"version", "ihl", "tos", "len", "id", "flags", "frag", "ttl", "proto",
-                                "chksum", "src", "dst", "chksum_ok"})
+        for (const char* key : {"version", "ihl", "tos", "len", "id", "flags", "frag", "ttl",
+                                "proto", "chksum", "src", "dst", "chksum_ok"})
             QVERIFY2(ip.contains(key), key);
         QCOMPARE(QString::fromStdString(ip["flags"]), QString("DF"));
         QCOMPARE(ip["chksum_ok"].get<bool>(), true);
         const auto& tcp = j["layers"][2];
-        for (const char* key : {"sport", "dport", "seq", "ack", "dataofs", "reserved", "flags", "window",
-                                "chksum", "urgptr", "chksum_ok", "options"})
+        for (const char* key : {"sport", "dport", "seq", "ack", "dataofs", "reserved", "flags",
+                                "window", "chksum", "urgptr", "chksum_ok", "options"})
             QVERIFY2(tcp.contains(key), key);
         QCOMPARE(QString::fromStdString(tcp["flags"]), QString("SA"));
         QCOMPARE(tcp["dataofs"].get<int>(), 10);

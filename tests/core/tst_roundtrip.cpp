@@ -15,7 +15,8 @@ namespace {
 
 class SpecGenerator {
 public:
-    explicit SpecGenerator(std::uint32_t seed) : m_rng(seed) {}
+    explicit SpecGenerator(std::uint32_t seed)
+        : m_rng(seed) {}
 
     SegmentSpec next(bool ipv6, bool withOptions) {
         SegmentSpec s;
@@ -49,7 +50,8 @@ public:
         // Flags without SYN+FIN together (a diagnostic, covered elsewhere).
         t.flags = static_cast<std::uint8_t>(byte() & ~tcp_flags::kFin);
         t.window = static_cast<std::uint16_t>(uniform(0, 0xffff));
-        t.urgentPointer = (t.flags & tcp_flags::kUrg) ? static_cast<std::uint16_t>(uniform(0, 0xffff)) : 0;
+        t.urgentPointer =
+            (t.flags & tcp_flags::kUrg) ? static_cast<std::uint16_t>(uniform(0, 0xffff)) : 0;
         if (withOptions)
             addOptions(t);
         s.payload.resize(uniform(0, 300));
@@ -64,10 +66,18 @@ private:
         for (std::uint32_t i = 0; i < n; ++i) {
             TcpOption o;
             switch (uniform(0, 6)) {
-            case 0: o = TcpOption::mss(static_cast<std::uint16_t>(uniform(0, 0xffff))); break;
-            case 1: o = TcpOption::windowScale(static_cast<std::uint8_t>(uniform(0, 14))); break;
-            case 2: o = TcpOption::sackPermitted(); break;
-            case 3: o = TcpOption::timestamps(uniform(0, 0xffffffffu), uniform(0, 0xffffffffu)); break;
+            case 0:
+                o = TcpOption::mss(static_cast<std::uint16_t>(uniform(0, 0xffff)));
+                break;
+            case 1:
+                o = TcpOption::windowScale(static_cast<std::uint8_t>(uniform(0, 14)));
+                break;
+            case 2:
+                o = TcpOption::sackPermitted();
+                break;
+            case 3:
+                o = TcpOption::timestamps(uniform(0, 0xffffffffu), uniform(0, 0xffffffffu));
+                break;
             case 4: {
                 std::vector<SackBlock> blocks(uniform(1, 3));
                 for (auto& b : blocks)
@@ -75,10 +85,13 @@ private:
                 o = TcpOption::sack(blocks);
                 break;
             }
-            case 5: o = TcpOption::nop(); break;
+            case 5:
+                o = TcpOption::nop();
+                break;
             default: {
                 std::array<std::uint8_t, 4> data{byte(), byte(), byte(), byte()};
-                o = TcpOption::raw(static_cast<std::uint8_t>(uniform(9, 253)), Bytes(data).first(uniform(0, 4)));
+                o = TcpOption::raw(static_cast<std::uint8_t>(uniform(9, 253)),
+                                   Bytes(data).first(uniform(0, 4)));
             }
             }
             t.options.append(o); // what does not fit is left out
@@ -102,7 +115,8 @@ private:
 // What goes on the wire: options padded with zero bytes to a multiple of 4, which the
 // decoder reports as they are (EOL and padding).
 SegmentSpec asOnTheWire(SegmentSpec spec) {
-    std::vector<std::uint8_t> bytes(spec.tcp.options.bytes().begin(), spec.tcp.options.bytes().end());
+    std::vector<std::uint8_t> bytes(spec.tcp.options.bytes().begin(),
+                                    spec.tcp.options.bytes().end());
     bytes.resize(spec.tcp.options.paddedSize(), 0);
     spec.tcp.options = TcpOptionList::fromRawBytes(bytes);
     return spec;
@@ -133,11 +147,13 @@ private Q_SLOTS:
             QCOMPARE(bytes->size(), spec.encodedLength());
             const Frame frame = decodeFrame(*bytes);
             QVERIFY2(!frame.malformed, frame.malformed ? frame.malformed->message().c_str() : "");
-            QVERIFY2(!frame.diagnostics.has(Diagnostic::TcpChecksumBad), qPrintable(QString("case %1").arg(i)));
+            QVERIFY2(!frame.diagnostics.has(Diagnostic::TcpChecksumBad),
+                     qPrintable(QString("case %1").arg(i)));
             QVERIFY(!frame.diagnostics.has(Diagnostic::Ipv4ChecksumBad));
             const auto back = SegmentSpec::fromFrame(frame);
             QVERIFY(back);
-            QVERIFY2(*back == asOnTheWire(spec), qPrintable(QString("case %1: %2").arg(i).arg(test::toHex(*bytes))));
+            QVERIFY2(*back == asOnTheWire(spec),
+                     qPrintable(QString("case %1: %2").arg(i).arg(test::toHex(*bytes))));
         }
     }
 
@@ -148,9 +164,11 @@ private Q_SLOTS:
             // The right checksum, then a wrong one that differs from it for sure.
             const auto good = *spec.encode();
             const std::size_t tcpAt = 14 + (spec.isIpv6() ? 40 : spec.ipv4().headerLength());
-            spec.tcp.checksum = static_cast<std::uint16_t>(load16(good.data() + tcpAt + 16) ^ 0x0101);
+            spec.tcp.checksum =
+                static_cast<std::uint16_t>(load16(good.data() + tcpAt + 16) ^ 0x0101);
             if (!spec.isIpv6())
-                spec.ipv4().checksum = static_cast<std::uint16_t>(load16(good.data() + 24) ^ 0x8000);
+                spec.ipv4().checksum =
+                    static_cast<std::uint16_t>(load16(good.data() + 24) ^ 0x8000);
             const auto bad = *spec.encode();
             QCOMPARE(load16(bad.data() + tcpAt + 16), *spec.tcp.checksum);
             const Frame frame = decodeFrame(bad);

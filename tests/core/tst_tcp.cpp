@@ -388,7 +388,8 @@ void TstTcp::malformed_data() {
     using C = ParseErrorCode;
     row("empty", {}, C::Truncated, "sport", 0, 20, 0);
     const ByteVector plain = rawSegment({});
-    row("19 bytes", ByteVector(plain.begin(), plain.begin() + 19), C::Truncated, "urgptr", 18, 20, 19);
+    row("19 bytes", ByteVector(plain.begin(), plain.begin() + 19), C::Truncated, "urgptr", 18, 20,
+        19);
     for (unsigned d = 0; d < 5; ++d)
         row(qPrintable(QString("data offset %1").arg(d)), rawSegment({}, d),
             C::HeaderLengthTooShort, "dataofs", 12, 5, d);

@@ -12,7 +12,8 @@ std::vector<ByteVector> readPcap(std::string_view relative, std::string* error) 
     std::vector<ByteVector> frames;
     char errbuf[PCAP_ERRBUF_SIZE] = {};
     const std::string path = dataPath(relative);
-    pcap_t* p = pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, errbuf);
+    pcap_t* p =
+        pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, errbuf);
     if (!p) {
         if (error)
             *error = errbuf;

@@ -35,12 +35,21 @@ QString toHex(wire::Bytes bytes);
 // Printers QCOMPARE finds by argument-dependent lookup, so a failing comparison of
 // our types shows their values.
 namespace tcplab::wire {
-inline char* toString(ParseErrorCode c) { return qstrdup(std::string(codeName(c)).c_str()); }
-inline char* toString(EncodeError e) { return qstrdup(std::string(describe(e)).c_str()); }
-inline char* toString(Diagnostic d) { return qstrdup(std::string(describe(d)).c_str()); }
-inline char* toString(SeqNum s) { return qstrdup(std::to_string(s.value()).c_str()); }
+inline char* toString(ParseErrorCode c) {
+    return qstrdup(std::string(codeName(c)).c_str());
+}
+inline char* toString(EncodeError e) {
+    return qstrdup(std::string(describe(e)).c_str());
+}
+inline char* toString(Diagnostic d) {
+    return qstrdup(std::string(describe(d)).c_str());
+}
+inline char* toString(SeqNum s) {
+    return qstrdup(std::to_string(s.value()).c_str());
+}
 } // namespace tcplab::wire
 
 // Compare two byte sequences and show both in hex on failure.
 #define TCPLAB_COMPARE_BYTES(actual, expected)                                                     \
-    QCOMPARE(::tcplab::test::toHex(wire::Bytes(actual)), ::tcplab::test::toHex(wire::Bytes(expected)))
+    QCOMPARE(::tcplab::test::toHex(wire::Bytes(actual)),                                           \
+             ::tcplab::test::toHex(wire::Bytes(expected)))
