@@ -145,7 +145,7 @@ std::optional<IpAddress> parseIpAddress(std::string_view text) {
     return std::nullopt;
 }
 
-std::string toString(const IpAddress& address) {
+std::string addressText(const IpAddress& address) {
     return std::visit([](const auto& a) { return a.toString(); }, address);
 }
 

@@ -75,6 +75,6 @@ struct Ipv6Address {
 /// Either family, for code that serves both (the phantom's address, a peer's).
 using IpAddress = std::variant<Ipv4Address, Ipv6Address>;
 std::optional<IpAddress> parseIpAddress(std::string_view text);
-std::string toString(const IpAddress& address);
+std::string addressText(const IpAddress& address);
 
 } // namespace tcplab::wire

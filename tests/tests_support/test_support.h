@@ -2,6 +2,7 @@
 
 // Shared by the test suites: fixtures from tests/data, hex helpers.
 
+#include "wire/address.h"
 #include "wire/bytes.h"
 #include "wire/diagnostic.h"
 #include "wire/parse_error.h"
