@@ -1,0 +1,395 @@
+#!/usr/bin/env bash
+# Tests scripts/tcplab-lab end to end: builds the namespace lab, checks it from
+# the kernel's side (namespaces, links, addresses, offloads, nftables, the root
+# namespace untouched), talks to its servers from inside the lab, and plays the
+# classic exercise through tcplab0 with lab_phantom.py, an AF_PACKET phantom.
+#
+#   bash tests/lab/test_tcplab_lab.sh path/to/scripts/tcplab-lab
+#
+# Needs root and network namespaces; exits 77 (ctest: skipped) without them.
+# Removes the lab when it ends, whatever happens. Touches only 198.18.0.0/15
+# and 2001:db8::/32. Any lab already up is taken down first.
+set -uo pipefail
+
+LAB=${1:?usage: $0 path/to/scripts/tcplab-lab}
+HERE=$(cd "$(dirname "$0")" && pwd)
+PHANTOM_PY=$HERE/lab_phantom.py
+PYTHON=/usr/bin/python3
+PHANTOM_MAC=02:00:5e:10:00:02     # locally administered, the test's phantom
+
+skip() { echo "skip: $*" >&2; exit 77; }
+[ "$(id -u)" -eq 0 ] || skip "the namespace lab needs root (run as root to test it)"
+for tool in ip nft ethtool tc timeout unshare; do
+  command -v "$tool" >/dev/null || skip "$tool is not installed"
+done
+[ -x "$PYTHON" ] || skip "$PYTHON is not installed"
+[ -r "$LAB" ] || { echo "no such script: $LAB" >&2; exit 1; }
+unshare --net true 2>/dev/null || skip "network namespaces are not available here"
+
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); echo "ok   - $1"; }
+fail() {
+  failed=$((failed + 1))
+  echo "FAIL - $1"
+  [ -z "${2:-}" ] || while IFS= read -r line; do echo "       | $line"; done <<<"$2"
+}
+check() { # DESCRIPTION COMMAND...: passes when the command succeeds
+  local what=$1 out
+  shift
+  if out=$("$@" 2>&1); then pass "$what"; else fail "$what" "$out"; fi
+}
+
+# Every run of the script is bounded; out, err and rc hold its last result.
+out="" err="" rc=0
+errfile=$(mktemp)
+lab() {
+  out=$(timeout 60 bash "$LAB" "$@" 2>"$errfile")
+  rc=$?
+  err=$(cat "$errfile")
+}
+expect_rc() { # WANT DESCRIPTION
+  if [ "$rc" -eq "$1" ]; then pass "$2"; else fail "$2 (exit $rc, not $1)" "$out${err:+$'\n'$err}"; fi
+}
+
+foreign=0   # 1 while the test's own non-veth tcplab0 exists
+cleanup() {
+  [ "$foreign" -eq 0 ] || ip link del dev tcplab0 2>/dev/null
+  timeout 60 bash "$LAB" down >/dev/null 2>&1
+  rm -f "$errfile"
+}
+trap cleanup EXIT
+
+# --- Small probes ------------------------------------------------------------
+# Output is captured before it is searched: under pipefail, "cmd | grep -q"
+# fails whenever grep exits before cmd has written everything.
+has() { # ERE COMMAND...: the command succeeds and its output matches
+  local text
+  text=$("${@:2}" 2>&1) || { echo "failed: ${*:2}: $text"; return 1; }
+  grep -qE -- "$1" <<<"$text" || { echo "no '$1' in the output of ${*:2}:"; echo "$text"; return 1; }
+}
+hasnt() { # ERE COMMAND...: the command's output does not match
+  local text
+  text=$("${@:2}" 2>&1)
+  ! grep -qE -- "$1" <<<"$text" || { echo "'$1' in the output of ${*:2}:"; echo "$text"; return 1; }
+}
+is() { # WANT COMMAND...: the command prints exactly WANT
+  local text
+  text=$("${@:2}" 2>&1)
+  [ "$text" = "$1" ] || { echo "${*:2} printed '$text', not '$1'"; return 1; }
+}
+ns_exists() { has "^$1( |\$)" ip netns list >/dev/null; }
+no_ns() { ! ns_exists "$1"; }
+link_in() { ip -n "$1" link show dev "$2" >/dev/null 2>&1; }
+no_link_in() { ! link_in "$@"; }
+fails() { ! "$@"; }
+process_gone() { [ -n "$1" ] && [ ! -e "/proc/$1" ]; }
+contains() { grep -qF -- "$2" <<<"$1"; }
+mentions_all() { # TEXT WORD...
+  local word
+  for word in "${@:2}"; do contains "$1" "$word" || { echo "no '$word'"; return 1; }; done
+}
+
+has_addr() { # NS DEV ADDR/PREFIX
+  has "inet6? $3 " ip -n "$1" -o addr show dev "$2"
+}
+
+count_addrs() { # NS DEV FAMILY(-4|-6): global addresses
+  local text
+  text=$(ip -n "$1" "$3" -o addr show dev "$2" scope global)
+  grep -c . <<<"$text"
+}
+
+offloads_off() { # NS|root DEV
+  local feature value all
+  if [ "$1" = root ]; then all=$(ethtool -k "$2"); else all=$(ip netns exec "$1" ethtool -k "$2"); fi || return 1
+  for feature in tx-checksumming tcp-segmentation-offload generic-segmentation-offload generic-receive-offload; do
+    value=$(awk -F': ' -v f="$feature" '$1 == f { split($2, v, " "); print v[1] }' <<<"$all")
+    [ "$value" = off ] || { echo "$2: $feature is '$value'"; return 1; }
+  done
+}
+
+http_200() { # NS ADDR PORT: a request without Host header, from inside the lab
+  timeout 10 ip netns exec "$1" "$PYTHON" -c '
+import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
+s.sendall(b"GET / HTTP/1.1\r\n\r\n")
+data = b""
+while True:
+    chunk = s.recv(4096)
+    if not chunk:
+        break
+    data += chunk
+head = data.split(b"\r\n\r\n", 1)[0].lower()
+ok = data.startswith(b"HTTP/1.1 200 OK\r\n") and b"\r\ncontent-length:" in head
+print(data[:200])
+sys.exit(0 if ok else 1)' "$2" "$3"
+}
+
+# The classic exercise through tcplab0, as tcplab plays it: the next hop (the
+# peer's or the router's tcplab0p) is told the phantom's MAC for the duration.
+phantom_exchange() { # NEAR_NS PHANTOM_IP PEER_IP PORT
+  local near=$1 src=$2 dst=$3 port=$4 next_hop status
+  next_hop=$(ip -n "$near" -br link show dev tcplab0p | awk '{ print $3 }')
+  ip -n "$near" neigh replace "$src" lladdr "$PHANTOM_MAC" dev tcplab0p nud permanent || return 1
+  timeout 20 "$PYTHON" "$PHANTOM_PY" tcplab0 "$PHANTOM_MAC" "$next_hop" "$src" "$dst" "$port"
+  status=$?
+  ip -n "$near" neigh del "$src" dev tcplab0p 2>/dev/null
+  return "$status"
+}
+
+lab_addrs_in_range() { # NS: every address is the lab's, link-local or loopback
+  local bad
+  bad=$(ip -n "$1" -o addr show | awk '{ print $4 }' |
+    grep -vE '^(198\.1[89]\.[0-9]+\.[0-9]+/|2001:db8:|fe80:|127\.0\.0\.1/|::1/)')
+  [ -z "$bad" ] || { echo "unexpected addresses in $1: $bad"; return 1; }
+}
+
+root_snapshot() { # what the lab must never change in the root namespace
+  nft list ruleset 2>/dev/null
+  echo "--- IPv4 routes"
+  ip -4 route show table all
+  echo "--- IPv4 addresses"
+  ip -4 -o addr show | awk '{ print $2, $4 }'
+  echo "--- sysctls"
+  sysctl -n net.ipv4.ip_forward net.ipv6.conf.all.forwarding
+}
+
+root_unchanged() {
+  local now
+  now=$(root_snapshot)
+  [ "$now" = "$root_before" ] || { diff <(echo "$root_before") <(echo "$now"); return 1; }
+  hasnt tcplab ip -4 route show table all && hasnt tcplab ip -6 route show table all
+}
+
+server_pid() { cat /run/tcplab-lab/server.pid 2>/dev/null; }
+count_numgen() { # NS: loss rules
+  local text
+  text=$(ip netns exec "$1" nft list ruleset)
+  grep -c numgen <<<"$text"
+}
+count_routes() { # NS PREFIX
+  local text
+  text=$(ip -n "$1" route show "$2")
+  grep -c . <<<"$text"
+}
+
+direct4="tcplab-cli experiment --iface tcplab0 --phantom 198.18.0.2/24 --peer 198.18.0.1"
+direct6="tcplab-cli experiment --iface tcplab0 --phantom 2001:db8::2/64 --peer 2001:db8::1"
+router4="tcplab-cli experiment --iface tcplab0 --phantom 198.18.0.2/24 --gateway 198.18.0.1 --peer 198.18.1.2"
+router6="tcplab-cli experiment --iface tcplab0 --phantom 2001:db8::2/64 --gateway 2001:db8::1 --peer 2001:db8:1::2"
+
+# --- A clean slate -----------------------------------------------------------
+if ns_exists tcplab-peer || ip link show dev tcplab0 >/dev/null 2>&1; then
+  echo "note: a tcplab lab is up; the test takes it down" >&2
+fi
+lab down
+expect_rc 0 "down on whatever is there"
+lab status
+expect_rc 3 "status says down (exit 3) when down"
+root_before=$(root_snapshot)
+
+# --- Arguments ---------------------------------------------------------------
+for args in "" "frobnicate" "up --loss 101" "up --loss x" "up --loss" "up --loss -1" \
+  "up --delay -5" "up --delay 60001" "up down" "down --loss 5" "status --router" "up --bogus"; do
+  read -ra argv <<<"$args"
+  lab "${argv[@]}"
+  if [ "$rc" -eq 2 ] && [ -n "$err" ] && [ "$(wc -l <<<"$err")" -eq 1 ]; then
+    pass "bad arguments '$args': exit 2, one line ($err)"
+  else
+    fail "bad arguments '$args': exit $rc, want 2 and one line" "$err"
+  fi
+done
+lab --help
+expect_rc 0 "--help"
+check "--help names up, down, status and the options" \
+  mentions_all "$out" up down status --router --loss --delay --strict
+check "no namespace made by bad arguments" no_ns tcplab-peer
+
+# --- A tcplab0 that is not the lab's is refused and left alone ---------------
+for kind in ifb bridge; do
+  if ip link add name tcplab0 type "$kind" 2>/dev/null; then foreign=1; break; fi
+done
+if [ "$foreign" -eq 1 ]; then
+  lab up
+  expect_rc 1 "up refuses a tcplab0 that is not a veth ($kind)"
+  check "and says why" contains "$err" "not a veth"
+  check "and makes no namespace" no_ns tcplab-peer
+  lab down
+  expect_rc 0 "down beside a foreign tcplab0"
+  check "down leaves the foreign tcplab0 alone" has "tcplab0" ip -br link show dev tcplab0
+  ip link del dev tcplab0 && foreign=0
+else
+  echo "       (no link type to make a foreign tcplab0 with; that check is left out)"
+fi
+
+# --- up ----------------------------------------------------------------------
+lab up
+expect_rc 0 "up"
+check "up prints the IPv4 experiment line" contains "$out" "$direct4"
+check "up prints the IPv6 experiment line" contains "$out" "$direct6"
+check "namespace tcplab-peer exists" ns_exists tcplab-peer
+check "no router namespace without --router" no_ns tcplab-router
+check "tcplab0 exists in the root namespace and is a veth" has "veth" ip -d link show dev tcplab0
+check "tcplab0 is up" has "[<,]UP[,>]" ip -o link show dev tcplab0
+check "tcplab0 answers no ARP (NOARP)" has "[<,]NOARP[,>]" ip -o link show dev tcplab0
+check "tcplab0 has no IPv4 address" is "" ip -4 -o addr show dev tcplab0
+check "tcplab0 has IPv6 disabled" is 1 sysctl -n net.ipv6.conf.tcplab0.disable_ipv6
+check "tcplab0 has no IPv6 address" is "" ip -6 -o addr show dev tcplab0
+check "tcplab0p is in tcplab-peer" link_in tcplab-peer tcplab0p
+check "tcplab0p has 198.18.0.1/24" has_addr tcplab-peer tcplab0p 198.18.0.1/24
+check "tcplab0p has 2001:db8::1/64" has_addr tcplab-peer tcplab0p 2001:db8::1/64
+check "tcplab-peer has only lab addresses" lab_addrs_in_range tcplab-peer
+check "offloads off on tcplab0" offloads_off root tcplab0
+check "offloads off on tcplab0p" offloads_off tcplab-peer tcplab0p
+for target in 198.18.0.1 2001:db8::1; do
+  for port in 50001 80; do
+    check "HTTP 200 from $target port $port (no Host header)" http_200 tcplab-peer "$target" "$port"
+  done
+done
+check "the classic exercise through tcplab0, IPv4, port 50001" \
+  phantom_exchange tcplab-peer 198.18.0.2 198.18.0.1 50001
+check "the classic exercise through tcplab0, IPv6, port 80" \
+  phantom_exchange tcplab-peer 2001:db8::2 2001:db8::1 80
+check "the root namespace is untouched (rules, routes, addresses, forwarding)" root_unchanged
+
+# --- up again ----------------------------------------------------------------
+pid_before=$(server_pid)
+lab up
+expect_rc 0 "up again"
+check "up again says it was already up" contains "$out" "already up"
+check "up again prints the experiment line" contains "$out" "$direct4"
+check "up again keeps the same server (PID $pid_before)" is "${pid_before:-none}" server_pid
+check "one process in tcplab-peer, the server" is "${pid_before:-none}" ip netns pids tcplab-peer
+check "one IPv4 address on tcplab0p" is 1 count_addrs tcplab-peer tcplab0p -4
+check "one global IPv6 address on tcplab0p" is 1 count_addrs tcplab-peer tcplab0p -6
+check "one route per lab subnet in tcplab-peer" is 1 count_routes tcplab-peer 198.18.0.0/24
+check "one nft table in tcplab-peer (none)" is "" ip netns exec tcplab-peer nft list tables
+
+# --- status ------------------------------------------------------------------
+lab status
+expect_rc 0 "status exits 0 when up"
+check "status prints the experiment line" contains "$out" "$direct4"
+check "status names the server and its PID" contains "$out" "PID $pid_before, running"
+
+# --- repair ------------------------------------------------------------------
+kill "$pid_before" 2>/dev/null
+for _ in $(seq 50); do [ -e "/proc/$pid_before" ] || break; sleep 0.1; done
+lab status
+expect_rc 4 "status exits 4 when the server is dead"
+lab up
+expect_rc 0 "up after the server died"
+check "up says it repaired the lab" contains "$out" "repaired"
+check "up started a new server" http_200 tcplab-peer 198.18.0.1 50001
+ip link del dev tcplab0
+lab status
+expect_rc 4 "status exits 4 when tcplab0 is gone"
+lab up
+expect_rc 0 "up after tcplab0 was deleted"
+check "tcplab0 is back, paired with tcplab0p" link_in tcplab-peer tcplab0p
+check "tcplab0 is back with IPv6 disabled" is 1 sysctl -n net.ipv6.conf.tcplab0.disable_ipv6
+check "offloads off on the new tcplab0" offloads_off root tcplab0
+check "offloads off on the new tcplab0p" offloads_off tcplab-peer tcplab0p
+check "the exercise works after the repair" phantom_exchange tcplab-peer 198.18.0.2 198.18.0.1 50001
+
+# --- loss --------------------------------------------------------------------
+lab up --loss 30
+expect_rc 0 "up --loss 30"
+check "the nft loss rule is in tcplab-peer" \
+  has "numgen random mod 100 < 30 .*drop" ip netns exec tcplab-peer nft list ruleset
+lab status
+check "status reports 30% loss" contains "$out" "loss: 30%"
+lab up --loss 30
+check "up --loss 30 twice: one table, one rule per chain" is 2 count_numgen tcplab-peer
+lab up --loss 100
+expect_rc 0 "up --loss 100"
+lab status
+check "status reports 100% loss" contains "$out" "loss: 100%"
+check "with 100% loss the phantom gets no SYN-ACK" fails \
+  phantom_exchange tcplab-peer 198.18.0.2 198.18.0.1 50001
+check "loss spares the peer's loopback" http_200 tcplab-peer 198.18.0.1 50001
+lab up --loss 0
+expect_rc 0 "up --loss 0"
+check "up --loss 0 removes the table" is "" ip netns exec tcplab-peer nft list ruleset
+check "the exercise works again after loss 0" \
+  phantom_exchange tcplab-peer 198.18.0.2 198.18.0.1 50001
+check "no firewall rule appeared in the root namespace" root_unchanged
+
+# --- delay: netem where the kernel has it, a clear sentence where not --------
+lab up --delay 20
+expect_rc 0 "up --delay 20"
+if has "netem.*delay 20" ip netns exec tcplab-peer tc qdisc show dev tcplab0p >/dev/null; then
+  pass "netem delays tcplab0p by 20 ms"
+  lab up
+  check "up without --delay removes netem" hasnt netem ip netns exec tcplab-peer tc qdisc show dev tcplab0p
+else
+  check "no netem here, and up --delay says so in one sentence" contains "$err" "needs the netem qdisc"
+  echo "       (this kernel has no netem: $err)"
+  lab up --delay 20 --strict
+  expect_rc 1 "up --delay --strict fails without netem"
+  check "the lab stays up after --strict fails" link_in tcplab-peer tcplab0p
+fi
+
+# --- --router ----------------------------------------------------------------
+lab up --router
+expect_rc 0 "up --router on a direct lab rebuilds it"
+check "up --router prints the IPv4 line with the gateway" contains "$out" "$router4"
+check "up --router prints the IPv6 line with the gateway" contains "$out" "$router6"
+check "namespace tcplab-router exists" ns_exists tcplab-router
+check "namespace tcplab-peer exists" ns_exists tcplab-peer
+check "tcplab0p is in tcplab-router" link_in tcplab-router tcplab0p
+check "tcplab0p is no longer in tcplab-peer" no_link_in tcplab-peer tcplab0p
+check "router: tcplab0p 198.18.0.1/24" has_addr tcplab-router tcplab0p 198.18.0.1/24
+check "router: tcplab0p 2001:db8::1/64" has_addr tcplab-router tcplab0p 2001:db8::1/64
+check "router: tcplab1 198.18.1.1/24" has_addr tcplab-router tcplab1 198.18.1.1/24
+check "router: tcplab1 2001:db8:1::1/64" has_addr tcplab-router tcplab1 2001:db8:1::1/64
+check "peer: tcplab1p 198.18.1.2/24" has_addr tcplab-peer tcplab1p 198.18.1.2/24
+check "peer: tcplab1p 2001:db8:1::2/64" has_addr tcplab-peer tcplab1p 2001:db8:1::2/64
+check "peer: default route via the router" has "via 198\.18\.1\.1 " ip -n tcplab-peer route show default
+check "peer: IPv6 default route via the router" has "via 2001:db8:1::1 " ip -n tcplab-peer -6 route show default
+check "router forwards IPv4" is 1 ip netns exec tcplab-router sysctl -n net.ipv4.ip_forward
+check "router forwards IPv6" is 1 ip netns exec tcplab-router sysctl -n net.ipv6.conf.all.forwarding
+check "tcplab-router has only lab addresses" lab_addrs_in_range tcplab-router
+check "tcplab-peer has only lab addresses" lab_addrs_in_range tcplab-peer
+for end in "tcplab-router tcplab0p" "tcplab-router tcplab1" "tcplab-peer tcplab1p"; do
+  read -r ns dev <<<"$end"
+  check "offloads off on $dev ($ns)" offloads_off "$ns" "$dev"
+done
+check "offloads off on tcplab0" offloads_off root tcplab0
+check "tcplab0 still has IPv6 disabled" is 1 sysctl -n net.ipv6.conf.tcplab0.disable_ipv6
+check "tcplab0 still has no IPv4 address" is "" ip -4 -o addr show dev tcplab0
+check "peer's HTTP 198.18.1.2:50001 reached from the router" http_200 tcplab-router 198.18.1.2 50001
+check "peer's HTTP [2001:db8:1::2]:50001 reached from the router" http_200 tcplab-router 2001:db8:1::2 50001
+check "the classic exercise through the gateway, IPv4" \
+  phantom_exchange tcplab-router 198.18.0.2 198.18.1.2 50001
+check "the classic exercise through the gateway, IPv6" \
+  phantom_exchange tcplab-router 2001:db8::2 2001:db8:1::2 50001
+lab up --router --loss 30
+check "with --router the loss rule is in tcplab-peer" \
+  has "numgen random mod 100 < 30 .*drop" ip netns exec tcplab-peer nft list ruleset
+check "and not in tcplab-router" is "" ip netns exec tcplab-router nft list ruleset
+router_pid=$(server_pid)
+lab up --router
+expect_rc 0 "up --router again"
+check "up --router again keeps the server" is "${router_pid:-none}" server_pid
+lab status
+expect_rc 0 "status with --router"
+check "status prints the gateway line" contains "$out" "$router4"
+check "the root namespace is still untouched" root_unchanged
+
+# --- down --------------------------------------------------------------------
+lab down
+expect_rc 0 "down"
+check "no tcplab-* namespace left" hasnt "^tcplab-" ip netns list
+check "no tcplab0 link left" fails ip link show dev tcplab0
+check "no tcplab* link left in the root namespace" hasnt ": tcplab" ip -o link show
+check "the server process is gone" process_gone "$router_pid"
+check "the state directory is gone" fails test -e /run/tcplab-lab
+lab status
+expect_rc 3 "status exits 3 after down"
+lab down
+expect_rc 0 "down again is harmless"
+check "the root namespace is as it was" root_unchanged
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
