@@ -31,12 +31,6 @@ bool prefixEqual(const std::uint8_t* a, const std::uint8_t* b, unsigned prefix) 
 }
 } // namespace
 
-MacAddress MacAddress::fromBytes(const std::uint8_t* p) noexcept {
-    MacAddress m;
-    std::memcpy(m.octets.data(), p, 6);
-    return m;
-}
-
 std::optional<MacAddress> MacAddress::parse(std::string_view text) {
     // Exactly six groups of two hex digits separated by ':' or '-'.
     if (text.size() != 17)
@@ -59,16 +53,6 @@ std::string MacAddress::toString() const {
                        octets[3], octets[4], octets[5]);
 }
 
-void MacAddress::write(std::uint8_t* p) const noexcept {
-    std::memcpy(p, octets.data(), 6);
-}
-
-Ipv4Address Ipv4Address::fromBytes(const std::uint8_t* p) noexcept {
-    Ipv4Address a;
-    std::memcpy(a.octets.data(), p, 4);
-    return a;
-}
-
 std::optional<Ipv4Address> Ipv4Address::parse(std::string_view text) {
     // inet_pton accepts only the strict dotted quad (no octal, no short forms).
     if (text.size() > 15)
@@ -85,18 +69,8 @@ std::string Ipv4Address::toString() const {
     return fmt::format("{}.{}.{}.{}", octets[0], octets[1], octets[2], octets[3]);
 }
 
-void Ipv4Address::write(std::uint8_t* p) const noexcept {
-    std::memcpy(p, octets.data(), 4);
-}
-
 bool Ipv4Address::sameSubnet(const Ipv4Address& other, unsigned prefix) const noexcept {
     return prefixEqual(octets.data(), other.octets.data(), prefix > 32 ? 32 : prefix);
-}
-
-Ipv6Address Ipv6Address::fromBytes(const std::uint8_t* p) noexcept {
-    Ipv6Address a;
-    std::memcpy(a.octets.data(), p, 16);
-    return a;
 }
 
 std::optional<Ipv6Address> Ipv6Address::parse(std::string_view text) {
@@ -115,10 +89,6 @@ std::string Ipv6Address::toString() const {
     char buf[INET6_ADDRSTRLEN] = {};
     inet_ntop(AF_INET6, octets.data(), buf, sizeof buf);
     return buf;
-}
-
-void Ipv6Address::write(std::uint8_t* p) const noexcept {
-    std::memcpy(p, octets.data(), 16);
 }
 
 bool Ipv6Address::sameSubnet(const Ipv6Address& other, unsigned prefix) const noexcept {

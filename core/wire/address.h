@@ -5,6 +5,7 @@
 #include <array>
 #include <compare>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,14 +17,18 @@ namespace tcplab::wire {
 struct MacAddress {
     std::array<std::uint8_t, 6> octets{};
 
-    static MacAddress fromBytes(const std::uint8_t* p) noexcept;
+    static MacAddress fromBytes(const std::uint8_t* p) noexcept {
+        MacAddress a;
+        std::memcpy(a.octets.data(), p, 6);
+        return a;
+    }
     /// "02:00:5e:10:00:01" (also '-' separated); nullopt when malformed.
     static std::optional<MacAddress> parse(std::string_view text);
     static constexpr MacAddress broadcast() noexcept {
         return {{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
     }
     std::string toString() const;
-    void write(std::uint8_t* p) const noexcept;
+    void write(std::uint8_t* p) const noexcept { std::memcpy(p, octets.data(), sizeof octets); }
     bool isBroadcast() const noexcept { return *this == broadcast(); }
     bool isMulticast() const noexcept { return (octets[0] & 0x01) != 0; }
     bool isLocallyAdministered() const noexcept { return (octets[0] & 0x02) != 0; }
@@ -35,7 +40,11 @@ struct MacAddress {
 struct Ipv4Address {
     std::array<std::uint8_t, 4> octets{};
 
-    static Ipv4Address fromBytes(const std::uint8_t* p) noexcept;
+    static Ipv4Address fromBytes(const std::uint8_t* p) noexcept {
+        Ipv4Address a;
+        std::memcpy(a.octets.data(), p, 4);
+        return a;
+    }
     static constexpr Ipv4Address fromUint(std::uint32_t v) noexcept {
         return {{static_cast<std::uint8_t>(v >> 24), static_cast<std::uint8_t>(v >> 16),
                  static_cast<std::uint8_t>(v >> 8), static_cast<std::uint8_t>(v)}};
@@ -44,7 +53,7 @@ struct Ipv4Address {
     static std::optional<Ipv4Address> parse(std::string_view text);
     std::uint32_t toUint() const noexcept { return load32(octets.data()); }
     std::string toString() const;
-    void write(std::uint8_t* p) const noexcept;
+    void write(std::uint8_t* p) const noexcept { std::memcpy(p, octets.data(), sizeof octets); }
     bool isUnspecified() const noexcept { return toUint() == 0; }
     /// True when both addresses share the first `prefix` bits.
     bool sameSubnet(const Ipv4Address& other, unsigned prefix) const noexcept;
@@ -55,12 +64,16 @@ struct Ipv4Address {
 struct Ipv6Address {
     std::array<std::uint8_t, 16> octets{};
 
-    static Ipv6Address fromBytes(const std::uint8_t* p) noexcept;
+    static Ipv6Address fromBytes(const std::uint8_t* p) noexcept {
+        Ipv6Address a;
+        std::memcpy(a.octets.data(), p, 16);
+        return a;
+    }
     /// RFC 4291 text form (with "::"); nullopt when malformed.
     static std::optional<Ipv6Address> parse(std::string_view text);
     /// RFC 5952 canonical text.
     std::string toString() const;
-    void write(std::uint8_t* p) const noexcept;
+    void write(std::uint8_t* p) const noexcept { std::memcpy(p, octets.data(), sizeof octets); }
     bool isUnspecified() const noexcept { return *this == Ipv6Address{}; }
     bool isMulticast() const noexcept { return octets[0] == 0xff; }
     bool isLinkLocal() const noexcept { return octets[0] == 0xfe && (octets[1] & 0xc0) == 0x80; }

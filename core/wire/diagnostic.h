@@ -35,6 +35,8 @@ std::string_view describe(Diagnostic d) noexcept;
 class Diagnostics {
 public:
     constexpr void set(Diagnostic d) noexcept { m_bits |= bit(d); }
+    /// Adds every diagnostic of `other`.
+    constexpr void merge(Diagnostics other) noexcept { m_bits |= other.m_bits; }
     constexpr bool has(Diagnostic d) const noexcept { return (m_bits & bit(d)) != 0; }
     constexpr bool empty() const noexcept { return m_bits == 0; }
     constexpr std::uint32_t bits() const noexcept { return m_bits; }

@@ -10,14 +10,17 @@ namespace {
 // the next one starts, or records why it could not and stops; nothing is repaired.
 class FrameDecoder {
 public:
-    explicit FrameDecoder(Bytes bytes) { m_frame.bytes = bytes; }
+    // Decodes into `frame`, the caller's return value: no Frame is moved or copied.
+    FrameDecoder(Frame& frame, Bytes bytes)
+        : m_frame(frame) {
+        m_frame.bytes = bytes;
+    }
 
-    Frame run() {
+    void run() {
         std::size_t offset = 0;
         auto type = decodeEthernet(offset);
         if (type)
             decodeNetwork(*type, offset);
-        return std::move(m_frame);
     }
 
 private:
@@ -90,9 +93,11 @@ private:
     }
 
     void decodeIpv4(Bytes rest, std::size_t offset) {
-        auto ip = Ipv4Header::parse(rest, &m_frame.diagnostics);
-        if (!ip)
-            return fail(ip.error(), offset);
+        auto& ip = m_frame.network.emplace<Ipv4Header>();
+        if (auto error = Ipv4Header::parseInto(ip, rest, &m_frame.diagnostics)) {
+            m_frame.network = std::monostate{};
+            return fail(*error, offset);
+        }
         // The header as it is on the wire; parse has validated IHL and total length.
         const std::size_t headerLength = std::size_t{rest[0] & 0x0fu} * 4u;
         const std::size_t totalLength = load16(rest.data() + 2);
@@ -102,13 +107,12 @@ private:
         addLayer(kIpv4Protocol, offset, headerLength);
         const std::uint8_t protocol = rest[9];
         m_frame.transportProtocol = protocol;
-        const bool fragment = (ip->flags & ipv4_flags::kMoreFragments) != 0 || ip->fragOffset != 0;
+        const bool fragment = (ip.flags & ipv4_flags::kMoreFragments) != 0 || ip.fragOffset != 0;
         // A checksum covers the whole datagram: it can be verified only when the frame
         // holds all of it, unfragmented.
         const bool verifiable = totalLength <= rest.size() && !fragment;
-        const auto pseudo = PseudoHeader::ipv4(ip->src, ip->dst, protocol);
-        const bool laterFragment = ip->fragOffset != 0;
-        m_frame.network = std::move(*ip);
+        const auto pseudo = PseudoHeader::ipv4(ip.src, ip.dst, protocol);
+        const bool laterFragment = ip.fragOffset != 0;
         const std::size_t upperOffset = offset + headerLength;
         const Bytes upper = rest.subspan(headerLength, packetLength - headerLength);
         if (laterFragment) {
@@ -196,20 +200,20 @@ private:
     }
 
     void decodeTcp(Bytes segment, std::size_t offset, const PseudoHeader* pseudo) {
-        auto tcp = TcpHeader::parse(segment, pseudo, &m_frame.diagnostics);
-        if (!tcp) {
+        auto& tcp = m_frame.transport.emplace<TcpHeader>();
+        if (auto error = TcpHeader::parseInto(tcp, segment, pseudo, &m_frame.diagnostics)) {
+            m_frame.transport = std::monostate{};
             // The fixed header is still shown when it is all there: a data offset of 3
             // is exactly what a teacher wants to point at.
             if (segment.size() >= TcpHeader::kMinLength)
                 addLayer(kTcpProtocol, offset, TcpHeader::kMinLength);
-            m_frame.malformed = tcp.error();
+            m_frame.malformed = *error;
             m_frame.payloadOffset = static_cast<std::uint32_t>(offset);
             m_frame.payloadLength = static_cast<std::uint32_t>(segment.size());
             return;
         }
         const std::size_t headerLength = static_cast<std::size_t>(segment[12] >> 4) * 4u;
         addLayer(kTcpProtocol, offset, headerLength);
-        m_frame.transport = std::move(*tcp);
         m_frame.payloadOffset = static_cast<std::uint32_t>(offset + headerLength);
         m_frame.payloadLength = static_cast<std::uint32_t>(segment.size() - headerLength);
     }
@@ -224,7 +228,7 @@ private:
         m_frame.payloadLength = 0;
     }
 
-    Frame m_frame;
+    Frame& m_frame;
 };
 
 } // namespace
@@ -237,7 +241,9 @@ Bytes Frame::layerBytes(const ProtocolDescriptor& p) const noexcept {
 }
 
 Frame decodeFrame(Bytes bytes) {
-    return FrameDecoder(bytes).run();
+    Frame frame;
+    FrameDecoder(frame, bytes).run();
+    return frame;
 }
 
 } // namespace tcplab::wire

@@ -28,12 +28,15 @@ constexpr std::uint64_t kMinIhl = Ipv4Header::kMinLength / kIhlUnit;
 // the checksum, the value of the checksum field is zero". The bytes around the field
 // are summed instead of zeroing a copy; the field starts on an even offset, so both
 // runs do too, as InternetChecksum::add requires.
-std::uint16_t computeChecksum(Bytes header) noexcept {
+InternetChecksum sumWithoutChecksum(Bytes header) noexcept {
     const FieldDescriptor& d = field(Ipv4Field::Chksum);
     InternetChecksum sum;
     sum.add(header.first(d.byteOffset()));
     sum.add(header.subspan(d.byteOffset() + d.byteLength()));
-    return sum.finish();
+    return sum;
+}
+std::uint16_t computeChecksum(Bytes header) noexcept {
+    return sumWithoutChecksum(header).finish();
 }
 } // namespace
 
@@ -55,28 +58,31 @@ std::string ipv4FlagsToString(std::uint8_t flags) {
 }
 
 tl::expected<Ipv4Header, ParseError> Ipv4Header::parse(Bytes bytes, Diagnostics* diagnostics) {
+    Ipv4Header h;
+    if (auto error = parseInto(h, bytes, diagnostics))
+        return tl::make_unexpected(*error);
+    return h;
+}
+
+std::optional<ParseError> Ipv4Header::parseInto(Ipv4Header& h, Bytes bytes,
+                                                Diagnostics* diagnostics) noexcept {
     if (bytes.size() < kMinLength)
-        return tl::make_unexpected(truncatedError(kIpv4Protocol, kMinLength, bytes.size()));
+        return truncatedError(kIpv4Protocol, kMinLength, bytes.size());
     const std::uint8_t* p = bytes.data();
 
     const auto version = readField(p, field(Ipv4Field::Version));
     if (version != 4)
-        return tl::make_unexpected(
-            error(ParseErrorCode::BadVersion, Ipv4Field::Version, 4, version));
+        return error(ParseErrorCode::BadVersion, Ipv4Field::Version, 4, version);
     const auto ihl = readField(p, field(Ipv4Field::Ihl));
     if (ihl < kMinIhl)
-        return tl::make_unexpected(
-            error(ParseErrorCode::HeaderLengthTooShort, Ipv4Field::Ihl, kMinIhl, ihl));
+        return error(ParseErrorCode::HeaderLengthTooShort, Ipv4Field::Ihl, kMinIhl, ihl);
     const std::size_t headerLen = ihl * kIhlUnit;
     if (headerLen > bytes.size())
-        return tl::make_unexpected(
-            error(ParseErrorCode::HeaderLengthOverrun, Ipv4Field::Ihl, headerLen, bytes.size()));
+        return error(ParseErrorCode::HeaderLengthOverrun, Ipv4Field::Ihl, headerLen, bytes.size());
     const auto totalLen = static_cast<std::uint16_t>(readField(p, field(Ipv4Field::Len)));
     if (totalLen < headerLen)
-        return tl::make_unexpected(
-            error(ParseErrorCode::TotalLengthTooShort, Ipv4Field::Len, headerLen, totalLen));
+        return error(ParseErrorCode::TotalLengthTooShort, Ipv4Field::Len, headerLen, totalLen);
 
-    Ipv4Header h;
     h.version = static_cast<std::uint8_t>(version);
     // The options fill the header exactly (IHL * 4 - 20 is a multiple of 4), so the
     // IHL always equals what emit computes: auto.
@@ -103,11 +109,15 @@ tl::expected<Ipv4Header, ParseError> Ipv4Header::parse(Bytes bytes, Diagnostics*
     // kept as an override without a diagnostic.
     const Bytes header = bytes.first(headerLen);
     const auto wire = static_cast<std::uint16_t>(readField(p, field(Ipv4Field::Chksum)));
-    if (wire != computeChecksum(header))
+    // One pass: the sum without the field gives what emit writes; adding the field's
+    // value gives the sum of the whole header, all ones when it verifies.
+    InternetChecksum sum = sumWithoutChecksum(header);
+    if (wire != sum.finish())
         h.checksum = wire;
+    sum.addWord(wire);
 
     if (diagnostics) {
-        if (internetChecksum(header) != 0)
+        if (sum.folded() != 0xffff)
             diagnostics->set(Diagnostic::Ipv4ChecksumBad);
         if (h.flags & ipv4_flags::kReserved)
             diagnostics->set(Diagnostic::Ipv4ReservedFlagSet);
@@ -116,7 +126,7 @@ tl::expected<Ipv4Header, ParseError> Ipv4Header::parse(Bytes bytes, Diagnostics*
         if ((h.flags & ipv4_flags::kMoreFragments) || h.fragOffset != 0)
             diagnostics->set(Diagnostic::Ipv4Fragment);
     }
-    return h;
+    return std::nullopt;
 }
 
 std::size_t Ipv4Header::headerLength() const noexcept {

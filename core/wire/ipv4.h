@@ -109,6 +109,10 @@ struct Ipv4Header {
     /// header re-emits byte for byte. `diagnostics` (optional) receives the oddities.
     static tl::expected<Ipv4Header, ParseError> parse(Bytes bytes,
                                                       Diagnostics* diagnostics = nullptr);
+    /// parse() into `h`, a default-constructed header (a decoder's own storage, so the
+    /// header is not copied): nullopt on success, else the error (h is then unspecified).
+    static std::optional<ParseError> parseInto(Ipv4Header& h, Bytes bytes,
+                                               Diagnostics* diagnostics = nullptr) noexcept;
 
     /// Header length in bytes as emitted: 20 + options rounded up to 4.
     std::size_t headerLength() const noexcept;

@@ -125,27 +125,36 @@ std::string tcpFlagsToWords(std::uint8_t flags) {
 
 tl::expected<TcpHeader, ParseError> TcpHeader::parse(Bytes segment, const PseudoHeader* pseudo,
                                                      Diagnostics* diagnostics) {
+    TcpHeader h;
+    if (auto error = parseInto(h, segment, pseudo, diagnostics))
+        return tl::unexpected(*error);
+    return h;
+}
+
+std::optional<ParseError> TcpHeader::parseInto(TcpHeader& h, Bytes segment,
+                                               const PseudoHeader* pseudo,
+                                               Diagnostics* diagnostics) noexcept {
     const auto size = static_cast<std::uint32_t>(segment.size());
     if (segment.size() < kMinLength)
-        return tl::unexpected(truncatedError(kTcpProtocol, kMinLength, size));
+        return truncatedError(kTcpProtocol, kMinLength, size);
     const std::uint8_t* p = segment.data();
     const FieldDescriptor& dataofsField = field(TcpField::Dataofs);
     const auto dataofs = static_cast<std::uint32_t>(get<TcpField::Dataofs>(p));
     const auto dataofsAt = static_cast<std::uint32_t>(dataofsField.byteOffset());
     // RFC 9293 §3.1: the data offset counts 32-bit words of header; 5 is the fixed part.
     if (dataofs < 5)
-        return tl::unexpected(ParseError{ParseErrorCode::HeaderLengthTooShort, "tcp", "dataofs",
-                                         dataofsAt, 5, dataofs});
+        return ParseError{
+            ParseErrorCode::HeaderLengthTooShort, "tcp", "dataofs", dataofsAt, 5, dataofs};
     const std::uint32_t headerBytes = dataofs * 4;
     if (headerBytes > size)
-        return tl::unexpected(ParseError{ParseErrorCode::HeaderLengthOverrun, "tcp", "dataofs",
-                                         dataofsAt, headerBytes, size});
-    auto options = TcpOptionList::fromBytes(segment.subspan(kMinLength, headerBytes - kMinLength),
-                                            static_cast<std::uint32_t>(kMinLength));
-    if (!options)
-        return tl::unexpected(options.error());
+        return ParseError{
+            ParseErrorCode::HeaderLengthOverrun, "tcp", "dataofs", dataofsAt, headerBytes, size};
+    bool nonZeroAfterEol = false;
+    if (auto error = TcpOptionList::parseInto(
+            h.options, segment.subspan(kMinLength, headerBytes - kMinLength),
+            static_cast<std::uint32_t>(kMinLength), &nonZeroAfterEol))
+        return error;
 
-    TcpHeader h;
     h.srcPort = static_cast<std::uint16_t>(get<TcpField::Sport>(p));
     h.dstPort = static_cast<std::uint16_t>(get<TcpField::Dport>(p));
     h.seq = SeqNum(static_cast<std::uint32_t>(get<TcpField::Seq>(p)));
@@ -156,7 +165,6 @@ tl::expected<TcpHeader, ParseError> TcpHeader::parse(Bytes segment, const Pseudo
     h.flags = static_cast<std::uint8_t>(get<TcpField::Flags>(p));
     h.window = static_cast<std::uint16_t>(get<TcpField::Window>(p));
     h.urgentPointer = static_cast<std::uint16_t>(get<TcpField::Urgptr>(p));
-    h.options = std::move(*options);
 
     Diagnostics found;
     const auto checksum = static_cast<std::uint16_t>(get<TcpField::Chksum>(p));
@@ -187,12 +195,12 @@ tl::expected<TcpHeader, ParseError> TcpHeader::parse(Bytes segment, const Pseudo
     if (h.urgentPointer != 0 && !h.has(tcp_flags::kUrg))
         found.set(Diagnostic::TcpUrgentWithoutUrg);
     // RFC 9293 §3.1: the header is padded with zeros after the options.
-    if (h.options.nonZeroAfterEol())
+    if (nonZeroAfterEol)
         found.set(Diagnostic::TcpOptionAfterEolNotZero);
     // Added to what the caller collected (a frame gathers every layer's diagnostics).
     if (diagnostics)
-        found.forEach([diagnostics](Diagnostic d) { diagnostics->set(d); });
-    return h;
+        diagnostics->merge(found);
+    return std::nullopt;
 }
 
 std::size_t TcpHeader::emit(std::uint8_t* out, Bytes payload,

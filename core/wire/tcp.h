@@ -171,8 +171,15 @@ public:
     /// Validates the options area of a received header (RFC 9293 §3.2: options
     /// are either a single kind byte or kind, length, data with length >= 2 and
     /// inside the area). Everything after EOL is padding and not parsed.
-    static tl::expected<TcpOptionList, ParseError> fromBytes(Bytes area,
-                                                             std::uint32_t areaOffset = 20);
+    /// `nonZeroAfterEol`, when given, receives what nonZeroAfterEol() would return, found
+    /// in the same walk.
+    static tl::expected<TcpOptionList, ParseError>
+    fromBytes(Bytes area, std::uint32_t areaOffset = 20, bool* nonZeroAfterEol = nullptr);
+    /// fromBytes() into `out` (a parser's own storage, so the list is not copied): nullopt
+    /// on success, else the error (out is then unchanged).
+    static std::optional<ParseError> parseInto(TcpOptionList& out, Bytes area,
+                                               std::uint32_t areaOffset = 20,
+                                               bool* nonZeroAfterEol = nullptr) noexcept;
     /// Bytes as they are, without validation (for deliberately broken options).
     static TcpOptionList fromRawBytes(Bytes area);
 
@@ -235,6 +242,10 @@ public:
     friend bool operator==(const TcpOptionList&, const TcpOptionList&) = default;
 
 private:
+    /// The data of the first option of `kind`, walked as the iterator walks (stopping at
+    /// EOL or broken bytes) without building TcpOption values; nullopt when absent.
+    std::optional<Bytes> findData(std::uint8_t kind) const noexcept;
+
     InlineBytes<kCapacity> m_bytes;
 };
 
@@ -262,6 +273,11 @@ struct TcpHeader {
     /// when it equals the offload value). Without one it is kept as read.
     static tl::expected<TcpHeader, ParseError> parse(Bytes segment, const PseudoHeader* pseudo,
                                                      Diagnostics* diagnostics = nullptr);
+    /// parse() into `h`, a default-constructed header (a decoder's own storage, so the
+    /// header is not copied): nullopt on success, else the error (h is then unspecified).
+    static std::optional<ParseError> parseInto(TcpHeader& h, Bytes segment,
+                                               const PseudoHeader* pseudo,
+                                               Diagnostics* diagnostics = nullptr) noexcept;
 
     /// Bytes of header as emitted: 20 + padded options (independent of a dataOffset override).
     std::size_t headerLength() const noexcept { return kMinLength + options.paddedSize(); }

@@ -196,30 +196,46 @@ std::string TcpOption::summary() const {
 
 // --- TcpOptionList ---------------------------------------------------------------
 
-tl::expected<TcpOptionList, ParseError> TcpOptionList::fromBytes(Bytes area,
-                                                                 std::uint32_t areaOffset) {
+tl::expected<TcpOptionList, ParseError>
+TcpOptionList::fromBytes(Bytes area, std::uint32_t areaOffset, bool* nonZeroAfterEol) {
+    TcpOptionList list;
+    if (auto error = parseInto(list, area, areaOffset, nonZeroAfterEol))
+        return tl::unexpected(*error);
+    return list;
+}
+
+std::optional<ParseError> TcpOptionList::parseInto(TcpOptionList& out, Bytes area,
+                                                   std::uint32_t areaOffset,
+                                                   bool* nonZeroAfterEol) noexcept {
     if (area.size() > kCapacity) {
         // Cannot come from a header (data offset 15 leaves 40 bytes); a caller's misuse.
-        return tl::unexpected(ParseError{ParseErrorCode::OptionOverrun, "tcp", "options",
-                                         areaOffset + static_cast<std::uint32_t>(kCapacity),
-                                         static_cast<std::uint32_t>(kCapacity),
-                                         static_cast<std::uint32_t>(area.size())});
+        return ParseError{ParseErrorCode::OptionOverrun,
+                          "tcp",
+                          "options",
+                          areaOffset + static_cast<std::uint32_t>(kCapacity),
+                          static_cast<std::uint32_t>(kCapacity),
+                          static_cast<std::uint32_t>(area.size())};
     }
     std::size_t pos = 0;
+    bool afterEol = false;
     while (pos < area.size()) {
         // RFC 9293 §3.2: EOL marks the end of the option list; what follows is padding.
-        if (area[pos] == kEol)
+        if (area[pos] == kEol) {
+            afterEol = std::any_of(area.begin() + static_cast<std::ptrdiff_t>(pos) + 1, area.end(),
+                                   [](std::uint8_t b) { return b != 0; });
             break;
+        }
         const OptionExtent e = extentAt(area, pos);
         if (!e.ok)
-            return tl::unexpected(ParseError{e.error, "tcp", "options",
-                                             areaOffset + static_cast<std::uint32_t>(pos),
-                                             e.expected, e.actual});
+            return ParseError{e.error,    "tcp",
+                              "options",  areaOffset + static_cast<std::uint32_t>(pos),
+                              e.expected, e.actual};
         pos = e.end;
     }
-    TcpOptionList list;
-    list.m_bytes.assign(area);
-    return list;
+    if (nonZeroAfterEol)
+        *nonZeroAfterEol = afterEol;
+    out.m_bytes.assign(area);
+    return std::nullopt;
 }
 
 TcpOptionList TcpOptionList::fromRawBytes(Bytes area) {
@@ -293,32 +309,46 @@ TcpOptionList::Iterator& TcpOptionList::Iterator::operator++() noexcept {
     return *this;
 }
 
-std::optional<std::uint16_t> TcpOptionList::mss() const noexcept {
-    for (const TcpOption& o : *this)
-        if (o.kind == kMss)
-            return o.mssValue();
+std::optional<Bytes> TcpOptionList::findData(std::uint8_t kind) const noexcept {
+    const Bytes area = bytes();
+    for (std::size_t pos = 0; pos < area.size();) {
+        const std::uint8_t k = area[pos];
+        if (k == kEol)
+            return kind == kEol ? std::optional<Bytes>(Bytes()) : std::nullopt;
+        const OptionExtent e = extentAt(area, pos);
+        if (!e.ok)
+            return std::nullopt;
+        if (k == kind)
+            return k == kNop ? Bytes() : area.subspan(pos + 2, e.end - pos - 2);
+        pos = e.end;
+    }
     return std::nullopt;
+}
+
+std::optional<std::uint16_t> TcpOptionList::mss() const noexcept {
+    const auto data = findData(kMss);
+    if (!data || data->size() != 2)
+        return std::nullopt;
+    return load16(data->data());
 }
 
 std::optional<std::uint8_t> TcpOptionList::windowScale() const noexcept {
-    for (const TcpOption& o : *this)
-        if (o.kind == kWindowScale)
-            return o.windowScaleValue();
-    return std::nullopt;
+    const auto data = findData(kWindowScale);
+    if (!data || data->size() != 1)
+        return std::nullopt;
+    return (*data)[0];
 }
 
 bool TcpOptionList::sackPermitted() const noexcept {
-    for (const TcpOption& o : *this)
-        if (o.kind == kSackPermitted)
-            return o.data.empty();
-    return false;
+    const auto data = findData(kSackPermitted);
+    return data && data->empty();
 }
 
 std::optional<std::pair<std::uint32_t, std::uint32_t>> TcpOptionList::timestamps() const noexcept {
-    for (const TcpOption& o : *this)
-        if (o.kind == kTimestamps)
-            return o.timestampsValue();
-    return std::nullopt;
+    const auto data = findData(kTimestamps);
+    if (!data || data->size() != 8)
+        return std::nullopt;
+    return std::pair{load32(data->data()), load32(data->data() + 4)};
 }
 
 } // namespace tcplab::wire
