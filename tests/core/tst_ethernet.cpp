@@ -19,27 +19,13 @@
 using namespace tcplab;
 using namespace tcplab::wire;
 using tcplab::test::ByteVector;
+using tcplab::test::errorOf;
 using tcplab::test::hex;
+using tcplab::test::names;
+using tcplab::test::prefixOf;
+using tcplab::test::qs;
 
 namespace {
-// Every field of a parse result in one line, so a QCOMPARE shows all of it on failure.
-template <typename T>
-QString errorOf(const tl::expected<T, ParseError>& r) {
-    if (r)
-        return QStringLiteral("parsed");
-    const ParseError& e = r.error();
-    return QString::fromStdString(fmt::format("{} {}.{} @{} expected {} actual {}",
-                                              codeName(e.code), e.layer, e.field, e.offset,
-                                              e.expected, e.actual));
-}
-QString qs(const std::string& s) {
-    return QString::fromStdString(s);
-}
-// The first n bytes in a buffer of exactly n bytes: a read past the span is then a
-// heap overflow that AddressSanitizer reports (the asan preset).
-ByteVector prefixOf(wire::Bytes bytes, std::size_t n) {
-    return ByteVector(bytes.begin(), bytes.begin() + std::ptrdiff_t(n));
-}
 
 const MacAddress kClientMac{{0x02, 0x00, 0x00, 0x00, 0x00, 0x0a}};
 const MacAddress kServerMac{{0x02, 0x00, 0x00, 0x00, 0x00, 0x0b}};

@@ -21,56 +21,13 @@
 using namespace tcplab;
 using namespace tcplab::wire;
 using tcplab::test::ByteVector;
+using tcplab::test::errorOf;
 using tcplab::test::hex;
+using tcplab::test::names;
+using tcplab::test::prefixOf;
+using tcplab::test::qs;
 
 namespace {
-template <typename T>
-QString errorOf(const tl::expected<T, ParseError>& r) {
-    if (r)
-        return QStringLiteral("parsed");
-    const ParseError& e = r.error();
-    return QString::fromStdString(fmt::format("{} {}.{} @{} expected {} actual {}",
-                                              codeName(e.code), e.layer, e.field, e.offset,
-                                              e.expected, e.actual));
-}
-QString qs(const std::string& s) {
-    return QString::fromStdString(s);
-}
-// The first n bytes in a buffer of exactly n bytes: a read past the span is then a
-// heap overflow that AddressSanitizer reports (the asan preset).
-ByteVector prefixOf(wire::Bytes bytes, std::size_t n) {
-    return ByteVector(bytes.begin(), bytes.begin() + std::ptrdiff_t(n));
-}
-// The diagnostics set, by kind (not by their wording, which is the UI's to tune).
-QString names(Diagnostics d) {
-    QStringList out;
-    d.forEach([&out](Diagnostic x) {
-        switch (x) {
-        case Diagnostic::Ipv4ChecksumBad:
-            out << QStringLiteral("Ipv4ChecksumBad");
-            break;
-        case Diagnostic::Ipv4ReservedFlagSet:
-            out << QStringLiteral("Ipv4ReservedFlagSet");
-            break;
-        case Diagnostic::Ipv4TotalLengthBeyondFrame:
-            out << QStringLiteral("Ipv4TotalLengthBeyondFrame");
-            break;
-        case Diagnostic::Ipv4Fragment:
-            out << QStringLiteral("Ipv4Fragment");
-            break;
-        case Diagnostic::Ipv6PayloadLengthBeyondFrame:
-            out << QStringLiteral("Ipv6PayloadLengthBeyondFrame");
-            break;
-        case Diagnostic::Icmpv6ChecksumBad:
-            out << QStringLiteral("Icmpv6ChecksumBad");
-            break;
-        default:
-            out << QStringLiteral("Diagnostic(%1)").arg(int(x));
-            break;
-        }
-    });
-    return out.join(QStringLiteral(", "));
-}
 // The walk as one line: "0@0+8 43@8+8 60@16+8 -> 6@24".
 QString chainOf(const tl::expected<Ipv6Chain, ParseError>& r) {
     if (!r)

@@ -36,4 +36,54 @@ QString toHex(wire::Bytes bytes) {
     return QString::fromStdString(wire::toHex(bytes));
 }
 
+QString names(wire::Diagnostics d) {
+    QStringList out;
+    d.forEach([&out](wire::Diagnostic x) {
+        switch (x) {
+        case wire::Diagnostic::Ipv4ChecksumBad:
+            out << QStringLiteral("Ipv4ChecksumBad");
+            break;
+        case wire::Diagnostic::Ipv4ReservedFlagSet:
+            out << QStringLiteral("Ipv4ReservedFlagSet");
+            break;
+        case wire::Diagnostic::Ipv4TotalLengthBeyondFrame:
+            out << QStringLiteral("Ipv4TotalLengthBeyondFrame");
+            break;
+        case wire::Diagnostic::Ipv4Fragment:
+            out << QStringLiteral("Ipv4Fragment");
+            break;
+        case wire::Diagnostic::Ipv6PayloadLengthBeyondFrame:
+            out << QStringLiteral("Ipv6PayloadLengthBeyondFrame");
+            break;
+        case wire::Diagnostic::TrailingBytes:
+            out << QStringLiteral("TrailingBytes");
+            break;
+        case wire::Diagnostic::TcpChecksumBad:
+            out << QStringLiteral("TcpChecksumBad");
+            break;
+        case wire::Diagnostic::TcpChecksumPartial:
+            out << QStringLiteral("TcpChecksumPartial");
+            break;
+        case wire::Diagnostic::TcpSynFin:
+            out << QStringLiteral("TcpSynFin");
+            break;
+        case wire::Diagnostic::TcpReservedBitsSet:
+            out << QStringLiteral("TcpReservedBitsSet");
+            break;
+        case wire::Diagnostic::TcpUrgentWithoutUrg:
+            out << QStringLiteral("TcpUrgentWithoutUrg");
+            break;
+        case wire::Diagnostic::TcpOptionAfterEolNotZero:
+            out << QStringLiteral("TcpOptionAfterEolNotZero");
+            break;
+        case wire::Diagnostic::Icmpv6ChecksumBad:
+            out << QStringLiteral("Icmpv6ChecksumBad");
+            break;
+        case wire::Diagnostic::Count:
+            break;
+        }
+    });
+    return out.join(QStringLiteral(", "));
+}
+
 } // namespace tcplab::test

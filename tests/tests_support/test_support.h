@@ -10,9 +10,12 @@
 #include "wire/seq_num.h"
 
 #include <QString>
+#include <QStringList>
 #include <QTest>
 
 #include <cstdint>
+
+#include <fmt/format.h>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,6 +33,30 @@ std::vector<ByteVector> readPcap(std::string_view relative, std::string* error =
 ByteVector hex(std::string_view text);
 /// Bytes to lower-case hex.
 QString toHex(wire::Bytes bytes);
+
+inline QString qs(const std::string& s) {
+    return QString::fromStdString(s);
+}
+
+/// Every field of a parse result in one line, so a QCOMPARE shows all of it on failure.
+template <typename T>
+QString errorOf(const tl::expected<T, wire::ParseError>& r) {
+    if (r)
+        return QStringLiteral("parsed");
+    const wire::ParseError& e = r.error();
+    return QString::fromStdString(fmt::format("{} {}.{} @{} expected {} actual {}",
+                                              wire::codeName(e.code), e.layer, e.field, e.offset,
+                                              e.expected, e.actual));
+}
+
+/// The first n bytes in a buffer of exactly n bytes: a read past the span is then a
+/// heap overflow that AddressSanitizer reports (the asan preset).
+inline ByteVector prefixOf(wire::Bytes bytes, std::size_t n) {
+    return ByteVector(bytes.begin(), bytes.begin() + std::ptrdiff_t(n));
+}
+
+/// The diagnostics in a set, by kind name (not by wording, which is the UI's to tune).
+QString names(wire::Diagnostics d);
 
 } // namespace tcplab::test
 
