@@ -1,19 +1,31 @@
 #!/usr/bin/env bash
 # Tests scripts/tcplab-lab end to end: builds the namespace lab, checks it from
 # the kernel's side (namespaces, links, addresses, offloads, nftables, the root
-# namespace untouched), talks to its servers from inside the lab, and plays the
-# classic exercise through tcplab0 with lab_phantom.py, an AF_PACKET phantom.
+# namespace untouched), talks to its servers from inside the lab (lab_http.py:
+# HTTP/1.1 keep-alive, pipelining, Connection: close), and plays the classic
+# exercise through tcplab0 with lab_phantom.py, an AF_PACKET phantom, with each
+# close: our FIN on a kept-alive connection, the server's FIN after
+# "Connection: close", our RST.
 #
 #   bash tests/lab/test_tcplab_lab.sh path/to/scripts/tcplab-lab
 #
 # Needs root and network namespaces; exits 77 (ctest: skipped) without them.
 # Removes the lab when it ends, whatever happens. Touches only 198.18.0.0/15
-# and 2001:db8::/32. Any lab already up is taken down first.
+# and 2001:db8::/32.
+#
+# The lab is one per machine. Tests that use it hold an exclusive flock on
+# $TCPLAB_LAB_TEST_LOCK (default /run/lock/tcplab-lab-test.lock) while they run.
+# A lab that is up when this test starts belongs to someone else: the test
+# waits for it to go down, at most TCPLAB_LAB_WAIT seconds (default 40) in all,
+# then skips (77) rather than tear it down.
 set -uo pipefail
 
 LAB=${1:?usage: $0 path/to/scripts/tcplab-lab}
 HERE=$(cd "$(dirname "$0")" && pwd)
 PHANTOM_PY=$HERE/lab_phantom.py
+HTTP_PY=$HERE/lab_http.py
+LOCK=${TCPLAB_LAB_TEST_LOCK:-/run/lock/tcplab-lab-test.lock}
+WAIT=${TCPLAB_LAB_WAIT:-40}
 PYTHON=/usr/bin/python3
 PHANTOM_MAC=02:00:5e:10:00:02     # locally administered, the test's phantom
 
@@ -44,7 +56,7 @@ check() { # DESCRIPTION COMMAND...: passes when the command succeeds
 out="" err="" rc=0
 errfile=$(mktemp)
 lab() {
-  out=$(timeout 60 bash "$LAB" "$@" 2>"$errfile")
+  out=$(timeout 60 bash "$LAB" "$@" 2>"$errfile" 8>&-)   # the lock stays with the test
   rc=$?
   err=$(cat "$errfile")
 }
@@ -53,12 +65,32 @@ expect_rc() { # WANT DESCRIPTION
 }
 
 foreign=0   # 1 while the test's own non-veth tcplab0 exists
+own_lab=0   # 1 once the lab is this test's to build and remove
 cleanup() {
   [ "$foreign" -eq 0 ] || ip link del dev tcplab0 2>/dev/null
-  timeout 60 bash "$LAB" down >/dev/null 2>&1
+  [ "$own_lab" -eq 0 ] || timeout 60 bash "$LAB" down >/dev/null 2>&1 8>&-
   rm -f "$errfile"
 }
 trap cleanup EXIT
+
+# --- Wait for the lab to be ours (bounded), never tear down someone else's ----
+lab_in_use() { # what of a lab is there: namespaces, tcplab0, state; "" when none
+  local list what=""
+  list=$(ip netns list 2>/dev/null | awk '{ print $1 }' | grep -E '^tcplab-(peer|router)$' | paste -sd' ' -)
+  [ -z "$list" ] || what+=" namespaces $list"
+  ! ip link show dev tcplab0 >/dev/null 2>&1 || what+=" link tcplab0"
+  [ ! -e /run/tcplab-lab ] || what+=" state /run/tcplab-lab"
+  echo "${what# }"
+}
+deadline=$((SECONDS + WAIT))
+exec 8>>"$LOCK" || skip "cannot open the lab tests' lock $LOCK"
+flock -w "$WAIT" 8 || skip "another lab test has held $LOCK for $WAIT s; not waiting longer"
+while in_use=$(lab_in_use) && [ -n "$in_use" ]; do
+  [ "$SECONDS" -lt "$deadline" ] ||
+    skip "a tcplab lab is up ($in_use) and did not go down within $WAIT s: it is someone else's, so this test leaves it alone (run tcplab-lab down if it is stale)"
+  sleep 1
+done
+own_lab=1
 
 # --- Small probes ------------------------------------------------------------
 # Output is captured before it is searched: under pipefail, "cmd | grep -q"
@@ -109,33 +141,43 @@ offloads_off() { # NS|root DEV
   done
 }
 
+http_check() { # NS ADDR PORT CHECK: lab_http.py from inside the lab (see its usage)
+  timeout 30 ip netns exec "$1" "$PYTHON" "$HTTP_PY" "$2" "$3" "$4"
+}
 http_200() { # NS ADDR PORT: a request without Host header, from inside the lab
-  timeout 10 ip netns exec "$1" "$PYTHON" -c '
-import socket, sys
-s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
-s.sendall(b"GET / HTTP/1.1\r\n\r\n")
-data = b""
-while True:
-    chunk = s.recv(4096)
-    if not chunk:
-        break
-    data += chunk
-head = data.split(b"\r\n\r\n", 1)[0].lower()
-ok = data.startswith(b"HTTP/1.1 200 OK\r\n") and b"\r\ncontent-length:" in head
-print(data[:200])
-sys.exit(0 if ok else 1)' "$2" "$3"
+  http_check "$1" "$2" "$3" get
+}
+
+# The peer's sockets towards one phantom port, "STATE" per line ("" when none).
+peer_states() { # PHANTOM_IP PHANTOM_PORT
+  local text
+  text=$(ip netns exec tcplab-peer ss -Htan 2>/dev/null) || return 1
+  awk -v port=":$2" -v addr="$1" \
+    'substr($5, length($5) - length(port) + 1) == port && index($5, addr) { print $1 }' <<<"$text" |
+    sort -u | paste -sd' ' -
 }
 
 # The classic exercise through tcplab0, as tcplab plays it: the next hop (the
 # peer's or the router's tcplab0p) is told the phantom's MAC for the duration.
-phantom_exchange() { # NEAR_NS PHANTOM_IP PEER_IP PORT
-  local near=$1 src=$2 dst=$3 port=$4 next_hop status
+# MODE is lab_phantom.py's (keepalive, pipeline, close, rst); with PEER_STATE
+# given, the peer's socket must end in that state ("" = gone) once it is over.
+phantom_exchange() { # NEAR_NS PHANTOM_IP PEER_IP PORT [MODE [PEER_STATE]]
+  local near=$1 src=$2 dst=$3 port=$4 mode=${5:-keepalive} next_hop status sport states
+  sport=$((40000 + RANDOM % 20000))
   next_hop=$(ip -n "$near" -br link show dev tcplab0p | awk '{ print $3 }')
   ip -n "$near" neigh replace "$src" lladdr "$PHANTOM_MAC" dev tcplab0p nud permanent || return 1
-  timeout 20 "$PYTHON" "$PHANTOM_PY" tcplab0 "$PHANTOM_MAC" "$next_hop" "$src" "$dst" "$port"
+  timeout 20 "$PYTHON" "$PHANTOM_PY" tcplab0 "$PHANTOM_MAC" "$next_hop" "$src" "$dst" "$port" \
+    "$mode" "$sport"
   status=$?
   ip -n "$near" neigh del "$src" dev tcplab0p 2>/dev/null
-  return "$status"
+  [ "$status" -eq 0 ] && [ $# -ge 6 ] || return "$status"
+  sleep 0.2
+  states=$(peer_states "$src" "$sport")
+  [ "$states" = "$6" ] || {
+    echo "the peer's socket to $src port $sport is '${states:-gone}', not '${6:-gone}':"
+    ip netns exec tcplab-peer ss -tan
+    return 1
+  }
 }
 
 lab_addrs_in_range() { # NS: every address is the lab's, link-local or loopback
@@ -180,11 +222,9 @@ router4="tcplab-cli experiment --iface tcplab0 --phantom 198.18.0.2/24 --gateway
 router6="tcplab-cli experiment --iface tcplab0 --phantom 2001:db8::2/64 --gateway 2001:db8::1 --peer 2001:db8:1::2"
 
 # --- A clean slate -----------------------------------------------------------
-if ns_exists tcplab-peer || ip link show dev tcplab0 >/dev/null 2>&1; then
-  echo "note: a tcplab lab is up; the test takes it down" >&2
-fi
 lab down
-expect_rc 0 "down on whatever is there"
+expect_rc 0 "down when nothing is there"
+check "down when nothing is there says so" contains "$out" "nothing to remove"
 lab status
 expect_rc 3 "status says down (exit 3) when down"
 root_before=$(root_snapshot)
@@ -204,6 +244,8 @@ lab --help
 expect_rc 0 "--help"
 check "--help names up, down, status and the options" \
   mentions_all "$out" up down status --router --loss --delay --strict
+check "--help describes the servers' keep-alive and Connection: close" \
+  mentions_all "$out" keep-alive '"Connection: close"' HTTP/1.0 pipelined
 check "no namespace made by bad arguments" no_ns tcplab-peer
 
 # --- A tcplab0 that is not the lab's is refused and left alone ---------------
@@ -247,10 +289,32 @@ for target in 198.18.0.1 2001:db8::1; do
     check "HTTP 200 from $target port $port (no Host header)" http_200 tcplab-peer "$target" "$port"
   done
 done
-check "the classic exercise through tcplab0, IPv4, port 50001" \
-  phantom_exchange tcplab-peer 198.18.0.2 198.18.0.1 50001
-check "the classic exercise through tcplab0, IPv6, port 80" \
-  phantom_exchange tcplab-peer 2001:db8::2 2001:db8::1 80
+# HTTP/1.1 persistence, from a kernel client in the lab.
+for http in keepalive pipeline body close http10 http10-keepalive; do
+  check "HTTP $http, 198.18.0.1 port 50001" http_check tcplab-peer 198.18.0.1 50001 "$http"
+done
+for http in keepalive close; do
+  check "HTTP $http, [2001:db8::1] port 80" http_check tcplab-peer 2001:db8::1 80 "$http"
+done
+server_log=$(cat /run/tcplab-lab/server.log 2>/dev/null)
+check "the server logs each request with its persistence" \
+  mentions_all "$server_log" "b'GET /again HTTP/1.1' (keep-alive)" "b'HEAD /b HTTP/1.1' (keep-alive)" \
+  "b'GET /x HTTP/1.1' (close)" "b'GET / HTTP/1.0' (close)"
+check "a request pipelined after Connection: close is neither answered nor logged" \
+  fails contains "$server_log" "GET /y"
+# The classic exercise from the phantom, with each close.
+check "the classic exercise through tcplab0, IPv4, port 50001: keep-alive, our FIN first" \
+  phantom_exchange tcplab-peer 198.18.0.2 198.18.0.1 50001 keepalive ""
+check "the classic exercise through tcplab0, IPv6, port 80: keep-alive, our FIN first" \
+  phantom_exchange tcplab-peer 2001:db8::2 2001:db8::1 80 keepalive ""
+check "the classic exercise, IPv4: Connection: close, the server's FIN first (TIME-WAIT)" \
+  phantom_exchange tcplab-peer 198.18.0.2 198.18.0.1 50001 close TIME-WAIT
+check "the classic exercise, IPv6: Connection: close, the server's FIN first (TIME-WAIT)" \
+  phantom_exchange tcplab-peer 2001:db8::2 2001:db8::1 50001 close TIME-WAIT
+check "the classic exercise, IPv4: two requests pipelined in one segment" \
+  phantom_exchange tcplab-peer 198.18.0.2 198.18.0.1 80 pipeline ""
+check "the classic exercise, IPv6: aborted with RST after the answer" \
+  phantom_exchange tcplab-peer 2001:db8::2 2001:db8::1 50001 rst ""
 check "the root namespace is untouched (rules, routes, addresses, forwarding)" root_unchanged
 
 # --- up again ----------------------------------------------------------------
@@ -290,7 +354,7 @@ check "tcplab0 is back, paired with tcplab0p" link_in tcplab-peer tcplab0p
 check "tcplab0 is back with IPv6 disabled" is 1 sysctl -n net.ipv6.conf.tcplab0.disable_ipv6
 check "offloads off on the new tcplab0" offloads_off root tcplab0
 check "offloads off on the new tcplab0p" offloads_off tcplab-peer tcplab0p
-check "the exercise works after the repair" phantom_exchange tcplab-peer 198.18.0.2 198.18.0.1 50001
+check "the exercise works after the repair" phantom_exchange tcplab-peer 198.18.0.2 198.18.0.1 50001 keepalive ""
 
 # --- loss --------------------------------------------------------------------
 lab up --loss 30
@@ -360,10 +424,10 @@ check "tcplab0 still has IPv6 disabled" is 1 sysctl -n net.ipv6.conf.tcplab0.dis
 check "tcplab0 still has no IPv4 address" is "" ip -4 -o addr show dev tcplab0
 check "peer's HTTP 198.18.1.2:50001 reached from the router" http_200 tcplab-router 198.18.1.2 50001
 check "peer's HTTP [2001:db8:1::2]:50001 reached from the router" http_200 tcplab-router 2001:db8:1::2 50001
-check "the classic exercise through the gateway, IPv4" \
-  phantom_exchange tcplab-router 198.18.0.2 198.18.1.2 50001
-check "the classic exercise through the gateway, IPv6" \
-  phantom_exchange tcplab-router 2001:db8::2 2001:db8:1::2 50001
+check "the classic exercise through the gateway, IPv4, keep-alive" \
+  phantom_exchange tcplab-router 198.18.0.2 198.18.1.2 50001 keepalive ""
+check "the classic exercise through the gateway, IPv6, Connection: close" \
+  phantom_exchange tcplab-router 2001:db8::2 2001:db8:1::2 50001 close TIME-WAIT
 lab up --router --loss 30
 check "with --router the loss rule is in tcplab-peer" \
   has "numgen random mod 100 < 30 .*drop" ip netns exec tcplab-peer nft list ruleset
@@ -380,9 +444,11 @@ check "the root namespace is still untouched" root_unchanged
 # --- down --------------------------------------------------------------------
 lab down
 expect_rc 0 "down"
-check "no tcplab-* namespace left" hasnt "^tcplab-" ip netns list
+# Only the lab's own names: other tcplab tools (the benchmarks) make their own.
+check "no lab namespace (tcplab-peer, tcplab-router) left" hasnt "^tcplab-(peer|router)( |\$)" ip netns list
 check "no tcplab0 link left" fails ip link show dev tcplab0
-check "no tcplab* link left in the root namespace" hasnt ": tcplab" ip -o link show
+check "no lab link (tcplab0, tcplab0p, tcplab1, tcplab1p) left in the root namespace" \
+  hasnt ": tcplab[01]p?[@:]" ip -o link show
 check "the server process is gone" process_gone "$router_pid"
 check "the state directory is gone" fails test -e /run/tcplab-lab
 lab status

@@ -1,0 +1,397 @@
+// tcplab-cli experiment: the classic exercise against a real TCP stack, from the
+// phantom host, with a text ladder of every segment.
+#include "cli/commands.h"
+
+#include "engine/engine.h"
+#include "engine/scenario.h"
+#include "host/phantom_filter.h"
+#include "host/phantom_host.h"
+#include "link/pcap_link.h"
+#include "timeline/timeline.h"
+#include "timeline/timeline_io.h"
+#include "wire/address.h"
+#include "wire/bytes.h"
+#include "wire/tcp.h"
+
+#include <fmt/core.h>
+
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <random>
+#include <sstream>
+
+namespace tcplab::cli {
+
+namespace {
+
+using wire::IpAddress;
+
+struct ExperimentOptions {
+    std::string iface;
+    std::string phantom;
+    std::string phantomMac;
+    std::string gateway;
+    std::string peer;
+    std::uint16_t sport = 50000;
+    std::uint16_t dport = 50001;
+    std::string isn = "100";
+    std::string request;
+    std::string close = "fin";
+    std::string scenarioFile;
+    std::string timelinePath;
+    std::string pcapPath;
+    unsigned rtoMs = 250;
+    bool skipProbe = false;
+    bool quiet = false;
+};
+
+constexpr std::string_view kDefaultRequest = "GET / HTTP/1.1\r\n\r\n";
+/// With --close peer the server must close: a keep-alive server waits for us.
+constexpr std::string_view kDefaultPeerCloseRequest = "GET / HTTP/1.1\r\nConnection: close\r\n\r\n";
+
+/// "198.18.0.2/24" -> address and prefix; the prefix defaults to 24 / 64.
+std::pair<IpAddress, unsigned> parsePhantom(const std::string& text) {
+    const auto slash = text.find('/');
+    const std::string addressText = text.substr(0, slash);
+    auto address = wire::parseIpAddress(addressText);
+    if (!address)
+        throw CLI::ValidationError("--phantom",
+                                   fmt::format("'{}' is not an IPv4 or IPv6 address", addressText));
+    const bool v6 = std::holds_alternative<wire::Ipv6Address>(*address);
+    unsigned prefix = v6 ? 64 : 24;
+    if (slash != std::string::npos)
+        prefix = static_cast<unsigned>(parseUnsigned(
+            "--phantom prefix", std::string_view(text).substr(slash + 1), v6 ? 128 : 32));
+    return {*address, prefix};
+}
+
+IpAddress parseAddressOption(std::string_view option, const std::string& text) {
+    auto address = wire::parseIpAddress(text);
+    if (!address)
+        throw CLI::ValidationError(std::string(option),
+                                   fmt::format("'{}' is not an IPv4 or IPv6 address", text));
+    return *address;
+}
+
+bool isV6(const IpAddress& a) {
+    return std::holds_alternative<wire::Ipv6Address>(a);
+}
+
+struct Plan {
+    host::Identity identity;
+    engine::Scenario scenario;
+    engine::ConnectionParams params;
+};
+
+Plan makePlan(const ExperimentOptions& o) {
+    Plan plan;
+    auto [phantom, prefix] = parsePhantom(o.phantom);
+    const IpAddress peer = parseAddressOption("--peer", o.peer);
+    if (isV6(phantom) != isV6(peer))
+        throw CLI::ValidationError("--peer", fmt::format("{} and the phantom {} are not the same "
+                                                         "IP version",
+                                                         o.peer, wire::addressText(phantom)));
+    if (phantom == peer)
+        throw CLI::ValidationError("--peer", "the peer cannot be the phantom's own address");
+
+    if (o.phantomMac.empty()) {
+        std::mt19937_64 rng{std::random_device{}()};
+        plan.identity.mac = host::randomLocalMac(rng);
+    } else {
+        auto mac = wire::MacAddress::parse(o.phantomMac);
+        if (!mac)
+            throw CLI::ValidationError(
+                "--phantom-mac",
+                fmt::format("'{}' is not a MAC address (aa:bb:cc:dd:ee:ff)", o.phantomMac));
+        if (mac->octets[0] & 0x01)
+            throw CLI::ValidationError("--phantom-mac",
+                                       fmt::format("{} is a group address; the phantom needs a "
+                                                   "unicast MAC",
+                                                   o.phantomMac));
+        plan.identity.mac = *mac;
+    }
+    std::optional<IpAddress> gateway;
+    if (!o.gateway.empty()) {
+        gateway = parseAddressOption("--gateway", o.gateway);
+        if (isV6(*gateway) != isV6(phantom))
+            throw CLI::ValidationError(
+                "--gateway", fmt::format("{} is not the phantom's IP version", o.gateway));
+    }
+    if (auto* v4 = std::get_if<wire::Ipv4Address>(&phantom)) {
+        host::Ipv4Config c{*v4, prefix, std::nullopt};
+        if (gateway)
+            c.gateway = std::get<wire::Ipv4Address>(*gateway);
+        plan.identity.ipv4 = c;
+    } else {
+        host::Ipv6Config c{std::get<wire::Ipv6Address>(phantom), prefix, std::nullopt};
+        if (gateway)
+            c.gateway = std::get<wire::Ipv6Address>(*gateway);
+        plan.identity.ipv6 = c;
+    }
+
+    auto close = engine::parseCloseMode(o.close);
+    if (!close)
+        throw CLI::ValidationError("--close",
+                                   fmt::format("'{}' is not one of fin, rst, peer", o.close));
+    if (o.scenarioFile.empty()) {
+        plan.scenario = engine::classicScenario(*close);
+    } else {
+        std::ifstream in(o.scenarioFile, std::ios::binary);
+        if (!in)
+            throw CLI::ValidationError("--scenario", fmt::format("cannot read {}", o.scenarioFile));
+        std::ostringstream text;
+        text << in.rdbuf();
+        auto scenario = engine::parseScenario(text.str());
+        if (!scenario)
+            throw CLI::ValidationError(
+                "--scenario",
+                fmt::format("{}: {}", o.scenarioFile, engine::describe(scenario.error())));
+        plan.scenario = std::move(*scenario);
+    }
+
+    std::string_view request = o.request;
+    if (request.empty())
+        request = *close == engine::CloseMode::Peer ? kDefaultPeerCloseRequest : kDefaultRequest;
+    auto requestBytes = wire::unescapeText(request);
+    if (!requestBytes)
+        throw CLI::ValidationError("--request", requestBytes.error());
+
+    auto& p = plan.params;
+    p.phantomMac = plan.identity.mac;
+    p.phantom = phantom;
+    p.peer = peer;
+    p.sourcePort = o.sport;
+    p.destinationPort = o.dport;
+    p.iss = wire::SeqNum{static_cast<std::uint32_t>(parseUnsigned("--isn", o.isn, 0xffffffff))};
+    p.request = std::move(*requestBytes);
+    p.initialRtoNs = std::int64_t{o.rtoMs} * 1'000'000;
+    return plan;
+}
+
+/// One line of the text ladder per frame.
+class Ladder {
+public:
+    Ladder(const engine::ConnectionParams& params, std::ostream& out)
+        : m_params(params)
+        , m_out(out) {
+        m_out << "      time  direction        flags    seq      ack      len    win\n";
+    }
+
+    void print(const timeline::Entry& entry) {
+        if (!m_start)
+            m_start = entry.timeNs;
+        const double ms = static_cast<double>(entry.timeNs - *m_start) / 1e6;
+        const bool sent = entry.direction == timeline::Direction::Sent;
+        const char* arrow = sent ? "phantom -> peer" : "phantom <- peer";
+        const wire::Frame frame = entry.decode();
+        if (const auto* tcp = frame.tcp()) {
+            using namespace wire::tcp_flags;
+            const bool ours = sent;
+            if (!ours && (tcp->flags & kSyn))
+                m_irs = tcp->seq;
+            // Relative to each side's ISN once known; absolute (starred) before.
+            const auto rel = [](wire::SeqNum value, std::optional<wire::SeqNum> base) {
+                return base ? std::to_string(static_cast<std::uint32_t>(value - *base))
+                            : fmt::format("{}*", value.value());
+            };
+            const std::optional<wire::SeqNum> iss = m_params.iss;
+            const std::string seq = rel(tcp->seq, ours ? iss : m_irs);
+            const std::string ack =
+                (tcp->flags & kAck) ? rel(tcp->ack, ours ? m_irs : iss) : std::string("-");
+            std::string flags = wire::tcpFlagsToString(tcp->flags);
+            if (flags.empty())
+                flags = "none";
+            m_out << fmt::format("{:10.3f}  {}  {:<8} {:<8} {:<8} {:<6} {}\n", ms, arrow, flags,
+                                 seq, ack, frame.payloadLength, tcp->window);
+        } else {
+            m_out << fmt::format("{:10.3f}  {}  {}\n", ms, arrow, otherFrame(frame));
+        }
+        m_out.flush();
+    }
+
+private:
+    static std::string otherFrame(const wire::Frame& frame) {
+        if (frame.malformed)
+            return fmt::format("malformed: {}", frame.malformed->message());
+        if (const auto* arp = frame.arp()) {
+            if (arp->operation == 1 && arp->senderIp == wire::Ipv4Address{})
+                return fmt::format("ARP probe: who-has {}?", arp->targetIp.toString());
+            if (arp->operation == 1 && arp->senderIp == arp->targetIp)
+                return fmt::format("ARP announcement: {} is-at {}", arp->senderIp.toString(),
+                                   arp->senderMac.toString());
+            if (arp->operation == 1)
+                return fmt::format("ARP who-has {} tell {}", arp->targetIp.toString(),
+                                   arp->senderIp.toString());
+            return fmt::format("ARP {} is-at {}", arp->senderIp.toString(),
+                               arp->senderMac.toString());
+        }
+        if (const auto* icmp = frame.icmpv6()) {
+            if (icmp->type == wire::icmpv6_type::kNeighborSolicitation)
+                return fmt::format("NS who-has {}", icmp->target.toString());
+            if (icmp->type == wire::icmpv6_type::kNeighborAdvertisement)
+                return fmt::format("NA {} is-at {}", icmp->target.toString(),
+                                   icmp->targetLinkLayer ? icmp->targetLinkLayer->toString()
+                                                         : std::string("(no MAC)"));
+            return fmt::format("ICMPv6 type {}", icmp->type);
+        }
+        return fmt::format("other frame, {} bytes", frame.bytes.size());
+    }
+
+    const engine::ConnectionParams& m_params;
+    std::ostream& m_out;
+    std::optional<std::int64_t> m_start;
+    std::optional<wire::SeqNum> m_irs;
+};
+
+std::string hostEventLine(const host::HostEvent& e) {
+    return "# " + e.message;
+}
+
+int runExperiment(const ExperimentOptions& o) {
+    Plan plan = makePlan(o);
+    auto link = link::PcapLink::open(o.iface, host::phantomBpfFilter(plan.identity));
+    if (!link) {
+        std::cerr << "tcplab-cli experiment: " << link.error().message << "\n";
+        return kExitFailure;
+    }
+    auto timeline = std::make_shared<timeline::Timeline>();
+    engine::Engine engine(std::move(*link), timeline);
+    engine.start();
+
+    std::ostream& out = std::cout;
+    if (o.skipProbe)
+        std::cerr << "tcplab-cli experiment: warning: --skip-probe: the phantom claims "
+                  << o.phantom << " without checking that nobody else uses it\n";
+    engine.configure(plan.identity, host::HostTiming{},
+                     o.skipProbe ? engine::Engine::Probe::Skip : engine::Engine::Probe::Run);
+    if (!o.quiet)
+        out << "# " << plan.scenario.title << "\n";
+    engine.runScenario(plan.scenario, plan.params);
+
+    // Bound the whole run: the probe and resolution, then every step's own limit.
+    std::int64_t budgetNs = 15'000'000'000;
+    for (const auto& step : plan.scenario.steps)
+        std::visit(
+            [&](const auto& a) {
+                using T = std::decay_t<decltype(a)>;
+                if constexpr (std::is_same_v<T, engine::LingerStep>)
+                    budgetNs += a.durationNs;
+                else if constexpr (!std::is_same_v<T, engine::SendStep>)
+                    budgetNs += a.withinNs;
+            },
+            step.action);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(budgetNs);
+
+    Ladder ladder(plan.params, out);
+    std::size_t printed = 0;
+    std::optional<engine::EngineEvent> finished;
+    std::optional<std::string> linkFailure;
+    while (!finished && std::chrono::steady_clock::now() < deadline) {
+        engine.waitForEvents(std::chrono::milliseconds(50));
+        for (const auto& e : engine.takeEvents()) {
+            switch (e.kind) {
+            case engine::EngineEvent::Kind::Host:
+                if (e.host && !o.quiet && e.host->kind != host::HostEvent::Kind::AnsweredArp &&
+                    e.host->kind != host::HostEvent::Kind::AnsweredNeighborSolicitation)
+                    out << hostEventLine(*e.host) << "\n";
+                break;
+            case engine::EngineEvent::Kind::ScenarioFinished:
+                finished = e;
+                break;
+            case engine::EngineEvent::Kind::LinkFailed:
+                linkFailure = e.message;
+                break;
+            case engine::EngineEvent::Kind::ScenarioStep:
+                if (e.scenario && !o.quiet &&
+                    e.scenario->kind == engine::ScenarioEvent::Kind::Retransmitted)
+                    out << "# " << e.scenario->message << "\n";
+                break;
+            default:
+                break;
+            }
+        }
+        for (const std::size_t size = timeline->size(); printed < size; ++printed)
+            ladder.print((*timeline)[printed]);
+    }
+    engine.stop();
+    for (const std::size_t size = timeline->size(); printed < size; ++printed)
+        ladder.print((*timeline)[printed]);
+
+    int status = kExitOk;
+    if (!finished) {
+        std::cerr << "tcplab-cli experiment: gave up after " << budgetNs / 1'000'000'000
+                  << " s without an end to the scenario"
+                  << (linkFailure ? ": " + *linkFailure : std::string()) << "\n";
+        status = kExitFailure;
+    } else if (!finished->ok) {
+        std::cerr << "tcplab-cli experiment: " << finished->message << "\n";
+        status = kExitFailure;
+    } else if (!o.quiet) {
+        const auto snapshot = engine.scenarioSnapshot();
+        out << "# every step happened (" << snapshot.results.size() << " steps, "
+            << snapshot.received.size() << " bytes received)\n";
+    }
+
+    // Exports keep what was seen even when the run failed.
+    if (!o.timelinePath.empty()) {
+        if (auto r = timeline::exportJson(*timeline, o.timelinePath); !r) {
+            std::cerr << "tcplab-cli experiment: --timeline: " << r.error() << "\n";
+            status = kExitFailure;
+        }
+    }
+    if (!o.pcapPath.empty()) {
+        if (auto r = timeline::exportPcap(*timeline, o.pcapPath); !r) {
+            std::cerr << "tcplab-cli experiment: --pcap: " << r.error() << "\n";
+            status = kExitFailure;
+        }
+    }
+    return status;
+}
+
+} // namespace
+
+void addExperimentCommand(CLI::App& app, int& exitCode) {
+    auto o = std::make_shared<ExperimentOptions>();
+    CLI::App* sub = app.add_subcommand(
+        "experiment",
+        "Run the classic exercise from the phantom host against a real TCP stack: conflict "
+        "probe, SYN, SYN-ACK, ACK, the HTTP GET, the whole response acknowledged, the close. "
+        "Prints a text ladder; exits 0 only when every step happened.");
+    sub->add_option("--iface", o->iface, "the interface to use (e.g. tcplab0 of tcplab-lab)")
+        ->required();
+    sub->add_option("--phantom", o->phantom,
+                    "the phantom's address and prefix, e.g. 198.18.0.2/24 or 2001:db8::2/64")
+        ->required();
+    sub->add_option("--phantom-mac", o->phantomMac,
+                    "the phantom's MAC (default: random, locally administered)");
+    sub->add_option("--gateway", o->gateway, "the phantom's gateway, for an off-link peer");
+    sub->add_option("--peer", o->peer, "the peer's address")->required();
+    sub->add_option("--sport", o->sport, "our port")->capture_default_str();
+    sub->add_option("--dport", o->dport, "the peer's port")->capture_default_str();
+    sub->add_option("--isn", o->isn, "our initial sequence number (0-4294967295)")
+        ->capture_default_str();
+    sub->add_option("--request", o->request,
+                    "the data sent after the handshake, with \\r \\n \\t \\xHH escapes (default: "
+                    "GET / HTTP/1.1\\r\\n\\r\\n; with --close peer it adds Connection: close)");
+    sub->add_option("--close", o->close,
+                    "fin: we send FIN, the peer answers with its FIN, we send the last ACK; rst: "
+                    "we abort with RST; peer: we wait for the peer's FIN and answer it")
+        ->capture_default_str();
+    sub->add_option("--scenario", o->scenarioFile,
+                    "run this scenario file instead of the classic exercise");
+    sub->add_option("--timeline", o->timelinePath, "write the timeline as JSON to this file");
+    sub->add_option("--pcap", o->pcapPath, "write the frames to this pcap file");
+    sub->add_option("--rto", o->rtoMs,
+                    "first retransmission timeout of our SYN/data/FIN in ms (doubles; bounded)")
+        ->check(CLI::Range(10u, 60'000u))
+        ->capture_default_str();
+    sub->add_flag("--skip-probe", o->skipProbe,
+                  "claim the address without the conflict probe (warns; for links where the "
+                  "probe cannot work)");
+    sub->add_flag("-q,--quiet", o->quiet, "print the ladder only");
+    sub->callback([o, &exitCode] { exitCode = runExperiment(*o); });
+}
+
+} // namespace tcplab::cli

@@ -1,0 +1,663 @@
+#include "engine/engine.h"
+
+#include "timeline/pcap_file.h"
+#include "wire/frame.h"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+#include <utility>
+
+#include <fmt/format.h>
+
+namespace tcplab::engine {
+
+namespace {
+
+/// The longest poll() wait even with no timer due: an injected clock that jumps (a
+/// test's, or the wall clock stepped) is looked at again within this time.
+constexpr std::int64_t kMaxPollWaitMs = 1000;
+/// Without a wake-up eventfd (its creation failed) commands are noticed by polling.
+constexpr std::int64_t kPollWaitWithoutWakeFdMs = 10;
+/// Events waiting for a consumer beyond this count: the per-frame ones (answers, send
+/// failures) are dropped, so a consumer that never takes events cannot exhaust memory.
+constexpr std::size_t kMaxQueuedEvents = 100'000;
+/// A link fd that wakes us this many times in a row without delivering a frame is
+/// left out of poll() for kIdleLinkBackoff, so a misbehaving back end cannot spin us.
+constexpr unsigned kMaxIdleLinkWakes = 64;
+constexpr auto kIdleLinkBackoff = std::chrono::milliseconds(10);
+/// After this many zero-timeout polls in a row (a timer that stays due), wait 1 ms.
+constexpr unsigned kMaxZeroTimeouts = 16;
+
+struct ConfigureCommand {
+    host::Identity identity;
+    host::HostTiming timing;
+    Engine::Probe probe;
+};
+struct SendCommand {
+    std::vector<std::uint8_t> frame;
+};
+struct RunCommand {
+    Scenario scenario;
+    ConnectionParams params;
+};
+struct CancelCommand {};
+using Command = std::variant<ConfigureCommand, SendCommand, RunCommand, CancelCommand>;
+
+/// Events that come once per frame: under pressure they are the ones to drop.
+bool perFrame(const EngineEvent& e) {
+    if (e.kind == EngineEvent::Kind::SendFailed || e.kind == EngineEvent::Kind::ReceiveFailed)
+        return true;
+    return e.kind == EngineEvent::Kind::Host && e.host &&
+           (e.host->kind == host::HostEvent::Kind::AnsweredArp ||
+            e.host->kind == host::HostEvent::Kind::AnsweredNeighborSolicitation);
+}
+
+bool isOwnAddress(const host::Identity& identity, const wire::IpAddress& address) {
+    if (const auto* v4 = std::get_if<wire::Ipv4Address>(&address))
+        return identity.ipv4 && identity.ipv4->address == *v4;
+    const auto& v6 = std::get<wire::Ipv6Address>(address);
+    return identity.ipv6 && identity.ipv6->address == v6;
+}
+
+} // namespace
+
+struct Engine::Impl {
+    using FrameList = std::vector<std::vector<std::uint8_t>>;
+
+    struct PendingScenario {
+        Scenario scenario;
+        ConnectionParams params;
+        std::optional<wire::IpAddress> resolving; ///< next hop being resolved
+    };
+
+    Impl(std::unique_ptr<link::Link> l, std::shared_ptr<timeline::Timeline> t, Options options)
+        : link(std::move(l))
+        , timeline(std::move(t))
+        , clock(options.clock ? std::move(options.clock) : Clock(&timeline::wallClockNanoseconds))
+        , maxFramesPerWake(std::max<std::size_t>(options.maxFramesPerWake, 1))
+        , wakeFd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+        if (!link) {
+            linkFailure = "no link was given to the engine";
+            receiveStopped = true;
+        }
+    }
+    ~Impl() {
+        if (wakeFd >= 0)
+            ::close(wakeFd);
+    }
+    Impl(const Impl&) = delete;
+    Impl& operator=(const Impl&) = delete;
+
+    // --- Any thread ------------------------------------------------------------------
+
+    void wake() const noexcept {
+        if (wakeFd < 0)
+            return;
+        const std::uint64_t one = 1;
+        // Can only fail when the counter is near 2^64: it is already readable then.
+        [[maybe_unused]] const auto n = ::write(wakeFd, &one, sizeof one);
+    }
+
+    void post(Command command) {
+        if (stopRequested.load(std::memory_order_acquire))
+            return;
+        {
+            std::lock_guard lock(commandMutex);
+            commands.push_back(std::move(command));
+        }
+        wake();
+    }
+
+    // --- Engine thread ---------------------------------------------------------------
+
+    void run() {
+        engineThread.store(std::this_thread::get_id(), std::memory_order_release);
+        std::string reason = "the engine stopped";
+        bool clean = true;
+        if (!link)
+            push({EngineEvent::Kind::LinkFailed, std::nullopt, std::nullopt, false, *linkFailure});
+        try {
+            loop();
+            // A scenario cut short by stop() still ends, so whoever waits for its end
+            // learns why.
+            if (runner) {
+                runner->cancel(clock(), "the engine stopped");
+                collectRunnerEvents();
+            }
+            if (pending)
+                finishPending("the engine stopped before the scenario could start");
+        } catch (const std::exception& e) {
+            clean = false;
+            reason = fmt::format("the engine stopped on an internal error: {}", e.what());
+        } catch (...) {
+            clean = false;
+            reason = "the engine stopped on an unknown internal error";
+        }
+        push({EngineEvent::Kind::Stopped, std::nullopt, std::nullopt, clean, std::move(reason)});
+        publishEvents();
+        engineThread.store(std::thread::id{}, std::memory_order_release);
+    }
+
+    void loop() {
+        unsigned zeroTimeouts = 0;
+        unsigned idleLinkWakes = 0;
+        // The link fd is left out of poll() until then (epoch: not backing off).
+        std::chrono::steady_clock::time_point linkBackoffUntil{};
+        while (!stopRequested.load(std::memory_order_acquire)) {
+            const bool backingOff = std::chrono::steady_clock::now() < linkBackoffUntil;
+            const int linkFd = link && !receiveStopped ? link->pollFd() : -1;
+            const bool pollLink = linkFd >= 0 && !backingOff;
+
+            std::int64_t timeoutMs = pollTimeoutMs();
+            if (backingOff)
+                timeoutMs = std::min<std::int64_t>(timeoutMs, kIdleLinkBackoff.count());
+            if (timeoutMs == 0 && ++zeroTimeouts > kMaxZeroTimeouts)
+                timeoutMs = 1;
+            else if (timeoutMs > 0)
+                zeroTimeouts = 0;
+
+            pollfd fds[2] = {{wakeFd, POLLIN, 0}, {linkFd, POLLIN, 0}};
+            const nfds_t count = pollLink ? 2 : 1;
+            if (::poll(fds, count, static_cast<int>(timeoutMs)) < 0 && errno != EINTR)
+                throw std::runtime_error(fmt::format("poll failed: {}", std::strerror(errno)));
+            if (stopRequested.load(std::memory_order_acquire))
+                break;
+
+            if (fds[0].revents & POLLIN) {
+                std::uint64_t value = 0;
+                [[maybe_unused]] const auto n = ::read(wakeFd, &value, sizeof value);
+            }
+            runCommands();
+
+            if (pollLink && fds[1].revents != 0 && !receiveStopped) {
+                const std::size_t delivered = receiveFrames(fds[1].revents);
+                if (delivered > 0 || receiveStopped) {
+                    idleLinkWakes = 0;
+                } else if (++idleLinkWakes >= kMaxIdleLinkWakes) {
+                    idleLinkWakes = 0;
+                    linkBackoffUntil = std::chrono::steady_clock::now() + kIdleLinkBackoff;
+                }
+            }
+
+            tick();
+            publishEvents();
+        }
+    }
+
+    /// Milliseconds until the earliest timer, rounded up so that we wake at or after it.
+    std::int64_t pollTimeoutMs() const {
+        std::optional<std::int64_t> deadline;
+        if (host && !linkFailure)
+            deadline = host->nextDeadline();
+        if (runner)
+            if (const auto d = runner->nextDeadline())
+                deadline = deadline ? std::min(*deadline, *d) : *d;
+        std::int64_t ms = wakeFd >= 0 ? kMaxPollWaitMs : kPollWaitWithoutWakeFdMs;
+        if (deadline) {
+            const std::int64_t remaining = *deadline - clock();
+            ms = std::min(ms, remaining <= 0 ? 0 : (remaining + 999'999) / 1'000'000);
+        }
+        return ms;
+    }
+
+    void runCommands() {
+        std::deque<Command> batch;
+        {
+            std::lock_guard lock(commandMutex);
+            batch.swap(commands);
+        }
+        for (Command& command : batch) {
+            if (stopRequested.load(std::memory_order_acquire))
+                return; // stop() drops what is still queued
+            std::visit([this](auto& c) { execute(c); }, command);
+        }
+    }
+
+    void execute(ConfigureCommand& c) {
+        // The scenario was set up for the previous identity.
+        abandonScenario("the phantom was reconfigured");
+        host.emplace(std::move(c.identity), c.timing);
+        refusal.clear();
+        if (c.probe == Probe::Run) {
+            host->startProbe(clock(), out);
+        } else {
+            host->claimWithoutProbe();
+            announceUnprobedClaims();
+        }
+        transmit();
+        collectHostEvents();
+    }
+
+    void execute(SendCommand& c) {
+        out.push_back(std::move(c.frame));
+        transmit();
+    }
+
+    void execute(RunCommand& c) {
+        abandonScenario("replaced by a new scenario");
+        {
+            ScenarioSnapshot fresh;
+            fresh.results.resize(c.scenario.steps.size());
+            fresh.scenario = c.scenario;
+            std::lock_guard lock(snapshotMutex);
+            snapshot = std::move(fresh);
+        }
+        pending = PendingScenario{std::move(c.scenario), std::move(c.params), std::nullopt};
+        advancePending();
+    }
+
+    void execute(CancelCommand&) { abandonScenario("cancelled"); }
+
+    /// Ends the running or pending scenario, if any, as failed with `reason`.
+    void abandonScenario(const std::string& reason) {
+        if (runner) {
+            runner->cancel(clock(), reason);
+            collectRunnerEvents();
+        }
+        if (pending)
+            finishPending(reason + " before it started");
+    }
+
+    /// claimWithoutProbe() reports nothing; the user is told the addresses are taken
+    /// (and that nobody checked).
+    void announceUnprobedClaims() {
+        const host::Identity& id = host->identity();
+        std::vector<wire::IpAddress> addresses;
+        if (id.ipv4)
+            addresses.emplace_back(id.ipv4->address);
+        if (id.ipv6)
+            addresses.emplace_back(id.ipv6->address);
+        for (const auto& address : addresses) {
+            std::string message = fmt::format(
+                "{} claimed without the conflict probe (skipped on request); the phantom "
+                "answers for it as {}",
+                wire::addressText(address), id.mac.toString());
+            push({EngineEvent::Kind::Host,
+                  host::HostEvent{host::HostEvent::Kind::AddressClaimed, address, id.mac, message},
+                  std::nullopt, true, message});
+        }
+    }
+
+    std::size_t receiveFrames(short revents) {
+        const auto sink = [this](std::int64_t timestampNs, wire::Bytes bytes) {
+            onFrame(timestampNs, bytes);
+        };
+        auto received = link->receive(sink, maxFramesPerWake);
+        if (!received) {
+            receiveError(received.error());
+            return 0;
+        }
+        if (*received == 0 && (revents & POLLNVAL)) {
+            receiveStopped = true;
+            failLink(fmt::format("{}: its descriptor is no longer valid", link->description()));
+        }
+        return *received;
+    }
+
+    void receiveError(const link::LinkError& error) {
+        if (error.code == link::LinkErrorCode::Io) {
+            // Links hand a dropped frame (too large to receive whole) as an Io error
+            // and go on; an error that is still there on a second look is final.
+            const auto again = link->receive([](std::int64_t, wire::Bytes) {}, 0);
+            if (again) {
+                push({EngineEvent::Kind::ReceiveFailed, std::nullopt, std::nullopt, false,
+                      error.message});
+                return;
+            }
+        }
+        receiveStopped = true;
+        failLink(error.message);
+    }
+
+    /// The link cannot send any more: reported once; the scenario ends. Receiving goes
+    /// on until receive() itself fails, so frames already on their way are recorded.
+    void failLink(const std::string& message) {
+        if (linkFailure)
+            return;
+        linkFailure = message;
+        push({EngineEvent::Kind::LinkFailed, std::nullopt, std::nullopt, false, message});
+        if (runner) {
+            runner->cancel(clock(), message);
+            collectRunnerEvents();
+        }
+        if (pending)
+            finishPending(message);
+    }
+
+    /// One received frame: recorded, decoded once, offered to the host, then (when it is
+    /// not ARP/ND the host handled) to the scenario.
+    void onFrame(std::int64_t timestampNs, wire::Bytes bytes) {
+        const std::int64_t now = clock();
+        record(timestampNs != 0 ? timestampNs : now, timeline::Direction::Received, bytes);
+        const wire::Frame frame = wire::decodeFrame(bytes);
+        bool consumed = false;
+        if (host)
+            consumed = host->onFrame(frame, now, out);
+        if (!consumed && runner)
+            runner->onFrame(frame, now, out);
+        transmit();
+        collectHostEvents();
+        collectRunnerEvents();
+    }
+
+    void tick() {
+        if (host && !linkFailure) {
+            host->tick(clock(), out);
+            transmit();
+            collectHostEvents();
+        }
+        if (runner) {
+            runner->tick(clock(), out);
+            transmit();
+            collectRunnerEvents();
+        }
+        advancePending();
+    }
+
+    /// Sends and records every frame in `out`, in order.
+    void transmit() {
+        for (const auto& frame : out) {
+            if (linkFailure) {
+                push({EngineEvent::Kind::SendFailed, std::nullopt, std::nullopt, false,
+                      fmt::format("a {}-byte frame was not sent: {}", frame.size(), *linkFailure)});
+                continue;
+            }
+            // Stamped before the send: on a veth the peer's answer can be captured
+            // (and stamped by the kernel) before send() returns.
+            const std::int64_t now = clock();
+            const auto sent = link->send(frame);
+            if (sent) {
+                record(now, timeline::Direction::Sent, frame);
+                continue;
+            }
+            const auto code = sent.error().code;
+            if (code == link::LinkErrorCode::InterfaceGone || code == link::LinkErrorCode::Closed)
+                failLink(sent.error().message);
+            else
+                push({EngineEvent::Kind::SendFailed, std::nullopt, std::nullopt, false,
+                      sent.error().message});
+        }
+        out.clear();
+    }
+
+    void record(std::int64_t timeNs, timeline::Direction direction, wire::Bytes bytes) {
+        if (timeline->append(timeNs, direction, bytes) || timelineFullReported)
+            return;
+        timelineFullReported = true;
+        push({EngineEvent::Kind::TimelineFull, std::nullopt, std::nullopt, false,
+              fmt::format("the timeline holds its maximum of {} frames: later frames are no "
+                          "longer recorded (export it and start again to record more)",
+                          timeline->capacity())});
+    }
+
+    void collectHostEvents() {
+        if (!host)
+            return;
+        for (auto& e : host->takeEvents()) {
+            if (e.kind == host::HostEvent::Kind::AddressConflict && host->refused() &&
+                refusal.empty())
+                refusal = e.message;
+            const bool resolveFailed = e.kind == host::HostEvent::Kind::ResolveFailed && pending &&
+                                       pending->resolving && *pending->resolving == e.address;
+            const std::string failure = resolveFailed
+                                            ? fmt::format("could not resolve {}: {}",
+                                                          wire::addressText(e.address), e.message)
+                                            : std::string();
+            const bool ok = e.kind != host::HostEvent::Kind::AddressConflict &&
+                            e.kind != host::HostEvent::Kind::ResolveFailed;
+            std::string message = e.message;
+            push({EngineEvent::Kind::Host, std::move(e), std::nullopt, ok, std::move(message)});
+            if (resolveFailed)
+                finishPending(failure);
+        }
+    }
+
+    void collectRunnerEvents() {
+        if (!runner)
+            return;
+        auto produced = runner->takeEvents();
+        const bool changed = !produced.empty() || runner->received().size() != lastReceivedSize;
+        for (auto& e : produced) {
+            const bool finished = e.kind == ScenarioEvent::Kind::Finished;
+            const EngineEvent::Kind kind =
+                finished ? EngineEvent::Kind::ScenarioFinished : EngineEvent::Kind::ScenarioStep;
+            const bool ok =
+                finished ? runner->succeeded() : e.kind != ScenarioEvent::Kind::StepFailed;
+            std::string message = e.message;
+            push({kind, std::nullopt, std::move(e), ok, std::move(message)});
+        }
+        if (changed)
+            updateSnapshot();
+        if (runner->finished())
+            runner.reset();
+    }
+
+    void updateSnapshot() {
+        ScenarioSnapshot s{runner->scenario(), runner->results(), runner->received(),
+                           runner->finished(), runner->succeeded()};
+        lastReceivedSize = s.received.size();
+        std::lock_guard lock(snapshotMutex);
+        snapshot = std::move(s);
+    }
+
+    /// Moves a pending scenario on: fails it, waits, resolves its next hop, or starts it.
+    void advancePending() {
+        if (!pending)
+            return;
+        if (!host)
+            return finishPending(
+                "configure the phantom first: a scenario needs the phantom's MAC and address");
+        if (linkFailure)
+            return finishPending(*linkFailure);
+        if (host->refused())
+            return finishPending(refusal.empty() ? "the phantom's address is in use" : refusal);
+        if (!host->ready()) {
+            if (!host->probing())
+                finishPending("the phantom has no address: configure an IPv4 or IPv6 address");
+            return; // the conflict probe is still running
+        }
+        const wire::IpAddress peer = pending->params.peer;
+        if (!pending->resolving) {
+            if (!isOwnAddress(host->identity(), pending->params.phantom))
+                return finishPending(fmt::format(
+                    "the scenario sends from {}, which is not the phantom's address: tcplab "
+                    "only sends from the address it claimed",
+                    wire::addressText(pending->params.phantom)));
+            const auto hop = host->nextHop(peer);
+            if (!hop)
+                return finishPending(hop.error());
+            if (const auto mac = host->nextHopMac(peer))
+                return startRunner(*mac);
+            pending->resolving = *hop;
+            host->resolve(peer, clock(), out);
+            transmit();
+            collectHostEvents(); // may fail the scenario (ResolveFailed)
+            return;
+        }
+        if (const auto mac = host->nextHopMac(peer))
+            startRunner(*mac);
+    }
+
+    void startRunner(const wire::MacAddress& nextHopMac) {
+        PendingScenario p = std::move(*pending);
+        pending.reset();
+        p.params.nextHopMac = nextHopMac;
+        runner.emplace(std::move(p.scenario), std::move(p.params));
+        lastReceivedSize = 0;
+        runner->start(clock(), out);
+        transmit();
+        if (runner)
+            updateSnapshot();
+        collectRunnerEvents();
+    }
+
+    void finishPending(const std::string& reason) {
+        if (!pending)
+            return;
+        PendingScenario p = std::move(*pending);
+        pending.reset();
+        const std::int64_t now = clock();
+        {
+            ScenarioSnapshot s;
+            s.results.resize(p.scenario.steps.size());
+            s.scenario = std::move(p.scenario);
+            s.finished = true;
+            s.succeeded = false;
+            std::lock_guard lock(snapshotMutex);
+            snapshot = std::move(s);
+        }
+        push({EngineEvent::Kind::ScenarioFinished, std::nullopt,
+              ScenarioEvent{ScenarioEvent::Kind::Finished, 0, now, reason}, false, reason});
+    }
+
+    void push(EngineEvent event) { turnEvents.push_back(std::move(event)); }
+
+    /// Hands the events of this turn to consumers in one batch: one notification when
+    /// the queue was empty, none otherwise.
+    void publishEvents() {
+        if (turnEvents.empty())
+            return;
+        bool becameNonEmpty = false;
+        std::function<void()> notify;
+        {
+            std::lock_guard lock(eventMutex);
+            const bool wasEmpty = events.empty();
+            for (auto& e : turnEvents) {
+                if (events.size() >= kMaxQueuedEvents && perFrame(e))
+                    continue;
+                events.push_back(std::move(e));
+            }
+            becameNonEmpty = wasEmpty && !events.empty();
+            if (becameNonEmpty)
+                notify = notifier;
+        }
+        turnEvents.clear();
+        eventCv.notify_all();
+        if (notify)
+            notify();
+    }
+
+    // Set at construction, then used by the engine thread only.
+    std::unique_ptr<link::Link> link;
+    std::shared_ptr<timeline::Timeline> timeline;
+    Clock clock;
+    std::size_t maxFramesPerWake;
+    int wakeFd;
+
+    std::atomic<bool> stopRequested{false};
+    std::atomic<std::thread::id> engineThread{};
+    std::mutex threadMutex; ///< start/stop/join
+    std::thread thread;
+    bool started = false;
+
+    std::mutex commandMutex;
+    std::deque<Command> commands;
+
+    mutable std::mutex eventMutex;
+    std::condition_variable eventCv;
+    std::vector<EngineEvent> events;
+    std::function<void()> notifier;
+
+    mutable std::mutex snapshotMutex;
+    ScenarioSnapshot snapshot;
+
+    // The engine thread's own state.
+    std::vector<EngineEvent> turnEvents;
+    FrameList out;
+    std::optional<host::PhantomHost> host;
+    std::optional<ScenarioRunner> runner;
+    std::optional<PendingScenario> pending;
+    std::optional<std::string> linkFailure; ///< why the link failed (reported once)
+    bool receiveStopped = false;            ///< receive() failed: the link is not polled
+    std::string refusal;                    ///< the conflict sentence, once an address was refused
+    bool timelineFullReported = false;
+    std::size_t lastReceivedSize = 0;
+};
+
+Engine::Engine(std::unique_ptr<link::Link> link, std::shared_ptr<timeline::Timeline> timeline,
+               Options options)
+    : m_timeline(timeline ? std::move(timeline) : std::make_shared<timeline::Timeline>()) {
+    m_impl = std::make_shared<Impl>(std::move(link), m_timeline, std::move(options));
+}
+
+Engine::Engine(std::unique_ptr<link::Link> link, std::shared_ptr<timeline::Timeline> timeline)
+    : Engine(std::move(link), std::move(timeline), Options{}) {}
+
+Engine::~Engine() {
+    stop();
+    // Destroyed from the engine thread itself (from the notifier): it cannot join
+    // itself; it ends on its own, keeping the Impl alive until then.
+    if (m_impl->thread.joinable())
+        m_impl->thread.detach();
+}
+
+void Engine::setNotifier(std::function<void()> notifier) {
+    std::lock_guard lock(m_impl->eventMutex);
+    m_impl->notifier = std::move(notifier);
+}
+
+void Engine::start() {
+    std::lock_guard lock(m_impl->threadMutex);
+    if (m_impl->started || m_impl->stopRequested.load(std::memory_order_acquire))
+        return;
+    m_impl->started = true;
+    m_impl->thread = std::thread([impl = m_impl] { impl->run(); });
+}
+
+void Engine::configure(host::Identity identity, host::HostTiming timing, Probe probe) {
+    m_impl->post(ConfigureCommand{std::move(identity), timing, probe});
+}
+
+void Engine::sendFrame(std::vector<std::uint8_t> frame) {
+    m_impl->post(SendCommand{std::move(frame)});
+}
+
+void Engine::runScenario(Scenario scenario, ConnectionParams params) {
+    m_impl->post(RunCommand{std::move(scenario), std::move(params)});
+}
+
+void Engine::cancelScenario() {
+    m_impl->post(CancelCommand{});
+}
+
+void Engine::stop() {
+    m_impl->stopRequested.store(true, std::memory_order_release);
+    m_impl->wake();
+    // On the engine thread (the notifier called stop()): the loop ends after this turn.
+    if (m_impl->engineThread.load(std::memory_order_acquire) == std::this_thread::get_id())
+        return;
+    std::lock_guard lock(m_impl->threadMutex);
+    if (m_impl->thread.joinable())
+        m_impl->thread.join();
+}
+
+std::vector<EngineEvent> Engine::takeEvents() {
+    std::vector<EngineEvent> taken;
+    std::lock_guard lock(m_impl->eventMutex);
+    taken.swap(m_impl->events);
+    return taken;
+}
+
+bool Engine::waitForEvents(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(m_impl->eventMutex);
+    return m_impl->eventCv.wait_for(lock, timeout, [this] { return !m_impl->events.empty(); });
+}
+
+Engine::ScenarioSnapshot Engine::scenarioSnapshot() const {
+    std::lock_guard lock(m_impl->snapshotMutex);
+    return m_impl->snapshot;
+}
+
+} // namespace tcplab::engine

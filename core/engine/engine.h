@@ -1,0 +1,118 @@
+#pragma once
+
+#include "engine/scenario.h"
+#include "engine/scenario_runner.h"
+#include "host/phantom_host.h"
+#include "link/link.h"
+#include "timeline/timeline.h"
+#include "wire/segment_spec.h"
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace tcplab::engine {
+
+/// Something the engine reports. Frames themselves are not events: readers follow
+/// the timeline's published size.
+struct EngineEvent {
+    enum class Kind : std::uint8_t {
+        Host,             ///< from the phantom host (probe, claim, conflict, resolve)
+        LinkFailed,       ///< the link is unusable (interface gone...); the timeline is kept
+        SendFailed,       ///< one frame could not be sent
+        ScenarioStep,     ///< a step started, completed or failed (scenario event)
+        ScenarioFinished, ///< the scenario ended: `ok` says how
+        TimelineFull,     ///< the timeline's capacity is reached: frames are no longer kept
+        Stopped,          ///< the engine thread has ended
+        ReceiveFailed,    ///< one received frame was dropped by the link (too large...); the link
+                          ///< still works
+    };
+    Kind kind;
+    std::optional<host::HostEvent> host;
+    std::optional<ScenarioEvent> scenario;
+    bool ok = false;
+    std::string message; ///< one sentence for a person
+};
+
+/// The engine: owns its thread, the link, the phantom host, the scenario runner and
+/// the timeline's writer side.
+///
+/// Its loop polls the link's fd, an eventfd for commands, and the earliest timer of
+/// the host and the runner. Commands come in through a locked queue from any thread.
+/// Events go out through a queue: the notifier is called (on the engine thread) only
+/// when the queue turns non-empty, so a flood of frames or events costs a consumer
+/// one wake-up until it calls takeEvents(). A Qt adapter turns the notifier into a
+/// queued signal.
+class Engine {
+public:
+    using Clock = std::function<std::int64_t()>; ///< nanoseconds since the Unix epoch
+    struct Options {
+        Clock clock;                        ///< default: timeline::wallClockNanoseconds
+        std::size_t maxFramesPerWake = 256; ///< receive batch per loop turn
+    };
+
+    Engine(std::unique_ptr<link::Link> link, std::shared_ptr<timeline::Timeline> timeline,
+           Options options);
+    Engine(std::unique_ptr<link::Link> link, std::shared_ptr<timeline::Timeline> timeline);
+    ~Engine(); ///< stop() and join
+    Engine(const Engine&) = delete;
+    Engine& operator=(const Engine&) = delete;
+
+    /// Called on the engine thread when events become available. Set before start().
+    void setNotifier(std::function<void()> notifier);
+    void start();
+
+    // Commands: thread-safe, asynchronous, executed in order on the engine thread.
+    enum class Probe : std::uint8_t { Run, Skip };
+    /// New identity: the previous one is forgotten (and a running scenario cancelled);
+    /// with Probe::Run the conflict probe runs and nothing else is sent until it
+    /// succeeds. With Probe::Skip an AddressClaimed host event per address says so.
+    void configure(host::Identity identity, host::HostTiming timing, Probe probe);
+    /// Sends a frame as it is and records it.
+    void sendFrame(std::vector<std::uint8_t> frame);
+    /// Runs a scenario once the phantom is ready: resolves params.peer's next hop
+    /// (filling params.nextHopMac), then starts. One scenario at a time: a new one
+    /// cancels the old. Every scenario ends with exactly one ScenarioFinished event; it
+    /// fails before starting (ok=false, the reason in `message`) without a configured
+    /// phantom, when its address was refused, when params.phantom is not the phantom's
+    /// address, when the next hop is unknown or does not answer, or when the link failed.
+    void runScenario(Scenario scenario, ConnectionParams params);
+    void cancelScenario();
+    /// Ends the thread; pending commands are dropped. Idempotent; joins the thread unless
+    /// called on it (from the notifier). A running scenario finishes (failed) first, then
+    /// a Stopped event is the last event.
+    void stop();
+
+    /// Events since the last call, oldest first (any thread).
+    std::vector<EngineEvent> takeEvents();
+    /// Blocks until an event is queued or `timeout` passes; true when events wait.
+    bool waitForEvents(std::chrono::milliseconds timeout);
+
+    const timeline::Timeline& timeline() const noexcept { return *m_timeline; }
+    std::shared_ptr<const timeline::Timeline> sharedTimeline() const { return m_timeline; }
+
+    /// The last scenario's step results and received bytes, copied under the lock
+    /// after each change (any thread).
+    struct ScenarioSnapshot {
+        Scenario scenario;
+        std::vector<StepResult> results;
+        std::vector<std::uint8_t> received;
+        bool finished = false;
+        bool succeeded = false;
+    };
+    ScenarioSnapshot scenarioSnapshot() const;
+
+private:
+    struct Impl;
+    /// Shared with the engine thread, which keeps it alive to its end even when the
+    /// Engine is destroyed from that thread (from the notifier): then it is detached.
+    std::shared_ptr<Impl> m_impl;
+    std::shared_ptr<timeline::Timeline> m_timeline;
+};
+
+} // namespace tcplab::engine

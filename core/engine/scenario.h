@@ -1,0 +1,141 @@
+#pragma once
+
+#include "wire/address.h"
+#include "wire/seq_num.h"
+#include "wire/tcp.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+namespace tcplab::engine {
+
+/// A sequence or acknowledgment number in a scenario: a base the runner knows at
+/// run time plus an offset ("irs+1", "snd.nxt", "100"). Evaluated modulo 2^32.
+struct SeqExpr {
+    enum class Base : std::uint8_t {
+        Literal, ///< just the offset
+        Iss,     ///< our initial sequence number
+        Irs,     ///< the peer's initial sequence number (from its SYN)
+        SndUna,  ///< oldest of our sequence numbers not yet acknowledged
+        SndNxt,  ///< next sequence number we send
+        RcvNxt,  ///< next sequence number we expect from the peer
+    };
+    Base base = Base::Literal;
+    std::int64_t offset = 0;
+    friend bool operator==(const SeqExpr&, const SeqExpr&) = default;
+};
+
+/// "send FLAGS [seq=EXPR] [ack=EXPR] [win=N] [data=...] [options=...]".
+/// seq defaults to snd.nxt; ack to rcv.nxt when ACK is set, else 0.
+struct SendStep {
+    std::uint8_t flags = 0; ///< wire::tcp_flags bits
+    std::optional<SeqExpr> seq;
+    std::optional<SeqExpr> ack;
+    std::optional<std::uint16_t> window; ///< default: ConnectionParams::window
+    bool dataIsRequest = false;          ///< data=request: ConnectionParams::request
+    std::vector<std::uint8_t> data;      ///< data="text with \r\n escapes" or data=hex:0a0b
+    wire::TcpOptionList options;         ///< options=mss:1460,ws:7,sackok,ts:1:0,nop,eol
+    friend bool operator==(const SendStep&, const SendStep&) = default;
+};
+
+/// "expect FLAGS [seq=EXPR] [ack=EXPR] [within=MS]": waits for a segment from the
+/// peer that carries every flag in FLAGS (others allowed) and the given numbers.
+/// A RST that was not expected fails the step at once.
+struct ExpectStep {
+    std::uint8_t flags = 0;
+    std::optional<SeqExpr> seq;
+    std::optional<SeqExpr> ack;
+    std::int64_t withinNs = 5'000'000'000;
+    friend bool operator==(const ExpectStep&, const ExpectStep&) = default;
+};
+
+/// "receive http|fin [within=MS]": takes the peer's data in order, acknowledging
+/// it, until a whole HTTP response has arrived (headers, then Content-Length bytes,
+/// or chunked to the last chunk, or until the peer's FIN), or until the peer's FIN.
+struct ReceiveStep {
+    enum class Until : std::uint8_t { HttpResponse, PeerFin };
+    Until until = Until::HttpResponse;
+    std::int64_t withinNs = 5'000'000'000;
+    friend bool operator==(const ReceiveStep&, const ReceiveStep&) = default;
+};
+
+/// "wait acked[,peer-fin] [within=MS]": waits until the named conditions hold:
+/// `acked` = everything we sent is acknowledged (snd.una == snd.nxt), `peer-fin` =
+/// the peer's FIN has arrived (and is acknowledged by us, which the runner does).
+struct WaitStep {
+    bool acked = false;
+    bool peerFin = false;
+    std::int64_t withinNs = 5'000'000'000;
+    friend bool operator==(const WaitStep&, const WaitStep&) = default;
+};
+
+/// "linger MS": TIME-WAIT in miniature: stays MS milliseconds, acknowledging any
+/// retransmitted FIN of the peer, then succeeds.
+struct LingerStep {
+    std::int64_t durationNs = 0;
+    friend bool operator==(const LingerStep&, const LingerStep&) = default;
+};
+
+using StepAction = std::variant<SendStep, ExpectStep, ReceiveStep, WaitStep, LingerStep>;
+
+struct Step {
+    std::string name;  ///< name="..." or a default made from the action ("send SYN")
+    unsigned line = 0; ///< where the step was read (1-based); 0 when built in code
+    StepAction action;
+    /// Name and action: `line` says where a step came from, not what it does, so a
+    /// scenario formatted and parsed again (or built in code) compares equal.
+    friend bool operator==(const Step& a, const Step& b) {
+        return a.name == b.name && a.action == b.action;
+    }
+};
+
+/// The name a step gets without name=: "send SYN", "expect SYN-ACK", "receive the
+/// response", "wait for the peer's FIN", "linger 500 ms".
+std::string defaultStepName(const StepAction& action);
+/// "iss+1", "rcv.nxt", "100": the text parseSeqExpr reads back.
+std::string formatSeqExpr(const SeqExpr& expr);
+/// A number (0..4294967295, decimal or 0x hex) or iss|irs|snd.una|snd.nxt|rcv.nxt with
+/// an optional +N / -N; the error says what is wrong.
+tl::expected<SeqExpr, std::string> parseSeqExpr(std::string_view text);
+
+/// A scenario is data: the classic experiment, the GUI's handshake demo and user
+/// scripts are lists of steps in the same format (one step per line, '#' comments).
+struct Scenario {
+    std::string title; ///< from a "title ..." line
+    std::vector<Step> steps;
+    friend bool operator==(const Scenario&, const Scenario&) = default;
+};
+
+struct ScenarioError {
+    unsigned line = 0; ///< 1-based
+    std::string message;
+};
+/// "line 3: unknown flag 'X' in 'SX' (use F S R P A U E C or FIN,SYN,...)".
+std::string describe(const ScenarioError& error);
+
+tl::expected<Scenario, ScenarioError> parseScenario(std::string_view text);
+/// The scenario as text that parseScenario reads back to an equal Scenario.
+std::string formatScenario(const Scenario& scenario);
+
+/// How the classic experiment ends.
+enum class CloseMode : std::uint8_t {
+    Fin,  ///< we send FIN, the peer ACKs and sends its FIN, we send the last ACK
+    Rst,  ///< we abort with RST
+    Peer, ///< we wait for the peer's FIN, acknowledge it, then send ours
+};
+std::optional<CloseMode> parseCloseMode(std::string_view text);
+std::string_view closeModeName(CloseMode mode) noexcept;
+
+/// The classic exercise: SYN, SYN-ACK, ACK, PSH|ACK with the request, the whole
+/// response acknowledged, then the close.
+Scenario classicScenario(CloseMode close);
+/// Its text (what classicScenario parses), for the GUI demo and the docs.
+std::string_view classicScenarioText(CloseMode close);
+
+} // namespace tcplab::engine

@@ -1,0 +1,865 @@
+#include "engine/scenario_runner.h"
+
+#include "wire/ethernet.h"
+#include "wire/ipv4.h"
+#include "wire/ipv6.h"
+
+#include <algorithm>
+#include <array>
+
+#include <fmt/format.h>
+
+namespace tcplab::engine {
+
+using namespace tcplab::wire;
+namespace flags = tcplab::wire::tcp_flags;
+
+namespace {
+
+constexpr std::int64_t kNsPerMs = 1'000'000;
+
+/// "SYN,ACK": flag words in bit order, without spaces, as messages print them.
+std::string flagWords(std::uint8_t f) {
+    static constexpr std::array<std::string_view, 8> kWords{"FIN", "SYN", "RST", "PSH",
+                                                            "ACK", "URG", "ECE", "CWR"};
+    if (f == 0)
+        return "no flags";
+    std::string s;
+    for (std::size_t bit = 0; bit < kWords.size(); ++bit) {
+        if (!(f & (1u << bit)))
+            continue;
+        if (!s.empty())
+            s += ',';
+        s += kWords[bit];
+    }
+    return s;
+}
+
+/// "RST,ACK seq=0 ack=101", "PSH,ACK seq=5001 ack=119 len=100".
+std::string describeSegment(const TcpHeader& tcp, std::size_t payloadLength) {
+    std::string s = fmt::format("{} seq={}", flagWords(tcp.flags), tcp.seq.value());
+    if (tcp.has(flags::kAck))
+        s += fmt::format(" ack={}", tcp.ack.value());
+    if (payloadLength > 0)
+        s += fmt::format(" len={}", payloadLength);
+    return s;
+}
+
+std::string durationText(std::int64_t ns) {
+    if (ns % kNsPerMs == 0)
+        return fmt::format("{} ms", ns / kNsPerMs);
+    return fmt::format("{:.3f} ms", static_cast<double>(ns) / 1e6);
+}
+
+std::string bytesText(std::size_t n) {
+    return fmt::format("{} byte{}", n, n == 1 ? "" : "s");
+}
+
+std::string_view baseName(SeqExpr::Base base) {
+    switch (base) {
+    case SeqExpr::Base::Literal:
+        return "";
+    case SeqExpr::Base::Iss:
+        return "iss";
+    case SeqExpr::Base::Irs:
+        return "irs";
+    case SeqExpr::Base::SndUna:
+        return "snd.una";
+    case SeqExpr::Base::SndNxt:
+        return "snd.nxt";
+    case SeqExpr::Base::RcvNxt:
+        return "rcv.nxt";
+    }
+    return "";
+}
+
+bool startsWith(Bytes data, std::string_view prefix) {
+    return data.size() >= prefix.size() &&
+           std::equal(prefix.begin(), prefix.end(), data.begin(),
+                      [](char a, std::uint8_t b) { return static_cast<std::uint8_t>(a) == b; });
+}
+
+// ---------------------------------------------------------------------------------
+// When is an HTTP response whole? RFC 9112 §6.3: no body for 1xx/204/304 or a HEAD
+// request; else chunked to the last chunk, else Content-Length, else until the
+// connection closes (the peer's FIN).
+
+struct HttpCheck {
+    enum class State : std::uint8_t { Incomplete, Complete, Malformed };
+    State state = State::Incomplete;
+    std::size_t end = 0;  ///< Complete: bytes the response takes
+    std::string progress; ///< Incomplete: "got 120 of 154 bytes"
+};
+
+std::size_t find(Bytes data, std::string_view needle, std::size_t from) {
+    if (from > data.size())
+        return std::string_view::npos;
+    const std::string_view text(reinterpret_cast<const char*>(data.data()), data.size());
+    return text.find(needle, from);
+}
+
+std::string lower(std::string_view s) {
+    std::string out(s);
+    for (char& c : out)
+        if (c >= 'A' && c <= 'Z')
+            c = static_cast<char>(c - 'A' + 'a');
+    return out;
+}
+
+std::string_view trimmed(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+        s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+        s.remove_suffix(1);
+    return s;
+}
+
+HttpCheck checkChunked(Bytes data, std::size_t bodyStart) {
+    std::size_t p = bodyStart;
+    const auto incomplete = [&] {
+        return HttpCheck{HttpCheck::State::Incomplete, 0,
+                         fmt::format("got {} of a chunked response whose last chunk has not "
+                                     "arrived",
+                                     bytesText(data.size()))};
+    };
+    while (true) {
+        const std::size_t lineEnd = find(data, "\r\n", p);
+        if (lineEnd == std::string_view::npos)
+            return incomplete();
+        std::string_view line(reinterpret_cast<const char*>(data.data()) + p, lineEnd - p);
+        line = trimmed(line.substr(0, line.find(';')));
+        std::uint64_t size = 0;
+        if (line.empty() || line.size() > 15)
+            return {HttpCheck::State::Malformed, 0,
+                    fmt::format("the chunk size at byte {} is not a hex number", p)};
+        for (const char c : line) {
+            const int d = c >= '0' && c <= '9'   ? c - '0'
+                          : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                          : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                                 : -1;
+            if (d < 0)
+                return {HttpCheck::State::Malformed, 0,
+                        fmt::format("the chunk size at byte {} is not a hex number", p)};
+            size = size * 16 + static_cast<std::uint64_t>(d);
+        }
+        if (size == 0) {
+            // The last chunk, then trailer lines, then an empty line (RFC 9112 §7.1).
+            const std::size_t end = find(data, "\r\n\r\n", lineEnd);
+            if (end == std::string_view::npos)
+                return incomplete();
+            return {HttpCheck::State::Complete, end + 4, {}};
+        }
+        const std::uint64_t next = lineEnd + 2 + size + 2;
+        if (next > data.size())
+            return incomplete();
+        p = static_cast<std::size_t>(next);
+    }
+}
+
+HttpCheck checkHttpResponse(Bytes data, bool peerFin, bool headRequest) {
+    std::size_t start = 0;
+    while (true) {
+        const std::size_t headerEnd = find(data, "\r\n\r\n", start);
+        if (headerEnd == std::string_view::npos) {
+            if (data.empty())
+                return {HttpCheck::State::Incomplete, 0, "got no data"};
+            return {HttpCheck::State::Incomplete, 0,
+                    fmt::format("got {}; the headers have not ended", bytesText(data.size()))};
+        }
+        const std::string_view head(reinterpret_cast<const char*>(data.data()) + start,
+                                    headerEnd - start);
+        const std::size_t bodyStart = headerEnd + 4;
+        // Status line: HTTP/1.1 200 OK
+        const std::size_t firstEnd = head.find("\r\n");
+        const std::string_view statusLine = head.substr(0, firstEnd);
+        if (!statusLine.starts_with("HTTP/") || statusLine.size() < 12)
+            return {HttpCheck::State::Malformed, 0,
+                    fmt::format("got {} that do not start with an HTTP status line",
+                                bytesText(data.size()))};
+        const std::size_t space = statusLine.find(' ');
+        const std::string_view codeText =
+            space == std::string_view::npos ? std::string_view() : statusLine.substr(space + 1, 3);
+        if (codeText.size() != 3 || !std::all_of(codeText.begin(), codeText.end(),
+                                                 [](char c) { return c >= '0' && c <= '9'; }))
+            return {
+                HttpCheck::State::Malformed, 0,
+                fmt::format("got {} whose status line has no status code", bytesText(data.size()))};
+        int code = 0;
+        for (const char c : codeText)
+            code = code * 10 + (c - '0');
+        if (code >= 100 && code < 200 && code != 101) {
+            start = bodyStart; // an interim response: the final one follows
+            continue;
+        }
+        if (headRequest || code == 204 || code == 304 || code < 200)
+            return {HttpCheck::State::Complete, bodyStart, {}};
+
+        std::optional<std::uint64_t> contentLength;
+        bool chunked = false;
+        std::size_t lineStart = firstEnd == std::string_view::npos ? head.size() : firstEnd + 2;
+        while (lineStart < head.size()) {
+            std::size_t lineEnd = head.find("\r\n", lineStart);
+            if (lineEnd == std::string_view::npos)
+                lineEnd = head.size();
+            const std::string_view line = head.substr(lineStart, lineEnd - lineStart);
+            lineStart = lineEnd + 2;
+            const std::size_t colon = line.find(':');
+            if (colon == std::string_view::npos)
+                continue;
+            const std::string name = lower(trimmed(line.substr(0, colon)));
+            const std::string value = lower(trimmed(line.substr(colon + 1)));
+            if (name == "transfer-encoding" && value.find("chunked") != std::string::npos)
+                chunked = true;
+            if (name == "content-length" && !value.empty() && value.size() <= 15 &&
+                std::all_of(value.begin(), value.end(),
+                            [](char c) { return c >= '0' && c <= '9'; }))
+                contentLength = std::stoull(value);
+        }
+        if (chunked)
+            return checkChunked(data, bodyStart);
+        if (contentLength) {
+            const std::uint64_t total = bodyStart + *contentLength;
+            if (data.size() >= total)
+                return {HttpCheck::State::Complete, static_cast<std::size_t>(total), {}};
+            return {HttpCheck::State::Incomplete, 0,
+                    fmt::format("got {} of {} bytes", data.size(), total)};
+        }
+        if (peerFin)
+            return {HttpCheck::State::Complete, data.size(), {}};
+        return {HttpCheck::State::Incomplete, 0,
+                fmt::format("got {}; the response has no length, so it ends with the peer's "
+                            "FIN, which has not arrived",
+                            bytesText(data.size()))};
+    }
+}
+
+} // namespace
+
+// ---------------------------------------------------------------------------------
+
+ScenarioRunner::ScenarioRunner(Scenario scenario, ConnectionParams params)
+    : m_scenario(std::move(scenario))
+    , m_params(std::move(params))
+    , m_results(m_scenario.steps.size())
+    , m_sndUna(m_params.iss)
+    , m_sndNxt(m_params.iss)
+    , m_ipId(m_params.firstIpId) {}
+
+bool ScenarioRunner::finished() const noexcept {
+    return m_finished;
+}
+
+bool ScenarioRunner::succeeded() const noexcept {
+    return m_finished && !m_failed;
+}
+
+std::optional<std::size_t> ScenarioRunner::failedStep() const noexcept {
+    if (!m_failed)
+        return std::nullopt;
+    return m_current;
+}
+
+std::vector<ScenarioEvent> ScenarioRunner::takeEvents() {
+    std::vector<ScenarioEvent> events;
+    events.swap(m_events);
+    return events;
+}
+
+std::optional<std::int64_t> ScenarioRunner::nextDeadline() const noexcept {
+    if (!m_started || m_finished)
+        return std::nullopt;
+    std::optional<std::int64_t> at = m_stepDeadline;
+    if (m_rtxAt && (!at || *m_rtxAt < *at))
+        at = m_rtxAt;
+    return at;
+}
+
+std::string ScenarioRunner::stepLabel(std::size_t index) const {
+    if (index >= m_scenario.steps.size())
+        return fmt::format("step {}", index + 1);
+    return fmt::format("step {} \"{}\"", index + 1, m_scenario.steps[index].name);
+}
+
+std::optional<SeqNum> ScenarioRunner::evaluate(const SeqExpr& expr) const {
+    std::optional<SeqNum> base;
+    switch (expr.base) {
+    case SeqExpr::Base::Literal:
+        base = SeqNum(0);
+        break;
+    case SeqExpr::Base::Iss:
+        base = m_params.iss;
+        break;
+    case SeqExpr::Base::Irs:
+        base = m_irs;
+        break;
+    case SeqExpr::Base::SndUna:
+        base = m_sndUna;
+        break;
+    case SeqExpr::Base::SndNxt:
+        base = m_sndNxt;
+        break;
+    case SeqExpr::Base::RcvNxt:
+        base = m_rcvNxt;
+        break;
+    }
+    if (!base)
+        return std::nullopt;
+    return *base + expr.offset;
+}
+
+std::string ScenarioRunner::expressionText(const std::optional<SeqExpr>& expr,
+                                           std::string_view key) const {
+    if (!expr)
+        return {};
+    if (const auto v = evaluate(*expr))
+        return fmt::format(" {}={}", key, v->value());
+    return fmt::format(" {}={} ({} is not known yet: no SYN from the peer)", key,
+                       formatSeqExpr(*expr), baseName(expr->base));
+}
+
+// ---------------------------------------------------------------------------------
+// Building and sending our segments.
+
+SegmentSpec ScenarioRunner::buildSegment(const SendStep& step) const {
+    SegmentSpec spec;
+    spec.ethernet.src = m_params.phantomMac;
+    spec.ethernet.dst = m_params.nextHopMac;
+    if (const auto* peer4 = std::get_if<Ipv4Address>(&m_params.peer)) {
+        Ipv4Header ip;
+        if (const auto* own = std::get_if<Ipv4Address>(&m_params.phantom))
+            ip.src = *own;
+        ip.dst = *peer4;
+        ip.ttl = m_params.ttl;
+        ip.id = m_ipId;
+        ip.flags = ipv4_flags::kDontFragment; // RFC 9293 §3.7.1: no fragmentation en route
+        spec.ip = ip;
+    } else {
+        Ipv6Header ip;
+        if (const auto* own = std::get_if<Ipv6Address>(&m_params.phantom))
+            ip.src = *own;
+        ip.dst = std::get<Ipv6Address>(m_params.peer);
+        ip.hopLimit = m_params.ttl;
+        spec.ip = ip;
+    }
+    TcpHeader& tcp = spec.tcp;
+    tcp.srcPort = m_params.sourcePort;
+    tcp.dstPort = m_params.destinationPort;
+    tcp.flags = step.flags;
+    tcp.seq = step.seq ? evaluate(*step.seq).value_or(SeqNum(0)) : m_sndNxt;
+    if (step.ack)
+        tcp.ack = evaluate(*step.ack).value_or(SeqNum(0));
+    else if (step.flags & flags::kAck)
+        tcp.ack = m_rcvNxt.value_or(SeqNum(0));
+    tcp.window = step.window.value_or(m_params.window);
+    tcp.options = step.options;
+    spec.payload = step.dataIsRequest ? m_params.request : step.data;
+    return spec;
+}
+
+void ScenarioRunner::transmit(SegmentSpec& spec, FrameList& out) {
+    if (auto* ip = std::get_if<Ipv4Header>(&spec.ip))
+        ip->id = m_ipId;
+    auto bytes = spec.encode();
+    if (!bytes)
+        return; // executeSend checked the size; a retransmission re-encodes the same spec
+    out.push_back(std::move(*bytes));
+    m_ipId = static_cast<std::uint16_t>(m_ipId + 1);
+    const TcpHeader& tcp = spec.tcp;
+    // Any segment of ours with ACK = RCV.NXT acknowledges everything taken so far.
+    if (tcp.has(flags::kAck) && !tcp.has(flags::kRst) && m_rcvNxt && tcp.ack == *m_rcvNxt) {
+        m_ackOwed = false;
+        m_unacknowledged = false;
+    }
+}
+
+void ScenarioRunner::flushAck(FrameList& out) {
+    if (!m_ackOwed)
+        return;
+    m_ackOwed = false;
+    if (m_failed || m_aborted || !m_rcvNxt)
+        return;
+    // RFC 9293 §3.10.7.4: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
+    SendStep ack;
+    ack.flags = flags::kAck;
+    SegmentSpec spec = buildSegment(ack);
+    transmit(spec, out);
+}
+
+void ScenarioRunner::executeSend(const SendStep& step, std::int64_t nowNs, FrameList& out) {
+    const bool familiesMatch = m_params.phantom.index() == m_params.peer.index();
+    if (!familiesMatch) {
+        failStep(nowNs, fmt::format("the phantom ({}) and the peer ({}) are not the same IP "
+                                    "version",
+                                    addressText(m_params.phantom), addressText(m_params.peer)));
+        return;
+    }
+    for (const auto* expr : {&step.seq, &step.ack}) {
+        if (*expr && !evaluate(**expr)) {
+            failStep(nowNs, fmt::format("cannot send: {} is not known yet (no SYN from the peer)",
+                                        baseName((*expr)->base)));
+            return;
+        }
+    }
+    SegmentSpec spec = buildSegment(step);
+    // IPv4's total length and IPv6's payload length are 16 bits.
+    const std::size_t ipLength =
+        spec.encodedLength() - EthernetHeader::kLength - (spec.isIpv6() ? Ipv6Header::kLength : 0);
+    if (ipLength > 0xffff) {
+        failStep(nowNs, fmt::format("cannot send: {} of data do not fit in one IP packet",
+                                    bytesText(spec.payload.size())));
+        return;
+    }
+    TcpHeader& tcp = spec.tcp;
+    const bool rst = tcp.has(flags::kRst);
+
+    // An ACK still owed goes out first, unless this segment carries it.
+    const bool carriesAck = tcp.has(flags::kAck) && !rst && m_rcvNxt && tcp.ack == *m_rcvNxt;
+    if (m_ackOwed && !carriesAck)
+        flushAck(out);
+
+    // RFC 9293 §3.10.1: our first SYN fixes the send sequence space.
+    if (tcp.has(flags::kSyn) && !m_synSent) {
+        m_synSent = true;
+        m_sndUna = tcp.seq;
+        m_sndNxt = tcp.seq;
+    }
+    // RFC 9293 §3.4: SYN, FIN and data take sequence space; a RST does not (RFC 9293
+    // §3.5.3), and a segment that is not the next one (seq != SND.NXT) is a
+    // deliberate retransmission or probe that does not move SND.NXT.
+    const std::uint32_t length = rst ? 0 : tcp.sequenceLength(spec.payload.size());
+    const SeqNum seq = tcp.seq;
+    const std::string what = fmt::format(
+        "{} seq={}{}", flagWords(tcp.flags), seq.value(),
+        spec.payload.empty() ? std::string() : " len=" + std::to_string(spec.payload.size()));
+    transmit(spec, out);
+    if (length > 0 && seq == m_sndNxt) {
+        m_sndNxt = seq + length;
+        m_outstanding.push_back({spec, m_sndNxt, what});
+        // RFC 6298 §5.1: start the timer when it is not running.
+        if (!m_rtxAt) {
+            m_rto = m_params.initialRtoNs;
+            m_rtxCount = 0;
+            m_rtxAt = nowNs + m_rto;
+        }
+    }
+    if (rst) {
+        m_aborted = true;
+        m_outstanding.clear();
+        m_rtxAt.reset();
+    }
+    completeStep(nowNs, "sent " + what);
+}
+
+void ScenarioRunner::retransmit(std::int64_t nowNs, FrameList& out) {
+    if (m_outstanding.empty() || m_aborted) {
+        m_rtxAt.reset();
+        return;
+    }
+    Outstanding& oldest = m_outstanding.front();
+    if (m_rtxCount >= m_params.maxRetransmissions) {
+        failStep(nowNs, fmt::format("our {} was not acknowledged after {} retransmission{}",
+                                    oldest.what, m_rtxCount, m_rtxCount == 1 ? "" : "s"));
+        return;
+    }
+    transmit(oldest.spec, out);
+    ++m_rtxCount;
+    if (m_current < m_results.size())
+        ++m_results[m_current].retransmissions;
+    // RFC 6298 §5.5: back off the timer.
+    m_rto *= 2;
+    m_rtxAt = nowNs + m_rto;
+    m_events.push_back(
+        {ScenarioEvent::Kind::Retransmitted, m_current, nowNs,
+         fmt::format("sent our {} again (retransmission {} of at most {}; next "
+                     "timeout in {})",
+                     oldest.what, m_rtxCount, m_params.maxRetransmissions, durationText(m_rto))});
+}
+
+// ---------------------------------------------------------------------------------
+// Steps.
+
+void ScenarioRunner::start(std::int64_t nowNs, FrameList& out) {
+    if (m_started)
+        return;
+    m_started = true;
+    advance(nowNs, out);
+}
+
+void ScenarioRunner::advance(std::int64_t nowNs, FrameList& out) {
+    while (!m_finished) {
+        if (m_current >= m_scenario.steps.size()) {
+            finish(nowNs);
+            break;
+        }
+        StepResult& result = m_results[m_current];
+        if (result.status == StepResult::Status::Done) {
+            ++m_current;
+            continue;
+        }
+        if (result.status == StepResult::Status::Pending)
+            beginStep(nowNs, out);
+        if (result.status == StepResult::Status::Running)
+            checkRunningStep(nowNs);
+        if (result.status != StepResult::Status::Done)
+            break;
+    }
+    flushAck(out);
+}
+
+bool ScenarioRunner::acksData() const {
+    if (!m_started || m_finished || m_current >= m_scenario.steps.size() ||
+        m_results[m_current].status != StepResult::Status::Running)
+        return false;
+    const StepAction& a = m_scenario.steps[m_current].action;
+    return std::holds_alternative<ReceiveStep>(a) || std::holds_alternative<WaitStep>(a) ||
+           std::holds_alternative<LingerStep>(a);
+}
+
+void ScenarioRunner::beginStep(std::int64_t nowNs, FrameList& out) {
+    StepResult& result = m_results[m_current];
+    result.status = StepResult::Status::Running;
+    result.startNs = nowNs;
+    m_stepDeadline.reset();
+    m_seenCount = 0;
+    m_lastSeen.clear();
+    const Step& step = m_scenario.steps[m_current];
+    m_events.push_back({ScenarioEvent::Kind::StepStarted, m_current, nowNs, step.name});
+    std::visit(
+        [&](const auto& a) {
+            using T = std::decay_t<decltype(a)>;
+            if constexpr (std::is_same_v<T, SendStep>) {
+                executeSend(a, nowNs, out);
+            } else if constexpr (std::is_same_v<T, LingerStep>) {
+                m_stepDeadline = nowNs + a.durationNs;
+            } else {
+                m_stepDeadline = nowNs + a.withinNs;
+            }
+        },
+        step.action);
+    // Data that arrived while nothing acknowledged it (during an expect) is
+    // acknowledged as soon as a step that takes data begins.
+    if (m_unacknowledged && acksData())
+        m_ackOwed = true;
+}
+
+void ScenarioRunner::checkRunningStep(std::int64_t nowNs) {
+    const StepAction& action = m_scenario.steps[m_current].action;
+    if (const auto* receive = std::get_if<ReceiveStep>(&action)) {
+        if (receive->until == ReceiveStep::Until::PeerFin) {
+            if (m_peerFin)
+                completeStep(nowNs, fmt::format("got the peer's FIN after {} of data",
+                                                bytesText(m_received.size() - m_consumed)));
+            return;
+        }
+        const Bytes data = Bytes(m_received).subspan(m_consumed);
+        const bool head = startsWith(Bytes(m_params.request), "HEAD ");
+        const HttpCheck check = checkHttpResponse(data, m_peerFin, head);
+        switch (check.state) {
+        case HttpCheck::State::Complete:
+            m_consumed += check.end;
+            completeStep(nowNs, fmt::format("got the response: {}", bytesText(check.end)));
+            return;
+        case HttpCheck::State::Malformed:
+            failStep(nowNs, fmt::format("expected an HTTP response; {}", check.progress));
+            return;
+        case HttpCheck::State::Incomplete:
+            if (m_peerFin)
+                failStep(nowNs, data.empty()
+                                    ? std::string("the peer closed the connection (FIN) without a "
+                                                  "response")
+                                    : fmt::format("the peer closed the connection (FIN) before the "
+                                                  "response was whole: {}",
+                                                  check.progress));
+            return;
+        }
+        return;
+    }
+    if (const auto* wait = std::get_if<WaitStep>(&action)) {
+        const bool acked = m_sndUna == m_sndNxt;
+        if ((!wait->acked || acked) && (!wait->peerFin || m_peerFin)) {
+            std::string what;
+            if (wait->acked)
+                what = fmt::format("everything we sent is acknowledged (snd.una={})",
+                                   m_sndUna.value());
+            if (wait->peerFin)
+                what += std::string(what.empty() ? "" : " and ") + "the peer's FIN arrived";
+            completeStep(nowNs, what.empty() ? std::string("nothing to wait for") : what);
+        }
+    }
+}
+
+void ScenarioRunner::completeStep(std::int64_t nowNs, std::string message) {
+    StepResult& result = m_results[m_current];
+    result.status = StepResult::Status::Done;
+    result.endNs = nowNs;
+    m_stepDeadline.reset();
+    m_events.push_back({ScenarioEvent::Kind::StepDone, m_current, nowNs, std::move(message)});
+}
+
+void ScenarioRunner::failStep(std::int64_t nowNs, const std::string& reason) {
+    if (m_finished)
+        return;
+    if (m_current >= m_results.size()) {
+        // Only cancel() can get here (a scenario without steps never waits).
+        m_failed = true;
+        m_finished = true;
+        m_events.push_back({ScenarioEvent::Kind::Finished, m_current, nowNs, reason});
+        return;
+    }
+    StepResult& result = m_results[m_current];
+    if (result.status == StepResult::Status::Pending)
+        result.startNs = nowNs;
+    result.status = StepResult::Status::Failed;
+    result.endNs = nowNs;
+    result.message = fmt::format("{}: {}", stepLabel(m_current), reason);
+    m_failed = true;
+    m_finished = true;
+    m_ackOwed = false;
+    m_stepDeadline.reset();
+    m_rtxAt.reset();
+    m_events.push_back({ScenarioEvent::Kind::StepFailed, m_current, nowNs, result.message});
+    m_events.push_back(
+        {ScenarioEvent::Kind::Finished, m_current, nowNs, "failed at " + result.message});
+}
+
+void ScenarioRunner::finish(std::int64_t nowNs) {
+    m_finished = true;
+    m_stepDeadline.reset();
+    m_rtxAt.reset();
+    m_events.push_back({ScenarioEvent::Kind::Finished, m_current, nowNs,
+                        fmt::format("all {} step{} done", m_scenario.steps.size(),
+                                    m_scenario.steps.size() == 1 ? "" : "s")});
+}
+
+void ScenarioRunner::cancel(std::int64_t nowNs, const std::string& reason) {
+    if (m_finished)
+        return;
+    m_started = true;
+    failStep(nowNs, reason);
+}
+
+std::string ScenarioRunner::retransmissionNote() const {
+    if (m_current >= m_results.size() || m_results[m_current].retransmissions == 0)
+        return {};
+    const unsigned n = m_results[m_current].retransmissions;
+    return fmt::format(" (we retransmitted {} time{} meanwhile)", n, n == 1 ? "" : "s");
+}
+
+void ScenarioRunner::timeout(std::int64_t nowNs) {
+    const Step& step = m_scenario.steps[m_current];
+    std::visit(
+        [&](const auto& a) {
+            using T = std::decay_t<decltype(a)>;
+            if constexpr (std::is_same_v<T, ExpectStep>) {
+                std::string got = "got nothing";
+                if (m_seenCount == 1)
+                    got = "got " + m_lastSeen;
+                else if (m_seenCount > 1)
+                    got = fmt::format("got {} segments, the last {}", m_seenCount, m_lastSeen);
+                failStep(nowNs,
+                         fmt::format("expected {}{}{} within {}; {}{}", flagWords(a.flags),
+                                     expressionText(a.seq, "seq"), expressionText(a.ack, "ack"),
+                                     durationText(a.withinNs), got, retransmissionNote()));
+            } else if constexpr (std::is_same_v<T, ReceiveStep>) {
+                const Bytes data = Bytes(m_received).subspan(m_consumed);
+                if (a.until == ReceiveStep::Until::PeerFin) {
+                    failStep(nowNs, fmt::format("expected the peer's FIN within {}; got {}{}",
+                                                durationText(a.withinNs),
+                                                data.empty() ? std::string("no data and no FIN")
+                                                             : bytesText(data.size()) +
+                                                                   " of data and no FIN",
+                                                retransmissionNote()));
+                    return;
+                }
+                const bool head = startsWith(Bytes(m_params.request), "HEAD ");
+                const HttpCheck check = checkHttpResponse(data, m_peerFin, head);
+                failStep(nowNs, fmt::format("expected a complete HTTP response within {}; {}{}",
+                                            durationText(a.withinNs), check.progress,
+                                            retransmissionNote()));
+            } else if constexpr (std::is_same_v<T, WaitStep>) {
+                std::vector<std::string> wanted;
+                std::vector<std::string> missing;
+                if (a.acked) {
+                    wanted.push_back("everything we sent acknowledged");
+                    if (m_sndUna != m_sndNxt)
+                        missing.push_back(
+                            fmt::format("the ACK of {} (snd.una={}, snd.nxt={})",
+                                        bytesText(static_cast<std::uint32_t>(m_sndNxt - m_sndUna)),
+                                        m_sndUna.value(), m_sndNxt.value()));
+                }
+                if (a.peerFin) {
+                    wanted.push_back("the peer's FIN");
+                    if (!m_peerFin)
+                        missing.push_back("the peer's FIN");
+                }
+                const auto join = [](const std::vector<std::string>& v) {
+                    std::string s;
+                    for (const auto& x : v)
+                        s += (s.empty() ? "" : " and ") + x;
+                    return s;
+                };
+                failStep(nowNs, fmt::format("expected {} within {}; still missing {}{}",
+                                            join(wanted), durationText(a.withinNs), join(missing),
+                                            retransmissionNote()));
+            } else if constexpr (std::is_same_v<T, LingerStep>) {
+                completeStep(nowNs, fmt::format("lingered {}", durationText(a.durationNs)));
+            }
+        },
+        step.action);
+}
+
+void ScenarioRunner::tick(std::int64_t nowNs, FrameList& out) {
+    if (!m_started || m_finished)
+        return;
+    if (m_stepDeadline && nowNs >= *m_stepDeadline) {
+        timeout(nowNs); // fails the step, or ends a linger
+        advance(nowNs, out);
+        if (m_finished)
+            return;
+    }
+    if (m_rtxAt && nowNs >= *m_rtxAt)
+        retransmit(nowNs, out);
+}
+
+void ScenarioRunner::noteSeen(const std::string& description) {
+    ++m_seenCount;
+    m_lastSeen = description;
+}
+
+// ---------------------------------------------------------------------------------
+// Received segments.
+
+void ScenarioRunner::onFrame(const Frame& frame, std::int64_t nowNs, FrameList& out) {
+    if (!m_started || m_finished)
+        return;
+    const TcpHeader* tcp = frame.tcp();
+    if (!tcp || tcp->srcPort != m_params.destinationPort || tcp->dstPort != m_params.sourcePort)
+        return;
+    if (const auto* ip = frame.ipv4()) {
+        const auto* peer = std::get_if<Ipv4Address>(&m_params.peer);
+        const auto* own = std::get_if<Ipv4Address>(&m_params.phantom);
+        if (!peer || !own || ip->src != *peer || ip->dst != *own)
+            return;
+    } else if (const auto* ip6 = frame.ipv6()) {
+        const auto* peer = std::get_if<Ipv6Address>(&m_params.peer);
+        const auto* own = std::get_if<Ipv6Address>(&m_params.phantom);
+        if (!peer || !own || ip6->src != *peer || ip6->dst != *own)
+            return;
+    } else {
+        return;
+    }
+
+    // RFC 9293 §3.10.7: a segment whose checksum fails is dropped, as the peer's own
+    // stack would. (A partial checksum left by offload is not a failure.)
+    if (frame.diagnostics.has(Diagnostic::TcpChecksumBad))
+        return;
+
+    const Bytes payload = frame.payload();
+    const std::string description = describeSegment(*tcp, payload.size());
+    const StepAction& action = m_scenario.steps[m_current].action;
+    const auto* expect = std::get_if<ExpectStep>(&action);
+    const bool expectsSyn = expect && (expect->flags & flags::kSyn);
+
+    // RFC 9293 §3.10.7.4: a RST aborts the connection. A step that does not ask for
+    // one cannot go on.
+    if (tcp->has(flags::kRst)) {
+        if (!expect || !(expect->flags & flags::kRst)) {
+            std::string expected;
+            if (expect)
+                expected = fmt::format("expected {}{}{}; ", flagWords(expect->flags),
+                                       expressionText(expect->seq, "seq"),
+                                       expressionText(expect->ack, "ack"));
+            m_aborted = true;
+            failStep(nowNs,
+                     fmt::format("{}the peer reset the connection ({})", expected, description));
+            return;
+        }
+    }
+
+    // The peer's SYN fixes IRS (RFC 9293 §3.10.7.3). A SYN-ACK again after the
+    // handshake means our ACK was lost: acknowledge it again (§3.10.7.4, "If the
+    // connection is in a synchronized state ... send an acknowledgment").
+    if (tcp->has(flags::kSyn) && !tcp->has(flags::kRst)) {
+        if (!m_irs || expectsSyn) {
+            m_irs = tcp->seq;
+            m_rcvNxt = tcp->seq + 1;
+        } else if (tcp->seq == *m_irs) {
+            m_ackOwed = true;
+        }
+    }
+
+    // The expectation is checked against the variables as they were before this
+    // segment's acknowledgment and data count ("expect PA seq=rcv.nxt").
+    bool matched = false;
+    if (expect) {
+        matched = (tcp->flags & expect->flags) == expect->flags;
+        if (matched && expect->seq)
+            matched = evaluate(*expect->seq) == tcp->seq;
+        if (matched && expect->ack)
+            matched = tcp->has(flags::kAck) && evaluate(*expect->ack) == tcp->ack;
+        if (!matched)
+            noteSeen(description);
+    }
+
+    if (tcp->has(flags::kRst)) {
+        // An expected RST: the connection is gone, nothing more to acknowledge.
+        m_aborted = true;
+        m_outstanding.clear();
+        m_rtxAt.reset();
+    } else {
+        // RFC 9293 §3.10.7.4, fifth: "If SND.UNA < SEG.ACK =< SND.NXT, then set
+        // SND.UNA <- SEG.ACK"; the retransmission queue drops what is covered.
+        if (tcp->has(flags::kAck) && m_sndUna < tcp->ack && tcp->ack <= m_sndNxt) {
+            m_sndUna = tcp->ack;
+            const auto covered =
+                std::find_if(m_outstanding.begin(), m_outstanding.end(),
+                             [&](const Outstanding& o) { return o.end > m_sndUna; });
+            if (covered != m_outstanding.begin()) {
+                m_outstanding.erase(m_outstanding.begin(), covered);
+                m_rtxCount = 0;
+                m_rto = m_params.initialRtoNs;
+                // RFC 6298 §5.2/§5.3: stop the timer when all is acknowledged, else
+                // restart it.
+                if (m_outstanding.empty())
+                    m_rtxAt.reset();
+                else
+                    m_rtxAt = nowNs + m_rto;
+            }
+        }
+
+        // Data and FIN: only what starts at RCV.NXT is taken (the part of a segment
+        // beyond RCV.NXT when it overlaps, RFC 9293 §3.10.7.4 "trimmed"); the rest is
+        // answered with a duplicate ACK while a step takes data.
+        const bool fin = tcp->has(flags::kFin);
+        if (m_rcvNxt && (!payload.empty() || fin)) {
+            const SeqNum start = tcp->seq + (tcp->has(flags::kSyn) ? 1 : 0);
+            const auto length = static_cast<std::uint32_t>(payload.size());
+            const SeqNum end = start + length;
+            bool taken = false;
+            if (!m_peerFin && start <= *m_rcvNxt &&
+                (end > *m_rcvNxt || (fin && end == *m_rcvNxt))) {
+                const auto skip =
+                    static_cast<std::size_t>(static_cast<std::uint32_t>(*m_rcvNxt - start));
+                m_received.insert(m_received.end(),
+                                  payload.begin() + static_cast<std::ptrdiff_t>(skip),
+                                  payload.end());
+                m_rcvNxt = end;
+                if (fin) {
+                    m_rcvNxt = end + 1;
+                    m_peerFin = true;
+                }
+                taken = true;
+            }
+            if (acksData())
+                m_ackOwed = true;
+            else if (taken)
+                m_unacknowledged = true;
+        }
+    }
+
+    if (matched)
+        completeStep(nowNs, "got " + description);
+    advance(nowNs, out);
+}
+
+} // namespace tcplab::engine

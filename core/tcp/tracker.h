@@ -1,0 +1,2 @@
+#pragma once
+// The connection tracker (issue 4): being written.

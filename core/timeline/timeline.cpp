@@ -1,0 +1,66 @@
+#include "timeline/timeline.h"
+
+#include <array>
+
+namespace tcplab::timeline {
+
+std::string_view directionName(Direction d) noexcept {
+    switch (d) {
+    case Direction::Sent:
+        return "sent";
+    case Direction::Received:
+        return "received";
+    }
+    return "unknown";
+}
+
+/// A fixed block of entries. Allocated whole by the writer when the first entry in it
+/// is appended, never moved or freed before the Timeline: a reader holding a reference
+/// to an entry keeps a valid one for the Timeline's lifetime.
+struct Timeline::Chunk {
+    std::array<Entry, kChunkSize> entries;
+};
+
+Timeline::Timeline(std::size_t capacity)
+    : m_capacity(capacity)
+    , m_chunkCount(capacity / kChunkSize + (capacity % kChunkSize != 0 ? 1 : 0))
+    , m_chunks(std::make_unique<std::atomic<Chunk*>[]>(m_chunkCount)) {
+    for (std::size_t i = 0; i < m_chunkCount; ++i)
+        m_chunks[i].store(nullptr, std::memory_order_relaxed);
+}
+
+Timeline::~Timeline() {
+    for (std::size_t i = 0; i < m_chunkCount; ++i)
+        delete m_chunks[i].load(std::memory_order_relaxed);
+}
+
+std::optional<std::size_t> Timeline::append(std::int64_t timeNs, Direction direction,
+                                            wire::Bytes frame) {
+    // Only the writer changes m_size, so its own relaxed read is exact.
+    const std::size_t index = m_size.load(std::memory_order_relaxed);
+    if (index >= m_capacity)
+        return std::nullopt;
+    std::atomic<Chunk*>& slot = m_chunks[index / kChunkSize];
+    Chunk* chunk = slot.load(std::memory_order_relaxed);
+    if (!chunk) {
+        chunk = new Chunk;
+        // Readers reach a chunk only through an index below the published size, and
+        // the release store of that size below orders this store before it; release
+        // here too so the pointer is never seen without its constructed entries.
+        slot.store(chunk, std::memory_order_release);
+    }
+    Entry& entry = chunk->entries[index % kChunkSize];
+    entry.timeNs = timeNs;
+    entry.direction = direction;
+    entry.bytes.assign(frame.begin(), frame.end());
+    // Publish: everything written above happens-before a reader's acquire of size().
+    m_size.store(index + 1, std::memory_order_release);
+    return index;
+}
+
+const Entry& Timeline::operator[](std::size_t index) const noexcept {
+    const Chunk* chunk = m_chunks[index / kChunkSize].load(std::memory_order_acquire);
+    return chunk->entries[index % kChunkSize];
+}
+
+} // namespace tcplab::timeline
