@@ -6,6 +6,7 @@
 #include "engine/scenario.h"
 #include "host/phantom_filter.h"
 #include "host/phantom_host.h"
+#include "lab/builtin_lab.h"
 #include "link/pcap_link.h"
 #include "timeline/timeline.h"
 #include "timeline/timeline_io.h"
@@ -30,6 +31,8 @@ using wire::IpAddress;
 
 struct ExperimentOptions {
     std::string iface;
+    std::string lab;
+    bool ipv6 = false;
     std::string phantom;
     std::string phantomMac;
     std::string gateway;
@@ -234,7 +237,16 @@ private:
                 return fmt::format("NA {} is-at {}", icmp->target.toString(),
                                    icmp->targetLinkLayer ? icmp->targetLinkLayer->toString()
                                                          : std::string("(no MAC)"));
-            return fmt::format("ICMPv6 type {}", icmp->type);
+            switch (icmp->type) {
+            case 133:
+                return "ICMPv6 router solicitation";
+            case 134:
+                return "ICMPv6 router advertisement";
+            case 143:
+                return "ICMPv6 MLDv2 report (the peer joins a multicast group)";
+            default:
+                return fmt::format("ICMPv6 type {}", icmp->type);
+            }
         }
         return fmt::format("other frame, {} bytes", frame.bytes.size());
     }
@@ -249,15 +261,53 @@ std::string hostEventLine(const host::HostEvent& e) {
     return "# " + e.message;
 }
 
-int runExperiment(const ExperimentOptions& o) {
+/// The built-in lab's addresses (core/lab: the peer's are fixed there).
+constexpr const char* kLabPhantom4 = "198.18.0.2/24";
+constexpr const char* kLabPeer4 = "198.18.0.1";
+constexpr const char* kLabPhantom6 = "2001:db8::2/64";
+constexpr const char* kLabPeer6 = "2001:db8::1";
+
+int runExperiment(ExperimentOptions o) {
+    const bool builtin = o.iface.empty();
+    if (builtin) {
+        if (o.lab.empty())
+            o.lab = "linux";
+        if (o.lab != "linux")
+            throw CLI::ValidationError(
+                "--lab", fmt::format("'{}' is not a built-in peer here (there is: linux)", o.lab));
+        if (o.phantom.empty())
+            o.phantom = o.ipv6 ? kLabPhantom6 : kLabPhantom4;
+        if (o.peer.empty())
+            o.peer = o.ipv6 ? kLabPeer6 : kLabPeer4;
+    } else if (o.phantom.empty() || o.peer.empty()) {
+        throw CLI::RequiredError(o.phantom.empty() ? "--phantom" : "--peer");
+    }
     Plan plan = makePlan(o);
-    auto link = link::PcapLink::open(o.iface, host::phantomBpfFilter(plan.identity));
-    if (!link) {
-        std::cerr << "tcplab-cli experiment: " << link.error().message << "\n";
-        return kExitFailure;
+
+    // The link: the built-in lab's veth (a private namespace pair that lives as long
+    // as `lab`), or libpcap on the named interface, filtered to the phantom's traffic.
+    std::optional<lab::BuiltinLinuxLab> lab;
+    std::unique_ptr<link::Link> link;
+    if (builtin) {
+        auto started = lab::startLinuxLab();
+        if (!started) {
+            std::cerr << "tcplab-cli experiment: " << started.error().message << "\n";
+            return kExitFailure;
+        }
+        lab.emplace(std::move(*started));
+        link = lab->takeLink();
+        if (!o.quiet)
+            std::cout << "# " << lab->description() << "\n";
+    } else {
+        auto opened = link::PcapLink::open(o.iface, host::phantomBpfFilter(plan.identity));
+        if (!opened) {
+            std::cerr << "tcplab-cli experiment: " << opened.error().message << "\n";
+            return kExitFailure;
+        }
+        link = std::move(*opened);
     }
     auto timeline = std::make_shared<timeline::Timeline>();
-    engine::Engine engine(std::move(*link), timeline);
+    engine::Engine engine(std::move(link), timeline);
     engine.start();
 
     std::ostream& out = std::cout;
@@ -359,15 +409,24 @@ void addExperimentCommand(CLI::App& app, int& exitCode) {
         "Run the classic exercise from the phantom host against a real TCP stack: conflict "
         "probe, SYN, SYN-ACK, ACK, the HTTP GET, the whole response acknowledged, the close. "
         "Prints a text ladder; exits 0 only when every step happened.");
-    sub->add_option("--iface", o->iface, "the interface to use (e.g. tcplab0 of tcplab-lab)")
-        ->required();
+    auto* iface = sub->add_option(
+        "--iface", o->iface,
+        "an interface to use (e.g. tcplab0 of tcplab-lab; needs CAP_NET_RAW); without it the "
+        "built-in lab is used");
+    auto* lab = sub->add_option("--lab", o->lab,
+                                "the built-in peer: linux (a real kernel in a private namespace, "
+                                "no privileges needed); the default without --iface");
+    lab->excludes(iface);
+    sub->add_flag("--ipv6", o->ipv6, "with the built-in lab: use its IPv6 addresses");
     sub->add_option("--phantom", o->phantom,
-                    "the phantom's address and prefix, e.g. 198.18.0.2/24 or 2001:db8::2/64")
-        ->required();
+                    "the phantom's address and prefix, e.g. 198.18.0.2/24 or 2001:db8::2/64 "
+                    "(needed with --iface; the built-in lab's: 198.18.0.2/24, 2001:db8::2/64)");
     sub->add_option("--phantom-mac", o->phantomMac,
                     "the phantom's MAC (default: random, locally administered)");
     sub->add_option("--gateway", o->gateway, "the phantom's gateway, for an off-link peer");
-    sub->add_option("--peer", o->peer, "the peer's address")->required();
+    sub->add_option("--peer", o->peer,
+                    "the peer's address (needed with --iface; the built-in lab's: 198.18.0.1, "
+                    "2001:db8::1)");
     sub->add_option("--sport", o->sport, "our port")->capture_default_str();
     sub->add_option("--dport", o->dport, "the peer's port")->capture_default_str();
     sub->add_option("--isn", o->isn, "our initial sequence number (0-4294967295)")

@@ -25,6 +25,9 @@ namespace tcplab::engine {
 
 namespace {
 
+/// Non-blocking reads right after a turn that sent something (see receiveEagerly).
+constexpr unsigned kEagerReceiveRounds = 4;
+
 /// The longest poll() wait even with no timer due: an injected clock that jumps (a
 /// test's, or the wall clock stepped) is looked at again within this time.
 constexpr std::int64_t kMaxPollWaitMs = 1000;
@@ -192,8 +195,22 @@ struct Engine::Impl {
             }
 
             tick();
+            receiveEagerly();
             publishEvents();
         }
+    }
+
+    /// Whatever this turn sent may be answered already (on a veth the peer's kernel
+    /// replies within our send call): read the link now, before waking consumers and
+    /// going round poll() again. Bounded: a few non-blocking reads per turn.
+    void receiveEagerly() {
+        for (unsigned i = 0; i < kEagerReceiveRounds && sentThisTurn; ++i) {
+            sentThisTurn = false;
+            if (!link || receiveStopped || receiveFrames(0) == 0)
+                break;
+            tick();
+        }
+        sentThisTurn = false;
     }
 
     /// Milliseconds until the earliest timer, rounded up so that we wake at or after it.
@@ -380,6 +397,7 @@ struct Engine::Impl {
             const auto sent = link->send(frame);
             if (sent) {
                 record(now, timeline::Direction::Sent, frame);
+                sentThisTurn = true;
                 continue;
             }
             const auto code = sent.error().code;
@@ -580,6 +598,7 @@ struct Engine::Impl {
     std::optional<ScenarioRunner> runner;
     std::optional<PendingScenario> pending;
     std::optional<std::string> linkFailure; ///< why the link failed (reported once)
+    bool sentThisTurn = false;              ///< a frame went out since the last eager read
     bool receiveStopped = false;            ///< receive() failed: the link is not polled
     std::string refusal;                    ///< the conflict sentence, once an address was refused
     bool timelineFullReported = false;

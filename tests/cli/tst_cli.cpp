@@ -6,7 +6,11 @@
 #include "timeline/pcap_file.h"
 
 #include <QProcess>
+#include <QRegularExpression>
+#include <QStandardPaths>
 #include <QTemporaryDir>
+
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -223,6 +227,75 @@ private Q_SLOTS:
         QTest::newRow("decode bad hex") << QStringList{"decode", "--hex", "0g"} << "hex";
         QTest::newRow("decode missing file")
             << QStringList{"decode", "--pcap", "/nonexistent.pcap"} << "nonexistent";
+        // experiment: every argument is checked before any interface is opened.
+        const QStringList ex{"experiment", "--iface", "nonexistent0"};
+        QTest::newRow("experiment without phantom")
+            << (ex + QStringList{"--peer", "198.18.0.1"}) << "--phantom";
+        QTest::newRow("experiment bad phantom")
+            << (ex + QStringList{"--phantom", "198.18.0/24", "--peer", "198.18.0.1"})
+            << "--phantom";
+        QTest::newRow("experiment prefix 33")
+            << (ex + QStringList{"--phantom", "198.18.0.2/33", "--peer", "198.18.0.1"})
+            << "--phantom";
+        QTest::newRow("experiment mixed families")
+            << (ex + QStringList{"--phantom", "198.18.0.2/24", "--peer", "2001:db8::1"})
+            << "--peer";
+        QTest::newRow("experiment peer is phantom")
+            << (ex + QStringList{"--phantom", "198.18.0.2/24", "--peer", "198.18.0.2"}) << "--peer";
+        QTest::newRow("experiment gateway family")
+            << (ex + QStringList{"--phantom", "198.18.0.2/24", "--peer", "198.18.1.2", "--gateway",
+                                 "2001:db8::1"})
+            << "--gateway";
+        QTest::newRow("experiment close mode")
+            << (ex + QStringList{"--phantom", "198.18.0.2/24", "--peer", "198.18.0.1", "--close",
+                                 "maybe"})
+            << "--close";
+        QTest::newRow("experiment isn too big")
+            << (ex + QStringList{"--phantom", "198.18.0.2/24", "--peer", "198.18.0.1", "--isn",
+                                 "4294967296"})
+            << "--isn";
+        QTest::newRow("experiment group mac")
+            << (ex + QStringList{"--phantom", "198.18.0.2/24", "--peer", "198.18.0.1",
+                                 "--phantom-mac", "03:00:00:00:00:01"})
+            << "--phantom-mac";
+        QTest::newRow("experiment request escape")
+            << (ex + QStringList{"--phantom", "198.18.0.2/24", "--peer", "198.18.0.1", "--request",
+                                 "GET \\q"})
+            << "--request";
+        QTest::newRow("experiment rto zero")
+            << (ex +
+                QStringList{"--phantom", "198.18.0.2/24", "--peer", "198.18.0.1", "--rto", "0"})
+            << "--rto";
+        QTest::newRow("experiment missing scenario")
+            << (ex + QStringList{"--phantom", "198.18.0.2/24", "--peer", "198.18.0.1", "--scenario",
+                                 "/nonexistent.scenario"})
+            << "--scenario";
+    }
+
+    void experiment_scenarioErrorNamesTheLine() {
+        QTemporaryDir dir;
+        QFile f(dir.filePath("bad.scenario"));
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write("title broken\nsend S\nexpect SA within=soon\n");
+        f.close();
+        const Run r = cli({"experiment", "--iface", "nonexistent0", "--phantom", "198.18.0.2/24",
+                           "--peer", "198.18.0.1", "--scenario", f.fileName()});
+        QCOMPARE(r.exitCode, 2);
+        QVERIFY2(r.err.contains("line 3"), qPrintable(r.err));
+        QVERIFY2(r.err.contains("within"), qPrintable(r.err));
+    }
+
+    void experiment_noSuchInterfaceExitsOne() {
+        const Run r = cli({"experiment", "--iface", "nonexistent0", "--phantom", "198.18.0.2/24",
+                           "--peer", "198.18.0.1"});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains("nonexistent0"), qPrintable(r.err));
+        // Root learns which interfaces exist; anyone else how to get the capability.
+        if (geteuid() == 0)
+            QVERIFY2(r.err.contains("lo"), qPrintable(r.err));
+        else
+            QVERIFY2(r.err.contains("setcap") || r.err.contains("nonexistent0"), qPrintable(r.err));
+        QCOMPARE(r.err.trimmed().count('\n'), 0);
     }
 
     void badArguments_exitTwoWithOneLine() {
@@ -250,6 +323,65 @@ private Q_SLOTS:
         const Run r = cli({"decode", "--pcap", f.fileName()});
         QCOMPARE(r.exitCode, 1);
         QVERIFY2(r.err.contains("junk.pcap"), qPrintable(r.err));
+    }
+
+    // The classic exercise on the built-in lab: a real kernel in a private namespace,
+    // which needs no privileges (CI runs it as root and, below, as nobody).
+    void experiment_builtinLab_data() {
+        QTest::addColumn<QStringList>("args");
+        QTest::addColumn<QString>("closing");
+        QTest::newRow("ipv4 fin") << QStringList{"--close", "fin"} << "phantom <- peer  FA";
+        QTest::newRow("ipv4 rst") << QStringList{"--close", "rst"} << "phantom -> peer  R ";
+        QTest::newRow("ipv4 peer") << QStringList{"--close", "peer"} << "phantom -> peer  FA";
+        QTest::newRow("ipv6 fin") << QStringList{"--ipv6", "--close", "fin"}
+                                  << "phantom <- peer  FA";
+        QTest::newRow("ipv6 rst") << QStringList{"--ipv6", "--close", "rst"}
+                                  << "phantom -> peer  R ";
+        QTest::newRow("ipv6 peer")
+            << QStringList{"--ipv6", "--close", "peer"} << "phantom -> peer  FA";
+    }
+
+    void experiment_builtinLab() {
+        QFETCH(QStringList, args);
+        QFETCH(QString, closing);
+        const Run r = cli(QStringList{"experiment", "-q"} + args);
+        if (r.exitCode == 1 && r.err.contains("user namespace"))
+            QSKIP(qPrintable("the built-in lab cannot run here: " + r.err.trimmed()));
+        QVERIFY2(r.exitCode == 0, qPrintable(r.out + r.err));
+        QVERIFY2(r.out.contains(QRegularExpression("phantom -> peer  S +0 ")), qPrintable(r.out));
+        QVERIFY2(r.out.contains(QRegularExpression("phantom <- peer  SA +0 +1 ")),
+                 qPrintable(r.out));
+        QVERIFY2(r.out.contains(QRegularExpression("phantom -> peer  PA +1 +1 +18 ")) ||
+                     r.out.contains(QRegularExpression("phantom -> peer  PA +1 +1 +37 ")),
+                 qPrintable(r.out));
+        QVERIFY2(r.out.contains(closing), qPrintable(r.out));
+    }
+
+    void experiment_builtinLabAsAnOrdinaryUser() {
+        if (geteuid() != 0)
+            QSKIP("already unprivileged: experiment_builtinLab covers it");
+        if (QStandardPaths::findExecutable("setpriv").isEmpty())
+            QSKIP("setpriv is not installed");
+        // From a copy nobody can reach (the build tree may sit under /root), with the
+        // helper beside it, where tcplab-cli looks for it.
+        QTemporaryDir dir(QDir::tempPath() + "/tcplab-cli-test-XXXXXX");
+        QVERIFY(dir.isValid());
+        QFile::setPermissions(dir.path(), QFileDevice::ReadOwner | QFileDevice::WriteOwner |
+                                              QFileDevice::ExeOwner | QFileDevice::ReadOther |
+                                              QFileDevice::ExeOther);
+        const QString cliPath = QStringLiteral(TCPLAB_CLI);
+        const QString helper = QFileInfo(cliPath).dir().filePath("tcplab-lab-helper");
+        QVERIFY(QFile::copy(cliPath, dir.filePath("tcplab-cli")));
+        QVERIFY(QFile::copy(helper, dir.filePath("tcplab-lab-helper")));
+        QProcess p;
+        p.setWorkingDirectory(dir.path());
+        p.start("setpriv", {"--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                            dir.filePath("tcplab-cli"), "experiment", "-q"});
+        QVERIFY(p.waitForFinished(60000));
+        const QString out = QString::fromUtf8(p.readAllStandardOutput());
+        const QString err = QString::fromUtf8(p.readAllStandardError());
+        QVERIFY2(p.exitCode() == 0, qPrintable(out + err));
+        QVERIFY2(out.contains("phantom <- peer  FA"), qPrintable(out));
     }
 
     void versionAndHelp() {

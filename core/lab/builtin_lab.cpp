@@ -1,0 +1,635 @@
+#include "lab/builtin_lab.h"
+
+#include "link/fd_link.h"
+
+#include <fcntl.h>
+#include <linux/nsfs.h>
+#include <linux/sockios.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <sstream>
+#include <thread>
+#include <utility>
+
+#include <fmt/format.h>
+
+extern char** environ;
+
+namespace tcplab::lab {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr const char* kHelperName = "tcplab-lab-helper";
+/// The fds the helper expects: the channel, then (tcp-settings) the namespaces.
+constexpr int kChannelFd = 3;
+constexpr int kUserNsFd = 4;
+constexpr int kNetNsFd = 5;
+/// Fds we hand over are first moved at or above this, so that the dup2s of the spawn
+/// cannot overwrite one another.
+constexpr int kSpawnFdFloor = 10;
+constexpr std::size_t kMaxReceivedFds = 16;
+/// After its answer the helper only exits: it gets this long before SIGKILL.
+constexpr milliseconds kReapGrace{2000};
+constexpr const char* kNamespaceLabCure =
+    "build the namespace lab once with 'sudo scripts/tcplab-lab up' and use --iface tcplab0";
+
+/// An owned fd.
+class UniqueFd {
+public:
+    UniqueFd() = default;
+    explicit UniqueFd(int fd) noexcept
+        : m_fd(fd) {}
+    ~UniqueFd() { reset(); }
+    UniqueFd(UniqueFd&& o) noexcept
+        : m_fd(std::exchange(o.m_fd, -1)) {}
+    UniqueFd& operator=(UniqueFd&& o) noexcept {
+        if (this != &o) {
+            reset();
+            m_fd = std::exchange(o.m_fd, -1);
+        }
+        return *this;
+    }
+    UniqueFd(const UniqueFd&) = delete;
+    UniqueFd& operator=(const UniqueFd&) = delete;
+    int get() const noexcept { return m_fd; }
+    int release() noexcept { return std::exchange(m_fd, -1); }
+    void reset() noexcept {
+        if (m_fd >= 0)
+            ::close(m_fd);
+        m_fd = -1;
+    }
+
+private:
+    int m_fd = -1;
+};
+
+LabError ioError(std::string message) {
+    return {LabErrorCode::Io, std::move(message)};
+}
+
+std::string errnoText(int error) {
+    return std::strerror(error);
+}
+
+/// The helper's answer: its key=value lines and the fds that came with it.
+struct Reply {
+    bool ok = false;
+    std::map<std::string, std::string> fields;
+    std::vector<UniqueFd> fds;
+
+    std::string field(const std::string& key) const {
+        const auto it = fields.find(key);
+        return it == fields.end() ? std::string{} : it->second;
+    }
+};
+
+Reply parseReply(const std::string& text) {
+    Reply reply;
+    std::istringstream lines(text);
+    std::string line;
+    bool first = true;
+    while (std::getline(lines, line)) {
+        if (first) {
+            reply.ok = line == "ok";
+            first = false;
+            continue;
+        }
+        const auto eq = line.find('=');
+        if (eq != std::string::npos)
+            reply.fields[line.substr(0, eq)] = line.substr(eq + 1);
+    }
+    return reply;
+}
+
+std::string statusText(int status) {
+    if (WIFEXITED(status))
+        return fmt::format("exited with status {}", WEXITSTATUS(status));
+    if (WIFSIGNALED(status))
+        return fmt::format("was killed by signal {} ({})", WTERMSIG(status),
+                           ::strsignal(WTERMSIG(status)));
+    return "ended";
+}
+
+/// Waits (bounded) for `pid` to end, killing it first when `kill` is set or the grace
+/// period runs out. The exit status, or nullopt if it could not be reaped (another
+/// part of the program reaped it: ECHILD).
+std::optional<int> reap(pid_t pid, bool killFirst) {
+    if (killFirst)
+        ::kill(pid, SIGKILL);
+    bool killed = killFirst;
+    auto deadline = Clock::now() + kReapGrace;
+    for (;;) {
+        int status = 0;
+        const pid_t r = ::waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            return status;
+        if (r < 0 && errno != EINTR)
+            return std::nullopt;
+        if (Clock::now() >= deadline) {
+            if (killed)
+                return std::nullopt; // SIGKILL did not end it in time: give up waiting
+            ::kill(pid, SIGKILL);
+            killed = true;
+            deadline = Clock::now() + kReapGrace;
+        }
+        std::this_thread::sleep_for(milliseconds(1));
+    }
+}
+
+/// A copy of `fd` at or above kSpawnFdFloor, close-on-exec.
+tl::expected<UniqueFd, LabError> highCopy(int fd) {
+    const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, kSpawnFdFloor);
+    if (copy < 0)
+        return tl::make_unexpected(
+            ioError(fmt::format("the built-in Linux lab cannot start: dup: {}", errnoText(errno))));
+    return UniqueFd(copy);
+}
+
+/// Runs the helper with `args`, hands it `extraFds` as fds 4, 5, ..., and waits for its
+/// one answer within `timeout`. The helper is always reaped before this returns.
+tl::expected<Reply, LabError> runHelper(const std::string& helper,
+                                        const std::vector<std::string>& args,
+                                        const std::vector<int>& extraFds, milliseconds timeout) {
+    int pair[2] = {-1, -1};
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
+        return tl::make_unexpected(ioError(
+            fmt::format("the built-in Linux lab cannot start: socketpair: {}", errnoText(errno))));
+    UniqueFd ours(pair[0]);
+    auto theirs = highCopy(pair[1]);
+    ::close(pair[1]);
+    if (!theirs)
+        return tl::make_unexpected(theirs.error());
+    std::vector<UniqueFd> extras;
+    for (const int fd : extraFds) {
+        auto copy = highCopy(fd);
+        if (!copy)
+            return tl::make_unexpected(copy.error());
+        extras.push_back(std::move(*copy));
+    }
+
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attributes;
+    ::posix_spawn_file_actions_init(&actions);
+    ::posix_spawnattr_init(&attributes);
+    ::posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    ::posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+    ::posix_spawn_file_actions_adddup2(&actions, theirs->get(), kChannelFd);
+    for (std::size_t i = 0; i < extras.size(); ++i)
+        ::posix_spawn_file_actions_adddup2(&actions, extras[i].get(), kUserNsFd + int(i));
+    // The helper starts with no signal blocked or ignored, whatever this process does.
+    sigset_t none;
+    sigset_t all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    ::posix_spawnattr_setsigmask(&attributes, &none);
+    ::posix_spawnattr_setsigdefault(&attributes, &all);
+    ::posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+
+    std::vector<std::string> argvStrings{helper};
+    argvStrings.insert(argvStrings.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& s : argvStrings)
+        argv.push_back(s.data());
+    argv.push_back(nullptr);
+
+    pid_t pid = -1;
+    const int spawnError =
+        ::posix_spawn(&pid, helper.c_str(), &actions, &attributes, argv.data(), environ);
+    ::posix_spawn_file_actions_destroy(&actions);
+    ::posix_spawnattr_destroy(&attributes);
+    theirs->reset();
+    extras.clear();
+    if (spawnError != 0)
+        return tl::make_unexpected(LabError{
+            spawnError == ENOENT || spawnError == EACCES || spawnError == ENOEXEC
+                ? LabErrorCode::HelperMissing
+                : LabErrorCode::Io,
+            fmt::format("the built-in Linux lab cannot start: cannot run its helper {}: {} "
+                        "(reinstall tcplab, or {})",
+                        helper, errnoText(spawnError), kNamespaceLabCure)});
+
+    // One datagram, bounded in time. EOF (the helper ended without answering) and a
+    // time-out both end here too.
+    const auto deadline = Clock::now() + timeout;
+    std::string text;
+    std::vector<UniqueFd> fds;
+    bool answered = false;
+    bool timedOut = false;
+    for (;;) {
+        const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now()).count();
+        if (left <= 0) {
+            timedOut = true;
+            break;
+        }
+        pollfd p{ours.get(), POLLIN, 0};
+        const int ready = ::poll(&p, 1, static_cast<int>(std::min<long long>(left, 1000)));
+        if (ready < 0 && errno != EINTR)
+            break;
+        if (ready <= 0)
+            continue;
+        std::array<char, 8192> buffer{};
+        iovec vector{buffer.data(), buffer.size()};
+        alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(int) * kMaxReceivedFds)> control{};
+        msghdr message{};
+        message.msg_iov = &vector;
+        message.msg_iovlen = 1;
+        message.msg_control = control.data();
+        message.msg_controllen = control.size();
+        const ssize_t n = ::recvmsg(ours.get(), &message, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        // Take every fd that came, even with a message we then refuse: none may leak.
+        for (cmsghdr* c = CMSG_FIRSTHDR(&message); n >= 0 && c; c = CMSG_NXTHDR(&message, c)) {
+            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+                continue;
+            const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            for (std::size_t i = 0; i < count; ++i) {
+                int fd = -1;
+                std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+                fds.emplace_back(fd);
+            }
+        }
+        if (n > 0) {
+            text.assign(buffer.data(), static_cast<std::size_t>(n));
+            answered = (message.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) == 0;
+            if (!answered)
+                text = "answer cut short";
+        }
+        break;
+    }
+    ours.reset();
+    const auto status = reap(pid, !answered);
+
+    if (timedOut)
+        return tl::make_unexpected(LabError{
+            LabErrorCode::Timeout,
+            fmt::format("the built-in Linux lab did not start: its helper {} did not answer "
+                        "within {} ms and was stopped; try again, or {}",
+                        helper, timeout.count(), kNamespaceLabCure)});
+    if (!answered)
+        return tl::make_unexpected(LabError{
+            text.empty() ? LabErrorCode::HelperCrashed : LabErrorCode::Protocol,
+            fmt::format("the built-in Linux lab did not start: its helper {} {} without an "
+                        "answer{}; reinstall tcplab if this persists, or {}",
+                        helper, status ? statusText(*status) : "ended",
+                        text.empty() ? "" : " (" + text + ")", kNamespaceLabCure)});
+    Reply reply = parseReply(text);
+    reply.fds = std::move(fds);
+    return reply;
+}
+
+/// The error the helper reported, as one sentence with its cure.
+LabError helperError(const Reply& reply) {
+    const std::string kind = reply.field("kind");
+    const std::string detail = reply.field("message");
+    if (kind == "userns") {
+        const std::string diagnosis = userNamespaceDiagnosis();
+        return {LabErrorCode::UserNamespacesRefused,
+                fmt::format("the built-in Linux lab needs unprivileged user namespaces, which "
+                            "this system refuses ({}){}; {}{}, or use the embedded peer (--lab "
+                            "lwip), which needs none",
+                            detail, diagnosis.empty() ? "" : ": " + diagnosis,
+                            diagnosis.empty() ? "" : "otherwise ", kNamespaceLabCure)};
+    }
+    if (kind == "sysctl")
+        return {LabErrorCode::SettingRefused, detail};
+    if (kind == "usage")
+        return {LabErrorCode::Protocol,
+                fmt::format("the built-in Linux lab's helper does not understand tcplab ({}): "
+                            "it belongs to another version; reinstall tcplab",
+                            detail)};
+    return {LabErrorCode::SetupFailed,
+            fmt::format("the built-in Linux lab could not be built: {}; {}", detail,
+                        kNamespaceLabCure)};
+}
+
+std::vector<std::string> settingArgs(const TcpSettings& s) {
+    std::vector<std::string> args;
+    const auto add = [&args](const char* key, const std::string& value) {
+        args.emplace_back("--sysctl");
+        args.push_back(fmt::format("{}={}", key, value));
+    };
+    if (s.sack)
+        add("tcp_sack", *s.sack ? "1" : "0");
+    if (s.timestamps)
+        add("tcp_timestamps", *s.timestamps ? "1" : "0");
+    if (s.windowScaling)
+        add("tcp_window_scaling", *s.windowScaling ? "1" : "0");
+    if (s.ecn)
+        add("tcp_ecn", std::to_string(*s.ecn));
+    if (s.syncookies)
+        add("tcp_syncookies", std::to_string(*s.syncookies));
+    if (s.congestionControl)
+        add("tcp_congestion_control", *s.congestionControl);
+    return args;
+}
+
+/// Checks settings before they reach a helper: the kernel's errors are less clear.
+std::optional<LabError> invalidSetting(const TcpSettings& s) {
+    const auto bad = [](std::string what) {
+        return LabError{LabErrorCode::SettingRefused, std::move(what)};
+    };
+    if (s.ecn && (*s.ecn < 0 || *s.ecn > 2))
+        return bad(fmt::format("tcp_ecn takes 0 (off), 1 (request and accept) or 2 (accept "
+                               "only), not {}",
+                               *s.ecn));
+    if (s.syncookies && (*s.syncookies < 0 || *s.syncookies > 2))
+        return bad(fmt::format("tcp_syncookies takes 0 (never), 1 (on SYN flood) or 2 "
+                               "(always), not {}",
+                               *s.syncookies));
+    if (s.congestionControl) {
+        const std::string& cc = *s.congestionControl;
+        const bool ok =
+            !cc.empty() && cc.size() <= 16 &&
+            cc.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_-") == std::string::npos;
+        if (!ok)
+            return bad(fmt::format("'{}' is not the name of a congestion control algorithm", cc));
+    }
+    return std::nullopt;
+}
+
+std::vector<std::string> words(const std::string& text) {
+    std::vector<std::string> list;
+    std::istringstream in(text);
+    std::string w;
+    while (in >> w)
+        list.push_back(w);
+    return list;
+}
+
+/// The settings from a helper's "tcp.KEY=VALUE" lines.
+TcpSettingsState settingsFrom(const Reply& reply) {
+    TcpSettingsState state;
+    const auto number = [&reply](const char* key) -> std::optional<int> {
+        const std::string value = reply.field(std::string("tcp.") + key);
+        if (value.empty() || value.find_first_not_of("0123456789") != std::string::npos)
+            return std::nullopt;
+        return std::stoi(value);
+    };
+    const auto flag = [&number](const char* key) -> std::optional<bool> {
+        const auto n = number(key);
+        return n ? std::optional<bool>(*n != 0) : std::nullopt;
+    };
+    state.current.sack = flag("tcp_sack");
+    state.current.timestamps = flag("tcp_timestamps");
+    state.current.windowScaling = flag("tcp_window_scaling");
+    state.current.ecn = number("tcp_ecn");
+    state.current.syncookies = number("tcp_syncookies");
+    if (const auto cc = reply.field("tcp.tcp_congestion_control"); !cc.empty())
+        state.current.congestionControl = cc;
+    state.allowedCongestionControl = words(reply.field("tcp.allowed_congestion_control"));
+    state.availableCongestionControl = words(reply.field("tcp.available_congestion_control"));
+    return state;
+}
+
+std::string directoryOfRunningBinary() {
+    std::array<char, 4096> buffer{};
+    const ssize_t n = ::readlink("/proc/self/exe", buffer.data(), buffer.size() - 1);
+    if (n <= 0)
+        return {};
+    std::string path(buffer.data(), static_cast<std::size_t>(n));
+    const auto slash = path.rfind('/');
+    return slash == std::string::npos ? std::string{} : path.substr(0, slash);
+}
+
+std::string kernelRelease() {
+    utsname u{};
+    return ::uname(&u) == 0 ? std::string(u.release) : std::string("?");
+}
+
+} // namespace
+
+bool TcpSettings::empty() const noexcept {
+    return !sack && !timestamps && !windowScaling && !ecn && !syncookies && !congestionControl;
+}
+
+struct BuiltinLinuxLab::State {
+    std::string helper;
+    milliseconds timeout{};
+    LabAddresses addresses;
+    std::unique_ptr<link::Link> link;
+    std::vector<UniqueFd> listenerFds;
+    std::vector<LabListener> listeners;
+    std::unique_ptr<PeerApp> peerApp; ///< declared after the listeners: destroyed first
+    std::chrono::nanoseconds startupTime{};
+    milliseconds linkWait{};
+    TcpSettingsState tcp;
+
+    ~State() { peerApp.reset(); }
+};
+
+BuiltinLinuxLab::BuiltinLinuxLab(std::unique_ptr<State> state)
+    : m(std::move(state)) {}
+BuiltinLinuxLab::~BuiltinLinuxLab() = default;
+BuiltinLinuxLab::BuiltinLinuxLab(BuiltinLinuxLab&&) noexcept = default;
+BuiltinLinuxLab& BuiltinLinuxLab::operator=(BuiltinLinuxLab&&) noexcept = default;
+
+link::Link* BuiltinLinuxLab::link() const noexcept {
+    return m->link.get();
+}
+std::unique_ptr<link::Link> BuiltinLinuxLab::takeLink() noexcept {
+    return std::move(m->link);
+}
+const LabAddresses& BuiltinLinuxLab::addresses() const noexcept {
+    return m->addresses;
+}
+const std::vector<LabListener>& BuiltinLinuxLab::listeners() const noexcept {
+    return m->listeners;
+}
+PeerApp* BuiltinLinuxLab::peerApp() const noexcept {
+    return m->peerApp.get();
+}
+std::chrono::nanoseconds BuiltinLinuxLab::startupTime() const noexcept {
+    return m->startupTime;
+}
+milliseconds BuiltinLinuxLab::linkWait() const noexcept {
+    return m->linkWait;
+}
+const TcpSettingsState& BuiltinLinuxLab::tcpSettings() const noexcept {
+    return m->tcp;
+}
+
+tl::expected<void, LabError>
+BuiltinLinuxLab::runPeerApp(const std::map<std::uint16_t, PeerService>& services,
+                            PeerAppOptions options) {
+    m->peerApp.reset();
+    std::vector<PeerListener> listeners;
+    for (auto& l : m->listeners) {
+        const auto it = services.find(l.port);
+        l.service = it == services.end() ? PeerService::Http : it->second;
+        listeners.push_back({l.fd, l.port, l.service});
+    }
+    auto app = PeerApp::start(std::move(listeners), std::move(options));
+    if (!app)
+        return tl::make_unexpected(app.error());
+    m->peerApp = std::move(*app);
+    return {};
+}
+
+void BuiltinLinuxLab::stopPeerApp() {
+    m->peerApp.reset();
+}
+
+tl::expected<TcpSettingsState, LabError>
+BuiltinLinuxLab::applyTcpSettings(const TcpSettings& settings) {
+    if (auto bad = invalidSetting(settings))
+        return tl::make_unexpected(*bad);
+    if (m->listeners.empty())
+        return tl::make_unexpected(ioError(
+            "the built-in Linux lab has no listening socket left to find its namespace by"));
+    // The namespaces are found through a socket that lives in them, so no name, mount
+    // or process is needed to re-enter them.
+    UniqueFd netns(::ioctl(m->listeners.front().fd, SIOCGSKNS));
+    if (netns.get() < 0)
+        return tl::make_unexpected(ioError(fmt::format(
+            "cannot find the built-in lab's network namespace (SIOCGSKNS): {}", errnoText(errno))));
+    UniqueFd userns(::ioctl(netns.get(), NS_GET_USERNS));
+    if (userns.get() < 0)
+        return tl::make_unexpected(
+            ioError(fmt::format("cannot find the built-in lab's user namespace (NS_GET_USERNS): {}",
+                                errnoText(errno))));
+    std::vector<std::string> args{"tcp-settings"};
+    const auto more = settingArgs(settings);
+    args.insert(args.end(), more.begin(), more.end());
+    auto reply = runHelper(m->helper, args, {userns.get(), netns.get()}, m->timeout);
+    if (!reply)
+        return tl::make_unexpected(reply.error());
+    if (!reply->ok)
+        return tl::make_unexpected(helperError(*reply));
+    m->tcp = settingsFrom(*reply);
+    return m->tcp;
+}
+
+std::string BuiltinLinuxLab::description() const {
+    std::string ports;
+    for (const auto& l : m->listeners)
+        ports += fmt::format("{}port {} {}", ports.empty() ? "" : ", ", l.port,
+                             m->peerApp ? serviceName(l.service) : "not served");
+    return fmt::format("built-in Linux lab (kernel {}): peer {}, {} on {}; {}", kernelRelease(),
+                       m->addresses.peer4.toString(), m->addresses.peer6.toString(),
+                       m->addresses.interfaceName, ports);
+}
+
+tl::expected<std::string, LabError> findLabHelper(const std::string& configured) {
+    const auto executable = [](const std::string& path) {
+        return !path.empty() && ::access(path.c_str(), X_OK) == 0;
+    };
+    if (!configured.empty()) {
+        if (executable(configured))
+            return configured;
+        return tl::make_unexpected(
+            LabError{LabErrorCode::HelperMissing,
+                     fmt::format("the built-in Linux lab cannot start: its helper {} {}; reinstall "
+                                 "tcplab, or {}",
+                                 configured,
+                                 ::access(configured.c_str(), F_OK) == 0 ? "is not executable"
+                                                                         : "does not exist",
+                                 kNamespaceLabCure)});
+    }
+    if (const char* env = std::getenv("TCPLAB_LAB_HELPER"); env && *env)
+        return findLabHelper(env);
+    std::vector<std::string> tried;
+    const std::string dir = directoryOfRunningBinary();
+    if (!dir.empty()) {
+        tried.push_back(dir + "/" + kHelperName);
+        tried.push_back(dir + "/../libexec/tcplab/" + kHelperName);
+    }
+    tried.push_back(std::string("/usr/libexec/tcplab/") + kHelperName);
+    for (const auto& path : tried)
+        if (executable(path))
+            return path;
+    std::string list;
+    for (const auto& path : tried)
+        list += (list.empty() ? "" : ", ") + path;
+    return tl::make_unexpected(LabError{
+        LabErrorCode::HelperMissing,
+        fmt::format("the built-in Linux lab cannot start: its helper {} is in none of "
+                    "{} (reinstall tcplab, or name it with TCPLAB_LAB_HELPER=/path/to/{}); "
+                    "meanwhile {}",
+                    kHelperName, list, kHelperName, kNamespaceLabCure)});
+}
+
+tl::expected<BuiltinLinuxLab, LabError> startLinuxLab(const LabOptions& options) {
+    const auto started = Clock::now();
+    if (options.ports.empty() || options.ports.size() > 8)
+        return tl::make_unexpected(ioError(fmt::format(
+            "the built-in Linux lab listens on 1 to 8 ports, not {}", options.ports.size())));
+    if (auto bad = invalidSetting(options.tcp))
+        return tl::make_unexpected(*bad);
+    auto helper = findLabHelper(options.helperPath);
+    if (!helper)
+        return tl::make_unexpected(helper.error());
+
+    std::vector<std::string> args{"setup"};
+    for (const auto port : options.ports) {
+        args.emplace_back("--port");
+        args.push_back(std::to_string(port));
+    }
+    const auto more = settingArgs(options.tcp);
+    args.insert(args.end(), more.begin(), more.end());
+
+    auto reply = runHelper(*helper, args, {}, options.timeout);
+    if (!reply)
+        return tl::make_unexpected(reply.error());
+    if (!reply->ok)
+        return tl::make_unexpected(helperError(*reply));
+    if (reply->field("version") != "1" || reply->fds.size() != 1 + options.ports.size())
+        return tl::make_unexpected(LabError{
+            LabErrorCode::Protocol,
+            fmt::format("the built-in Linux lab's helper {} answered with {} fds and version "
+                        "'{}' where {} fds and version 1 were expected: it belongs to another "
+                        "version; reinstall tcplab",
+                        *helper, reply->fds.size(), reply->field("version"),
+                        1 + options.ports.size())});
+
+    auto state = std::make_unique<BuiltinLinuxLab::State>();
+    state->helper = *helper;
+    state->timeout = options.timeout;
+    LabAddresses& a = state->addresses;
+    a.peer4 = wire::Ipv4Address::fromUint(0xC6120001); // 198.18.0.1
+    a.phantom4 = wire::Ipv4Address::fromUint(0xC6120002);
+    a.peer6 = *wire::Ipv6Address::parse("2001:db8::1");
+    a.phantom6 = *wire::Ipv6Address::parse("2001:db8::2");
+    a.peerMac = wire::MacAddress::parse(reply->field("peer_mac")).value_or(wire::MacAddress{});
+    a.interfaceName = reply->field("phantom_if");
+    state->linkWait = milliseconds(std::atoll(reply->field("link_wait_ms").c_str()));
+    state->tcp = settingsFrom(*reply);
+
+    auto link = link::FdLink::adopt(
+        reply->fds[0].release(),
+        fmt::format("AF_PACKET on {} of the built-in Linux lab", a.interfaceName));
+    if (!link)
+        return tl::make_unexpected(ioError(
+            fmt::format("the built-in Linux lab's link cannot be used: {}", link.error().message)));
+    state->link = std::move(*link);
+    for (std::size_t i = 0; i < options.ports.size(); ++i) {
+        const auto it = options.services.find(options.ports[i]);
+        state->listeners.push_back({options.ports[i], reply->fds[1 + i].get(),
+                                    it == options.services.end() ? PeerService::Http : it->second});
+        state->listenerFds.push_back(std::move(reply->fds[1 + i]));
+    }
+
+    BuiltinLinuxLab lab(std::move(state));
+    if (options.runPeerApp) {
+        if (auto run = lab.runPeerApp(options.services, options.peerApp); !run)
+            return tl::make_unexpected(run.error());
+    }
+    lab.m->startupTime = Clock::now() - started;
+    return lab;
+}
+
+} // namespace tcplab::lab
