@@ -121,64 +121,6 @@ tl::expected<std::vector<std::string_view>, std::string> splitWords(std::string_
     return words;
 }
 
-int hexValue(char c) noexcept {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/// The escapes of wire::unescapeText (\r \n \t \0 \\ \xHH) plus \" for a double quote.
-tl::expected<std::vector<std::uint8_t>, std::string> unescape(std::string_view text) {
-    std::vector<std::uint8_t> out;
-    out.reserve(text.size());
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        if (text[i] != '\\') {
-            out.push_back(static_cast<std::uint8_t>(text[i]));
-            continue;
-        }
-        if (i + 1 == text.size())
-            return tl::make_unexpected(std::string("a lone backslash at the end"));
-        const char e = text[++i];
-        switch (e) {
-        case 'r':
-            out.push_back('\r');
-            break;
-        case 'n':
-            out.push_back('\n');
-            break;
-        case 't':
-            out.push_back('\t');
-            break;
-        case '0':
-            out.push_back(0);
-            break;
-        case '\\':
-            out.push_back('\\');
-            break;
-        case '"':
-            out.push_back('"');
-            break;
-        case 'x': {
-            const int hi = i + 1 < text.size() ? hexValue(text[i + 1]) : -1;
-            const int lo = i + 2 < text.size() ? hexValue(text[i + 2]) : -1;
-            if (hi < 0 || lo < 0)
-                return tl::make_unexpected(std::string("\\x needs two hex digits"));
-            out.push_back(static_cast<std::uint8_t>((hi << 4) | lo));
-            i += 2;
-            break;
-        }
-        default:
-            return tl::make_unexpected(
-                fmt::format("unknown escape \\{} (use \\r \\n \\t \\0 \\\\ \\\" or \\xHH)", e));
-        }
-    }
-    return out;
-}
-
 /// A value as written: a quoted string loses its quotes and its escapes are decoded;
 /// anything else has its escapes decoded as it stands.
 tl::expected<std::vector<std::uint8_t>, std::string> valueBytes(std::string_view value) {
@@ -190,9 +132,9 @@ tl::expected<std::vector<std::uint8_t>, std::string> valueBytes(std::string_view
         if (i + 1 != value.size())
             return tl::make_unexpected(
                 fmt::format("unexpected '{}' after the closing double quote", value.substr(i + 1)));
-        return unescape(value.substr(1, i - 1));
+        return wire::unescapeText(value.substr(1, i - 1));
     }
-    return unescape(value);
+    return wire::unescapeText(value);
 }
 
 /// Bytes as a double-quoted string that valueBytes() reads back.

@@ -81,6 +81,9 @@ tl::expected<std::vector<std::uint8_t>, std::string> unescapeText(std::string_vi
         case '\\':
             out.push_back('\\');
             break;
+        case '"':
+            out.push_back('"');
+            break;
         case 'x': {
             const int hi = i + 1 < text.size() ? hexValue(text[i + 1]) : -1;
             const int lo = i + 2 < text.size() ? hexValue(text[i + 2]) : -1;

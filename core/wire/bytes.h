@@ -91,7 +91,7 @@ std::string toHex(Bytes bytes);
 /// count or a non-hex character is an error that says where.
 tl::expected<std::vector<std::uint8_t>, std::string> fromHex(std::string_view text);
 
-/// Text with C escapes (\r \n \t \0 \\ \xHH) to bytes: how a user types
+/// Text with C escapes (\r \n \t \0 \\ \" \xHH) to bytes: how a user types
 /// "GET / HTTP/1.1\r\n\r\n". An unknown escape is an error that says where.
 tl::expected<std::vector<std::uint8_t>, std::string> unescapeText(std::string_view text);
 /// Bytes as text with the same escapes for anything not printable ASCII.

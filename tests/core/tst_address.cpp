@@ -94,6 +94,11 @@ private Q_SLOTS:
         QCOMPARE((*b)[18], std::uint8_t{0});
         QCOMPARE(QString::fromStdString(escapeText(*b)),
                  QString("GET / HTTP/1.1\\r\\n\\r\\n\\x00\\\\"));
+        const auto quoted = unescapeText("say \\\"hi\\\"");
+        QVERIFY(quoted);
+        QCOMPARE(
+            QByteArray(reinterpret_cast<const char*>(quoted->data()), qsizetype(quoted->size())),
+            QByteArray("say \"hi\""));
         QVERIFY(!unescapeText("bad \\q"));
         QVERIFY(!unescapeText("\\x4"));
         QVERIFY(!unescapeText("end\\"));
