@@ -18,6 +18,7 @@ inline constexpr int kExitBadUsage = 2; ///< bad or missing arguments
 /// `exitCode` when CLI11 runs its callback.
 void addCraftCommand(CLI::App& app, int& exitCode);
 void addDecodeCommand(CLI::App& app, int& exitCode);
+void addAnalyzeCommand(CLI::App& app, int& exitCode);
 void addExperimentCommand(CLI::App& app, int& exitCode);
 
 /// Parses an unsigned number (decimal or 0x hex) no larger than `max`; throws

@@ -10,6 +10,7 @@ int main(int argc, char** argv) {
     int exitCode = tcplab::cli::kExitOk;
     tcplab::cli::addCraftCommand(app, exitCode);
     tcplab::cli::addDecodeCommand(app, exitCode);
+    tcplab::cli::addAnalyzeCommand(app, exitCode);
     tcplab::cli::addExperimentCommand(app, exitCode);
     try {
         app.parse(argc, argv);
