@@ -7,6 +7,7 @@
 #include "host/phantom_filter.h"
 #include "host/phantom_host.h"
 #include "lab/builtin_lab.h"
+#include "lab/lwip_lab.h"
 #include "link/pcap_link.h"
 #include "timeline/timeline.h"
 #include "timeline/timeline_io.h"
@@ -242,6 +243,8 @@ private:
                 return "ICMPv6 router solicitation";
             case 134:
                 return "ICMPv6 router advertisement";
+            case 131:
+                return "ICMPv6 MLD report (the peer joins a multicast group)";
             case 143:
                 return "ICMPv6 MLDv2 report (the peer joins a multicast group)";
             default:
@@ -269,12 +272,14 @@ constexpr const char* kLabPeer6 = "2001:db8::1";
 
 int runExperiment(ExperimentOptions o) {
     const bool builtin = o.iface.empty();
+    const bool labChosen = !o.lab.empty();
     if (builtin) {
         if (o.lab.empty())
             o.lab = "linux";
-        if (o.lab != "linux")
+        if (o.lab != "linux" && o.lab != "lwip")
             throw CLI::ValidationError(
-                "--lab", fmt::format("'{}' is not a built-in peer here (there is: linux)", o.lab));
+                "--lab",
+                fmt::format("'{}' is not a built-in peer (there are: linux, lwip)", o.lab));
         if (o.phantom.empty())
             o.phantom = o.ipv6 ? kLabPhantom6 : kLabPhantom4;
         if (o.peer.empty())
@@ -284,21 +289,40 @@ int runExperiment(ExperimentOptions o) {
     }
     Plan plan = makePlan(o);
 
-    // The link: the built-in lab's veth (a private namespace pair that lives as long
-    // as `lab`), or libpcap on the named interface, filtered to the phantom's traffic.
-    std::optional<lab::BuiltinLinuxLab> lab;
+    // The link: the built-in Linux lab's veth (a private namespace pair that lives as
+    // long as `linuxLab`), the lwIP helper's socket, or libpcap on the named interface,
+    // filtered to the phantom's traffic. The labs outlive the engine below.
+    std::optional<lab::BuiltinLinuxLab> linuxLab;
+    std::optional<lab::BuiltinLwipLab> lwipLab;
     std::unique_ptr<link::Link> link;
-    if (builtin) {
+    if (builtin && o.lab == "linux") {
         auto started = lab::startLinuxLab();
+        if (started) {
+            linuxLab.emplace(std::move(*started));
+            link = linuxLab->takeLink();
+            if (!o.quiet)
+                std::cout << "# " << linuxLab->description() << "\n";
+        } else if (!labChosen && started.error().code == lab::LabErrorCode::UserNamespacesRefused) {
+            // The default peer cannot run here: say why, and use the embedded one.
+            std::cerr << "tcplab-cli experiment: " << started.error().message
+                      << "; using the embedded peer (lwip) instead\n";
+            o.lab = "lwip";
+        } else {
+            std::cerr << "tcplab-cli experiment: " << started.error().message << "\n";
+            return kExitFailure;
+        }
+    }
+    if (builtin && o.lab == "lwip") {
+        auto started = lab::startLwipLab();
         if (!started) {
             std::cerr << "tcplab-cli experiment: " << started.error().message << "\n";
             return kExitFailure;
         }
-        lab.emplace(std::move(*started));
-        link = lab->takeLink();
+        lwipLab.emplace(std::move(*started));
+        link = lwipLab->takeLink();
         if (!o.quiet)
-            std::cout << "# " << lab->description() << "\n";
-    } else {
+            std::cout << "# " << lwipLab->description() << "\n";
+    } else if (!builtin) {
         auto opened = link::PcapLink::open(o.iface, host::phantomBpfFilter(plan.identity));
         if (!opened) {
             std::cerr << "tcplab-cli experiment: " << opened.error().message << "\n";
@@ -415,7 +439,8 @@ void addExperimentCommand(CLI::App& app, int& exitCode) {
         "built-in lab is used");
     auto* lab = sub->add_option("--lab", o->lab,
                                 "the built-in peer: linux (a real kernel in a private namespace, "
-                                "no privileges needed); the default without --iface");
+                                "no privileges needed; the default without --iface) or lwip "
+                                "(lwIP in a helper process; works everywhere)");
     lab->excludes(iface);
     sub->add_flag("--ipv6", o->ipv6, "with the built-in lab: use its IPv6 addresses");
     sub->add_option("--phantom", o->phantom,

@@ -339,6 +339,13 @@ private Q_SLOTS:
                                   << "phantom -> peer  R ";
         QTest::newRow("ipv6 peer")
             << QStringList{"--ipv6", "--close", "peer"} << "phantom -> peer  FA";
+        // The embedded peer: lwIP in a helper process.
+        QTest::newRow("lwip ipv4 fin")
+            << QStringList{"--lab", "lwip", "--close", "fin"} << "phantom <- peer  FA";
+        QTest::newRow("lwip ipv6 peer")
+            << QStringList{"--lab", "lwip", "--ipv6", "--close", "peer"} << "phantom -> peer  FA";
+        QTest::newRow("lwip ipv4 rst")
+            << QStringList{"--lab", "lwip", "--close", "rst"} << "phantom -> peer  R ";
     }
 
     void experiment_builtinLab() {
@@ -355,6 +362,27 @@ private Q_SLOTS:
                      r.out.contains(QRegularExpression("phantom -> peer  PA +1 +1 +37 ")),
                  qPrintable(r.out));
         QVERIFY2(r.out.contains(closing), qPrintable(r.out));
+    }
+
+    // Where user namespaces are refused (simulated: the helper honours
+    // TCPLAB_LAB_HELPER_FAIL), the default lab says why and runs on lwIP instead.
+    void experiment_fallsBackToLwipWithoutUserNamespaces() {
+        QProcess p;
+        auto env = QProcessEnvironment::systemEnvironment();
+        env.insert("TCPLAB_LAB_HELPER_FAIL", "userns");
+        p.setProcessEnvironment(env);
+        p.start(QStringLiteral(TCPLAB_CLI), {"experiment", "-q"});
+        QVERIFY(p.waitForFinished(60000));
+        const QString out = QString::fromUtf8(p.readAllStandardOutput());
+        const QString err = QString::fromUtf8(p.readAllStandardError());
+        QVERIFY2(p.exitCode() == 0, qPrintable(out + err));
+        QVERIFY2(err.contains("using the embedded peer (lwip)"), qPrintable(err));
+        QVERIFY2(out.contains("phantom <- peer  SA"), qPrintable(out));
+        // Asked for by name, the Linux lab does not fall back: the error is the answer.
+        p.start(QStringLiteral(TCPLAB_CLI), {"experiment", "-q", "--lab", "linux"});
+        QVERIFY(p.waitForFinished(60000));
+        QCOMPARE(p.exitCode(), 1);
+        QVERIFY(!QString::fromUtf8(p.readAllStandardError()).contains("using the embedded peer"));
     }
 
     void experiment_builtinLabAsAnOrdinaryUser() {

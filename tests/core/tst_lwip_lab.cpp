@@ -1,0 +1,606 @@
+// The built-in "lwip" lab (core/lab/lwip_lab.h): tcplab-lwip-helper runs Debian's lwIP
+// behind a SOCK_SEQPACKET socketpair. Here the phantom speaks to lwIP through that link
+// (ARP, NS, hand-made handshakes, HTTP as PeerApp answers it, both close modes), over
+// IPv4 and IPv6; frames for another MAC are not taken; the helper is gone after the
+// lab (or its link) is; and a missing or wrong helper gives a clear LabError.
+//
+// Needs no privilege. Where tcplab was built without liblwip-dev the lab tests skip.
+#include <QObject>
+#include <QTest>
+
+#include "tests_support/test_support.h"
+
+#include "host/phantom_host.h"
+#include "lab/lwip_lab.h"
+#include "lab/peer_app.h"
+#include "wire/frame.h"
+#include "wire/segment_spec.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <deque>
+#include <fstream>
+#include <functional>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace tcplab;
+using namespace tcplab::test;
+using lab::LabErrorCode;
+using wire::IpAddress;
+using wire::MacAddress;
+using wire::SeqNum;
+namespace flags = wire::tcp_flags;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string helperPath() {
+    if (const char* env = std::getenv("TCPLAB_LWIP_HELPER"); env && *env)
+        return env;
+#ifdef TCPLAB_LWIP_HELPER_PATH
+    return TCPLAB_LWIP_HELPER_PATH;
+#else
+    return {};
+#endif
+}
+
+lab::LwipLabOptions options() {
+    lab::LwipLabOptions o;
+    o.helperPath = helperPath();
+    o.timeout = std::chrono::milliseconds(5'000);
+    return o;
+}
+
+std::int64_t nowNs() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+        .count();
+}
+
+/// The state letter of /proc/<pid>/stat ('Z' for a zombie), or 0 when there is no such
+/// process.
+char processState(pid_t pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(stat, line))
+        return 0;
+    const auto close = line.rfind(')');
+    return close == std::string::npos || close + 2 >= line.size() ? '?' : line[close + 2];
+}
+
+/// The phantom host on the lab's link; frames it does not handle (ARP/NS) are queued.
+class Phantom {
+public:
+    Phantom(link::Link& link, const lab::LabAddresses& a)
+        : m_link(link)
+        , m_host(identityFor(a)) {
+        m_host.claimWithoutProbe();
+    }
+
+    const host::Identity& identity() const { return m_host.identity(); }
+    MacAddress mac() const { return m_host.identity().mac; }
+    bool answerNeighbours = true;
+    /// Every frame the link delivered, in order.
+    std::vector<std::vector<std::uint8_t>> seen;
+
+    void send(const std::vector<std::uint8_t>& frame) {
+        const auto r = m_link.send(wire::Bytes(frame));
+        QVERIFY2(r.has_value(), r ? "" : r.error().message.c_str());
+    }
+
+    std::optional<std::vector<std::uint8_t>>
+    waitFor(const std::function<bool(const wire::Frame&)>& match, int ms) {
+        const auto deadline = Clock::now() + std::chrono::milliseconds(ms);
+        for (;;) {
+            for (auto it = m_queue.begin(); it != m_queue.end(); ++it) {
+                if (match(wire::decodeFrame(wire::Bytes(*it)))) {
+                    auto frame = std::move(*it);
+                    m_queue.erase(it);
+                    return frame;
+                }
+            }
+            const auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now())
+                    .count();
+            if (left <= 0)
+                return std::nullopt;
+            pump(static_cast<int>(std::min<long long>(left, 50)));
+        }
+    }
+
+    std::optional<MacAddress> resolve(const IpAddress& peer, int ms) {
+        host::PhantomHost::FrameList out;
+        m_host.resolve(peer, nowNs(), out);
+        flush(out);
+        const auto deadline = Clock::now() + std::chrono::milliseconds(ms);
+        while (Clock::now() < deadline) {
+            if (auto mac = m_host.nextHopMac(peer))
+                return mac;
+            pump(20);
+        }
+        return m_host.nextHopMac(peer);
+    }
+
+    std::vector<std::vector<std::uint8_t>> drain(int ms) {
+        const auto deadline = Clock::now() + std::chrono::milliseconds(ms);
+        while (Clock::now() < deadline)
+            pump(20);
+        std::vector<std::vector<std::uint8_t>> all(m_queue.begin(), m_queue.end());
+        m_queue.clear();
+        return all;
+    }
+
+private:
+    static host::Identity identityFor(const lab::LabAddresses& a) {
+        std::mt19937_64 rng(std::random_device{}());
+        host::Identity id;
+        id.mac = host::randomLocalMac(rng);
+        id.ipv4 = host::Ipv4Config{a.phantom4, a.prefix4, std::nullopt};
+        id.ipv6 = host::Ipv6Config{a.phantom6, a.prefix6, std::nullopt};
+        return id;
+    }
+
+    void flush(host::PhantomHost::FrameList& out) {
+        for (const auto& f : out)
+            send(f);
+        out.clear();
+    }
+
+    void pump(int ms) {
+        pollfd p{m_link.pollFd(), POLLIN, 0};
+        ::poll(&p, 1, ms);
+        host::PhantomHost::FrameList out;
+        const auto r = m_link.receive(
+            [&](std::int64_t, wire::Bytes bytes) {
+                std::vector<std::uint8_t> frame(bytes.begin(), bytes.end());
+                seen.push_back(frame);
+                const auto decoded = wire::decodeFrame(wire::Bytes(frame));
+                if (answerNeighbours && m_host.onFrame(decoded, nowNs(), out))
+                    return;
+                m_queue.push_back(std::move(frame));
+            },
+            64);
+        QVERIFY2(r.has_value(), r ? "" : r.error().message.c_str());
+        m_host.tick(nowNs(), out);
+        flush(out);
+    }
+
+    link::Link& m_link;
+    host::PhantomHost m_host;
+    std::deque<std::vector<std::uint8_t>> m_queue;
+};
+
+/// One TCP connection from the phantom, segment by segment.
+class RawClient {
+public:
+    RawClient(Phantom& phantom, const lab::LabAddresses& a, bool ipv6, std::uint16_t sport,
+              std::uint16_t dport, MacAddress peerMac)
+        : m_phantom(phantom)
+        , m_addresses(a)
+        , m_ipv6(ipv6)
+        , m_peerMac(peerMac)
+        , m_sport(sport)
+        , m_dport(dport) {}
+
+    SeqNum rcvNxt() const { return m_rcvNxt; }
+
+    wire::SegmentSpec segment(std::uint8_t tcpFlags, const std::string& payload = {}) const {
+        wire::SegmentSpec s;
+        s.ethernet.src = m_phantom.mac();
+        s.ethernet.dst = m_peerMac;
+        if (m_ipv6) {
+            wire::Ipv6Header ip;
+            ip.src = m_addresses.phantom6;
+            ip.dst = m_addresses.peer6;
+            s.ip = ip;
+        } else {
+            wire::Ipv4Header ip;
+            ip.src = m_addresses.phantom4;
+            ip.dst = m_addresses.peer4;
+            s.ip = ip;
+        }
+        s.tcp.srcPort = m_sport;
+        s.tcp.dstPort = m_dport;
+        s.tcp.seq = m_sndNxt;
+        s.tcp.ack = (tcpFlags & flags::kAck) ? m_rcvNxt : SeqNum(0);
+        s.tcp.flags = tcpFlags;
+        s.tcp.window = 64240;
+        s.payload.assign(payload.begin(), payload.end());
+        return s;
+    }
+
+    void send(const wire::SegmentSpec& s) {
+        const auto bytes = s.encode();
+        QVERIFY(bytes.has_value());
+        m_phantom.send(*bytes);
+        m_sndNxt = m_sndNxt + s.tcp.sequenceLength(s.payload.size());
+    }
+
+    std::optional<std::vector<std::uint8_t>> next(int ms) {
+        return m_phantom.waitFor(
+            [this](const wire::Frame& f) {
+                const auto* tcp = f.tcp();
+                if (!tcp || tcp->dstPort != m_sport || tcp->srcPort != m_dport)
+                    return false;
+                return m_ipv6 ? f.ipv6() != nullptr : f.ipv4() != nullptr;
+            },
+            ms);
+    }
+
+    /// SYN with ISN 100; returns the SYN-ACK (not yet acknowledged).
+    std::optional<std::vector<std::uint8_t>> syn() {
+        m_sndNxt = SeqNum(100);
+        send(segment(flags::kSyn));
+        auto synAck = next(3000);
+        if (!synAck)
+            return std::nullopt;
+        const auto f = wire::decodeFrame(wire::Bytes(*synAck));
+        if (f.tcp() && f.tcp()->has(flags::kSyn))
+            m_rcvNxt = f.tcp()->seq + 1;
+        return synAck;
+    }
+
+    /// Takes the peer's segments in, acknowledging data and FIN, until `done` or `ms`.
+    void receive(const std::function<bool()>& done, int ms) {
+        const auto deadline = Clock::now() + std::chrono::milliseconds(ms);
+        while (!done() && Clock::now() < deadline) {
+            const auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+            auto frame = next(static_cast<int>(std::max<long long>(1, left.count())));
+            if (!frame)
+                return;
+            const auto f = wire::decodeFrame(wire::Bytes(*frame));
+            const auto* tcp = f.tcp();
+            const auto payload = f.payload();
+            if (tcp->has(flags::kRst))
+                resetSeen = true;
+            if (tcp->seq == m_rcvNxt) {
+                data.append(payload.begin(), payload.end());
+                m_rcvNxt = m_rcvNxt + static_cast<std::uint32_t>(payload.size());
+                if (tcp->has(flags::kFin)) {
+                    finSeen = true;
+                    m_rcvNxt = m_rcvNxt + 1;
+                }
+            }
+            if (!payload.empty() || tcp->has(flags::kFin))
+                send(segment(flags::kAck));
+        }
+    }
+
+    std::string data;
+    bool finSeen = false;
+    bool resetSeen = false;
+
+private:
+    Phantom& m_phantom;
+    lab::LabAddresses m_addresses;
+    bool m_ipv6;
+    MacAddress m_peerMac;
+    std::uint16_t m_sport;
+    std::uint16_t m_dport;
+    SeqNum m_sndNxt{100};
+    SeqNum m_rcvNxt{0};
+};
+
+/// The response PeerApp gives (its body is PeerApp::body: the two peers share it).
+std::string expectedResponse(std::uint16_t port, unsigned number, const std::string& method,
+                             const std::string& target, bool closing) {
+    const std::string body = lab::PeerApp::body(port, number, method, target);
+    return "HTTP/1.1 200 OK\r\nServer: tcplab-lab\r\nContent-Type: text/plain\r\n"
+           "Content-Length: " +
+           std::to_string(body.size()) + "\r\n" + (closing ? "Connection: close\r\n" : "") +
+           "\r\n" + body;
+}
+
+} // namespace
+
+class TestLwipLab : public QObject {
+    Q_OBJECT
+
+    void skipWithoutHelper() {
+        if (helperPath().empty())
+            QSKIP("tcplab was built without liblwip-dev: there is no tcplab-lwip-helper");
+    }
+
+private Q_SLOTS:
+    void start_givesTheLinkAddressesAndMac() {
+        skipWithoutHelper();
+        auto o = options();
+        o.peerMac = MacAddress::parse("02:11:22:33:44:55");
+        auto l = lab::startLwipLab(o);
+        QVERIFY2(l.has_value(), l ? "" : l.error().message.c_str());
+        QVERIFY(l->link() != nullptr);
+        const auto& a = l->addresses();
+        QCOMPARE(qs(a.peer4.toString()), QStringLiteral("198.18.0.1"));
+        QCOMPARE(qs(a.peer6.toString()), QStringLiteral("2001:db8::1"));
+        QCOMPARE(qs(a.phantom4.toString()), QStringLiteral("198.18.0.2"));
+        QCOMPARE(qs(a.phantom6.toString()), QStringLiteral("2001:db8::2"));
+        QCOMPARE(a.prefix4, 24u);
+        QCOMPARE(a.prefix6, 64u);
+        QCOMPARE(qs(a.peerMac.toString()), QStringLiteral("02:11:22:33:44:55"));
+        QCOMPARE(l->listeners().size(), std::size_t{2});
+        QCOMPARE(l->listeners()[0].port, std::uint16_t{50001});
+        QCOMPARE(l->listeners()[1].port, std::uint16_t{80});
+        QVERIFY(l->helperPid() > 0);
+        QVERIFY(processState(l->helperPid()) != 0);
+        QVERIFY2(l->lwipVersion().starts_with("2."), l->lwipVersion().c_str());
+        QVERIFY(l->startupTime() > std::chrono::nanoseconds(0));
+        QVERIFY(l->startupTime() < std::chrono::seconds(5));
+        QVERIFY2(l->description().find("lwIP " + l->lwipVersion()) != std::string::npos,
+                 l->description().c_str());
+        qInfo("%s; started in %.1f ms", l->description().c_str(),
+              std::chrono::duration<double, std::milli>(l->startupTime()).count());
+
+        // Without peerMac: a random locally administered unicast MAC.
+        auto other = lab::startLwipLab(options());
+        QVERIFY2(other.has_value(), other ? "" : other.error().message.c_str());
+        const MacAddress mac = other->addresses().peerMac;
+        QVERIFY(mac.isLocallyAdministered() && !mac.isMulticast() && !mac.isZero());
+        QVERIFY(mac != a.peerMac);
+    }
+
+    void arpAndNs_forThePeer_areAnsweredByLwip() {
+        skipWithoutHelper();
+        auto l = lab::startLwipLab(options());
+        QVERIFY2(l.has_value(), l ? "" : l.error().message.c_str());
+        Phantom phantom(*l->link(), l->addresses());
+        phantom.answerNeighbours = false;
+        host::PhantomHost asker(phantom.identity());
+        phantom.send(asker.arpRequest(l->addresses().peer4, false));
+        const auto reply = phantom.waitFor(
+            [](const wire::Frame& f) {
+                return f.arp() && f.arp()->operation == wire::arp_op::kReply;
+            },
+            3000);
+        QVERIFY2(reply.has_value(), "no ARP reply from lwIP within 3 s");
+        const auto f = wire::decodeFrame(wire::Bytes(*reply));
+        QCOMPARE(f.arp()->senderIp, l->addresses().peer4);
+        QCOMPARE(qs(f.arp()->senderMac.toString()), qs(l->addresses().peerMac.toString()));
+        QCOMPARE(qs(f.arp()->targetMac.toString()), qs(phantom.mac().toString()));
+        QCOMPARE(f.arp()->targetIp, l->addresses().phantom4);
+        QCOMPARE(qs(f.ethernet.src.toString()), qs(l->addresses().peerMac.toString()));
+        QCOMPARE(qs(f.ethernet.dst.toString()), qs(phantom.mac().toString()));
+
+        // IPv6: a Neighbor Solicitation to the solicited-node group lwIP joined (its
+        // destination MAC is 33:33:ff:00:00:01, which the helper lets through).
+        phantom.answerNeighbours = true;
+        const auto mac6 = phantom.resolve(IpAddress{l->addresses().peer6}, 3000);
+        QVERIFY2(mac6.has_value(), "no Neighbor Advertisement from lwIP within 3 s");
+        QCOMPARE(qs(mac6->toString()), qs(l->addresses().peerMac.toString()));
+    }
+
+    void http_data() {
+        QTest::addColumn<bool>("ipv6");
+        QTest::addColumn<int>("port");
+        QTest::addColumn<bool>("closing");
+        QTest::newRow("IPv4, port 50001, keep-alive") << false << 50001 << false;
+        QTest::newRow("IPv6, port 50001, keep-alive") << true << 50001 << false;
+        QTest::newRow("IPv4, port 80, Connection: close") << false << 80 << true;
+        QTest::newRow("IPv6, port 80, Connection: close") << true << 80 << true;
+    }
+    void http() {
+        // The classic exercise against lwIP: SYN (ISN 100), SYN-ACK acking 101, ACK +
+        // GET, the response; keep-alive: lwIP's FIN only follows ours; with
+        // "Connection: close": its FIN follows the response.
+        QFETCH(bool, ipv6);
+        QFETCH(int, port);
+        QFETCH(bool, closing);
+        skipWithoutHelper();
+        auto l = lab::startLwipLab(options());
+        QVERIFY2(l.has_value(), l ? "" : l.error().message.c_str());
+        Phantom phantom(*l->link(), l->addresses()); // answers lwIP's ARP/NS for the phantom
+        const auto dport = static_cast<std::uint16_t>(port);
+        RawClient client(phantom, l->addresses(), ipv6, 50000, dport, l->addresses().peerMac);
+
+        const auto synAck = client.syn();
+        QVERIFY2(synAck.has_value(), "no SYN-ACK from lwIP within 3 s");
+        const auto f = wire::decodeFrame(wire::Bytes(*synAck));
+        QVERIFY(f.tcp() != nullptr);
+        QCOMPARE(f.tcp()->flags, std::uint8_t(flags::kSyn | flags::kAck));
+        QCOMPARE(f.tcp()->ack.value(), 101u);
+        QCOMPARE(qs(f.ethernet.src.toString()), qs(l->addresses().peerMac.toString()));
+        QCOMPARE(qs(f.ethernet.dst.toString()), qs(phantom.mac().toString()));
+        QVERIFY(!f.diagnostics.has(wire::Diagnostic::TcpChecksumBad));
+        QVERIFY(f.transportChecksumChecked);
+
+        const std::string target = closing ? "/close" : "/";
+        const std::string request =
+            "GET " + target + " HTTP/1.1\r\n" + (closing ? "Connection: close\r\n" : "") + "\r\n";
+        client.send(client.segment(flags::kAck));
+        client.send(client.segment(flags::kPsh | flags::kAck, request));
+        const std::string expected = expectedResponse(dport, 1, "GET", target, closing);
+        client.receive(
+            [&] { return client.data.size() >= expected.size() && (!closing || client.finSeen); },
+            3000);
+        QCOMPARE(qs(client.data), qs(expected));
+        QVERIFY(!client.resetSeen);
+        QCOMPARE(client.finSeen, closing);
+        if (!closing) {
+            // Persistent: nothing more until our FIN; then lwIP closes too.
+            client.receive([] { return false; }, 300);
+            QVERIFY(!client.finSeen);
+            QCOMPARE(qs(client.data), qs(expected));
+        }
+        client.send(client.segment(flags::kFin | flags::kAck));
+        if (!closing) {
+            client.receive([&] { return client.finSeen; }, 3000);
+            QVERIFY2(client.finSeen, "lwIP did not close after the client's FIN");
+        } else {
+            // lwIP acknowledges our FIN (and is in TIME_WAIT): an ACK of rcvNxt+1 ours.
+            const auto ack = client.next(3000);
+            QVERIFY2(ack.has_value(), "lwIP did not acknowledge the client's FIN");
+            QVERIFY(wire::decodeFrame(wire::Bytes(*ack)).tcp()->has(flags::kAck));
+        }
+        QVERIFY(!client.resetSeen);
+    }
+
+    void keepAlive_secondRequest_isNumberTwo() {
+        skipWithoutHelper();
+        auto l = lab::startLwipLab(options());
+        QVERIFY2(l.has_value(), l ? "" : l.error().message.c_str());
+        Phantom phantom(*l->link(), l->addresses());
+        RawClient client(phantom, l->addresses(), false, 50002, 50001, l->addresses().peerMac);
+        QVERIFY(client.syn().has_value());
+        client.send(client.segment(flags::kAck));
+        client.send(client.segment(flags::kPsh | flags::kAck, "GET /a HTTP/1.1\r\n\r\n"));
+        const std::string first = expectedResponse(50001, 1, "GET", "/a", false);
+        client.receive([&] { return client.data.size() >= first.size(); }, 3000);
+        client.send(client.segment(flags::kPsh | flags::kAck,
+                                   "HEAD /b HTTP/1.1\r\nConnection: close\r\n\r\n"));
+        std::string second = expectedResponse(50001, 2, "HEAD", "/b", true);
+        second.erase(second.find("\r\n\r\n") + 4); // HEAD: the head alone
+        client.receive([&] { return client.finSeen; }, 3000);
+        QCOMPARE(qs(client.data), qs(first + second));
+        QVERIFY(client.finSeen);
+    }
+
+    void framesForAnotherMac_areNotTaken() {
+        // lwIP itself would take a frame to any MAC; the helper drops them as a NIC does.
+        skipWithoutHelper();
+        auto l = lab::startLwipLab(options());
+        QVERIFY2(l.has_value(), l ? "" : l.error().message.c_str());
+        Phantom phantom(*l->link(), l->addresses());
+        MacAddress elsewhere = l->addresses().peerMac;
+        elsewhere.octets[5] ^= 0x01;
+        RawClient wrong(phantom, l->addresses(), false, 50003, 50001, elsewhere);
+        wrong.send(wrong.segment(flags::kSyn));
+        QVERIFY2(!wrong.next(700).has_value(), "lwIP answered a SYN sent to another MAC");
+        RawClient right(phantom, l->addresses(), false, 50004, 50001, l->addresses().peerMac);
+        QVERIFY2(right.syn().has_value(), "no SYN-ACK to the same SYN sent to lwIP's MAC");
+    }
+
+    void startupNoise_isLabelled() {
+        skipWithoutHelper();
+        auto l = lab::startLwipLab(options());
+        QVERIFY2(l.has_value(), l ? "" : l.error().message.c_str());
+        Phantom phantom(*l->link(), l->addresses());
+        phantom.answerNeighbours = false;
+        const auto frames = phantom.drain(1500); // MLD reports wait up to 1 s
+        bool gratuitous = false;
+        bool mld = false;
+        for (const auto& bytes : frames) {
+            const auto noise = lab::lwipStartupNoise(wire::decodeFrame(wire::Bytes(bytes)),
+                                                     l->addresses().peerMac);
+            QVERIFY2(noise.has_value(), "lwIP sent a frame at start-up that is not labelled");
+            gratuitous |= *noise == "lwIP start-up: gratuitous ARP";
+            mld |= *noise == "lwIP start-up: MLD report";
+        }
+        QVERIFY2(gratuitous, "no gratuitous ARP from lwIP at start-up");
+        QVERIFY2(mld, "no MLD report from lwIP at start-up");
+
+        // A frame of the lab's traffic is not noise.
+        RawClient client(phantom, l->addresses(), false, 50005, 50001, l->addresses().peerMac);
+        phantom.answerNeighbours = true;
+        const auto synAck = client.syn();
+        QVERIFY(synAck.has_value());
+        QVERIFY(!lab::lwipStartupNoise(wire::decodeFrame(wire::Bytes(*synAck)),
+                                       l->addresses().peerMac));
+    }
+
+    void virtualClock_timersRunOnlyWhenAdvanced() {
+        // With a virtual clock lwIP's ISN (it counts timer ticks) is the same in every
+        // lab, and its SYN-ACK is retransmitted only once the clock is advanced past
+        // its initial RTO (3 s), however long we wait in real time.
+        skipWithoutHelper();
+        std::vector<std::uint32_t> isns;
+        for (int round = 0; round < 2; ++round) {
+            auto o = options();
+            o.virtualClock = true;
+            auto l = lab::startLwipLab(o);
+            QVERIFY2(l.has_value(), l ? "" : l.error().message.c_str());
+            QVERIFY(l->virtualClock());
+            Phantom phantom(*l->link(), l->addresses());
+            RawClient client(phantom, l->addresses(), round == 1, 50006, 50001,
+                             l->addresses().peerMac);
+            const auto synAck = client.syn();
+            QVERIFY2(synAck.has_value(), "no SYN-ACK from lwIP on a virtual clock");
+            const auto first = wire::decodeFrame(wire::Bytes(*synAck));
+            isns.push_back(first.tcp()->seq.value());
+            // Not acknowledged: in real time lwIP would resend it after 3 s.
+            QVERIFY2(!client.next(1200).has_value(), "lwIP resent its SYN-ACK on a frozen clock");
+            QVERIFY(l->advanceClock(std::chrono::milliseconds(1000)).has_value());
+            QVERIFY2(!client.next(300).has_value(), "lwIP resent its SYN-ACK before its RTO");
+            QVERIFY(l->advanceClock(std::chrono::milliseconds(2500)).has_value());
+            // Within 0.5 s: in real time no more than 2.2 s have passed since the SYN-ACK.
+            const auto again = client.next(500);
+            QVERIFY2(again.has_value(), "no retransmitted SYN-ACK after advancing the clock 3.5 s");
+            const auto f = wire::decodeFrame(wire::Bytes(*again));
+            QCOMPARE(f.tcp()->flags, std::uint8_t(flags::kSyn | flags::kAck));
+            QCOMPARE(f.tcp()->seq.value(), isns.back());
+        }
+        QCOMPARE(isns[0], isns[1]);
+
+        // A lab on real time refuses, and says why.
+        auto real = lab::startLwipLab(options());
+        QVERIFY2(real.has_value(), real ? "" : real.error().message.c_str());
+        const auto refused = real->advanceClock(std::chrono::milliseconds(10));
+        QVERIFY(!refused.has_value());
+        QVERIFY(refused.error().message.find("real time") != std::string::npos);
+    }
+
+    void destroyingTheLab_leavesNoHelper() {
+        skipWithoutHelper();
+        pid_t pid = -1;
+        {
+            auto l = lab::startLwipLab(options());
+            QVERIFY2(l.has_value(), l ? "" : l.error().message.c_str());
+            pid = l->helperPid();
+            QVERIFY(processState(pid) != 0);
+            // A link in use when the lab goes.
+            auto link = l->takeLink();
+            QVERIFY(link != nullptr);
+            QVERIFY(l->link() == nullptr);
+        }
+        QCOMPARE(processState(pid), char(0)); // reaped: not even a zombie
+        QVERIFY(::kill(pid, 0) != 0);
+    }
+
+    void closingTheLink_endsTheHelper() {
+        skipWithoutHelper();
+        auto l = lab::startLwipLab(options());
+        QVERIFY2(l.has_value(), l ? "" : l.error().message.c_str());
+        const pid_t pid = l->helperPid();
+        l->takeLink().reset();
+        const auto deadline = Clock::now() + std::chrono::seconds(3);
+        while (processState(pid) != 'Z' && Clock::now() < deadline)
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        QCOMPARE(processState(pid), 'Z'); // ended by itself, waiting for the lab to reap it
+    }
+
+    void bogusHelper_givesAClearError() {
+        auto o = options();
+        o.helperPath = "/nonexistent/tcplab-lwip-helper";
+        const auto missing = lab::startLwipLab(o);
+        QVERIFY(!missing.has_value());
+        QCOMPARE(missing.error().code, LabErrorCode::HelperMissing);
+        QVERIFY2(missing.error().message.find("/nonexistent/tcplab-lwip-helper does not exist") !=
+                     std::string::npos,
+                 missing.error().message.c_str());
+
+        // Something executable that is not the helper: it ends without an answer.
+        o.helperPath = "/bin/true";
+        const auto wrong = lab::startLwipLab(o);
+        QVERIFY(!wrong.has_value());
+        QCOMPARE(wrong.error().code, LabErrorCode::HelperCrashed);
+        QVERIFY2(wrong.error().message.find("exited with status 0 without an answer") !=
+                     std::string::npos,
+                 wrong.error().message.c_str());
+
+        // A file that cannot be run.
+        const auto notExecutable = lab::findLwipHelper("/etc/passwd");
+        QVERIFY(!notExecutable.has_value());
+        QCOMPARE(notExecutable.error().code, LabErrorCode::HelperMissing);
+        QVERIFY(notExecutable.error().message.find("is not executable") != std::string::npos);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestLwipLab)
+#include "tst_lwip_lab.moc"

@@ -1,0 +1,143 @@
+// MainWindow end to end: the built-in lab, the classic exercise, the table and the
+// ladder filled from the real timeline, an export, and a screenshot.
+#include <QDir>
+#include <QFileInfo>
+#include <QImage>
+#include <QSignalSpy>
+#include <QStandardPaths>
+#include <QTableView>
+#include <QTest>
+#include <QTreeWidget>
+
+#include "ui/engine_worker.h"
+#include "ui/ladder_view.h"
+#include "ui/main_window.h"
+#include "ui/timeline_model.h"
+
+#include <unistd.h>
+
+using namespace tcplab;
+
+class TestMainWindow : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void initTestCase();
+    void classicExercise_fillsTableAndLadder();
+    void runWithoutLab_startsIt_andStopKeepsTheTimeline();
+};
+
+void TestMainWindow::initTestCase() {
+    QStandardPaths::setTestModeEnabled(true); // QSettings away from the user's
+    qputenv("TCPLAB_LAB_HELPER", TCPLAB_LAB_HELPER_PATH);
+    // The built-in lab needs unprivileged user namespaces; without them there is no peer.
+    ui::EngineWorker probe;
+    QSignalSpy failed(&probe, &ui::EngineWorker::labFailed);
+    probe.startLab(false);
+    if (!failed.isEmpty())
+        QSKIP(qPrintable(failed.first().first().toString()));
+    probe.stop();
+}
+
+void TestMainWindow::classicExercise_fillsTableAndLadder() {
+    ui::MainWindow window;
+    window.resize(1400, 860);
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    window.setCloseMode(engine::CloseMode::Fin);
+    QSignalSpy finished(window.worker(), &ui::EngineWorker::scenarioFinished);
+    QSignalSpy probed(window.worker(), &ui::EngineWorker::probeFinished);
+
+    window.startLab();
+    QVERIFY(window.worker()->running());
+    window.runClassic();
+    QTRY_VERIFY_WITH_TIMEOUT(!finished.isEmpty(), 30'000);
+    QVERIFY2(finished.first().at(0).toBool(), qPrintable(finished.first().at(1).toString()));
+    QCOMPARE(probed.count(), 1);
+    QVERIFY(probed.first().at(0).toBool());
+    // Frames published before the end reach the model on the next poll.
+    const auto* tl = window.worker()->timeline().get();
+    QVERIFY(tl);
+    QTRY_COMPARE_WITH_TIMEOUT(window.model()->rowCount(), int(tl->size()), 2'000);
+
+    // The handshake, in order, among the TCP rows; ARP/ND rows are not arrows.
+    ui::TimelineModel* model = window.model();
+    QStringList flags;
+    int tcpRows = 0;
+    for (int row = 0; row < model->rowCount(); ++row) {
+        if (!model->row(row).tcp)
+            continue;
+        ++tcpRows;
+        flags << model->data(model->index(row, ui::TimelineModel::Flags)).toString();
+    }
+    QVERIFY2(flags.size() >= 7, qPrintable(flags.join(QStringLiteral(" | "))));
+    QCOMPARE(flags.mid(0, 4), (QStringList{QStringLiteral("SYN"), QStringLiteral("SYN, ACK"),
+                                           QStringLiteral("ACK"), QStringLiteral("PSH, ACK")}));
+    QVERIFY(flags.contains(QStringLiteral("FIN, ACK")));
+    QCOMPARE(window.ladder()->rowCount(), model->rowCount());
+    QCOMPARE(window.ladder()->arrowCount(), tcpRows);
+
+    // Sent segments go left to right, received ones right to left.
+    for (int row = 0; row < model->rowCount(); ++row) {
+        const auto arrow = window.ladder()->arrow(row);
+        QCOMPARE(bool(arrow), model->row(row).tcp);
+        const bool sent = model->row(row).direction == timeline::Direction::Sent;
+        if (arrow)
+            QCOMPARE(arrow->from.x() < arrow->to.x(), sent);
+        QCOMPARE(model->data(model->index(row, ui::TimelineModel::Direction)).toString(),
+                 sent ? QStringLiteral("phantom → peer") : QStringLiteral("phantom ← peer"));
+    }
+
+    // Selecting the SYN-ACK row shows it in the ladder and the decode tree.
+    int synAck = -1;
+    for (int row = 0; row < model->rowCount() && synAck < 0; ++row)
+        if (model->data(model->index(row, ui::TimelineModel::Flags)).toString() ==
+            QStringLiteral("SYN, ACK"))
+            synAck = row;
+    QVERIFY(synAck >= 0);
+    window.table()->selectRow(synAck);
+    QCOMPARE(window.ladder()->selectedRow(), synAck);
+    QVERIFY(window.decodeTree()->topLevelItemCount() >= 4);
+    QVERIFY(!window.decodeTree()->findItems(QStringLiteral("tcp"), Qt::MatchExactly).isEmpty());
+
+    // Export: a pcap and a JSON file that exist; a bad path is a sentence, not a file.
+    const QString dir = QStringLiteral(TCPLAB_BINARY_DIR "/tests/ui-output");
+    QDir().mkpath(dir);
+    QCOMPARE(window.exportTimeline(dir + QStringLiteral("/classic.pcap")), QString());
+    QVERIFY(QFileInfo(dir + QStringLiteral("/classic.pcap")).size() > 24);
+    QCOMPARE(window.exportTimeline(dir + QStringLiteral("/classic.json")), QString());
+    QVERIFY(QFileInfo(dir + QStringLiteral("/classic.json")).size() > 100);
+    QVERIFY(!window.exportTimeline(QStringLiteral("/nonexistent-dir/x.pcap")).isEmpty());
+
+    // The picture, for a person to look at (and docs/screenshots).
+    window.table()->selectRow(synAck);
+    QTest::qWait(100);
+    const QImage shot = window.grab().toImage();
+    QVERIFY(!shot.isNull());
+    const QString png = dir + QStringLiteral("/main-window.png");
+    QVERIFY(shot.save(png));
+    QVERIFY(!QImage(png).isNull());
+}
+
+void TestMainWindow::runWithoutLab_startsIt_andStopKeepsTheTimeline() {
+    ui::MainWindow window;
+    QSignalSpy finished(window.worker(), &ui::EngineWorker::scenarioFinished);
+    window.setCloseMode(engine::CloseMode::Rst);
+    QVERIFY(!window.worker()->running());
+    window.runClassic(); // starts the lab on the way
+    QVERIFY(window.worker()->running());
+    QTRY_VERIFY_WITH_TIMEOUT(!finished.isEmpty(), 30'000);
+    QVERIFY2(finished.first().at(0).toBool(), qPrintable(finished.first().at(1).toString()));
+    QTRY_VERIFY_WITH_TIMEOUT(window.model()->rowCount() > 0, 2'000);
+    const int rows = window.model()->rowCount();
+    bool rst = false;
+    for (int row = 0; row < rows; ++row)
+        rst = rst || window.model()->row(row).kind == ui::SegmentKind::Rst;
+    QVERIFY(rst);
+    window.stopLab();
+    QVERIFY(!window.worker()->running());
+    QCOMPARE(window.model()->rowCount(), rows);
+    QCOMPARE(window.ladder()->rowCount(), rows);
+}
+
+QTEST_MAIN(TestMainWindow)
+#include "tst_main_window.moc"

@@ -1,0 +1,480 @@
+#include "ui/main_window.h"
+
+#include "timeline/timeline_io.h"
+#include "ui/engine_worker.h"
+#include "ui/ladder_view.h"
+#include "ui/timeline_model.h"
+#include "wire/frame_json.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QCheckBox>
+#include <QCloseEvent>
+#include <QComboBox>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QItemSelectionModel>
+#include <QKeySequence>
+#include <QLabel>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QPushButton>
+#include <QSettings>
+#include <QSplitter>
+#include <QStatusBar>
+#include <QTableView>
+#include <QToolBar>
+#include <QTreeWidget>
+#include <QVBoxLayout>
+
+namespace tcplab::ui {
+
+namespace {
+
+constexpr int kStatusTimeoutMs = 8000;
+
+QString qs(const std::string& s) {
+    return QString::fromStdString(s);
+}
+
+/// A JSON value as one line for the tree: strings without quotes.
+QString jsonText(const nlohmann::json& value) {
+    if (value.is_string())
+        return qs(value.get<std::string>());
+    if (value.is_null())
+        return QStringLiteral("—");
+    return qs(value.dump());
+}
+
+/// The ladder's label of a TCP row: "SYN seq=0 win=65535", "PSH, ACK seq=1 ack=1 len=18 ...".
+QString ladderLabel(const TimelineRow& r) {
+    QString label = flagWords(r.flags);
+    if (r.segment) {
+        label += QStringLiteral(" seq=%1").arg(r.segment->relSeq);
+        if (r.flags & 0x10)
+            label += QStringLiteral(" ack=%1").arg(r.segment->relAck);
+    }
+    if (r.payloadLength > 0)
+        label += QStringLiteral(" len=%1").arg(r.payloadLength);
+    label += QStringLiteral(" win=%1").arg(r.segment ? r.segment->window : r.rawWindow);
+    return label;
+}
+
+} // namespace
+
+MainWindow::MainWindow(QWidget* parent)
+    : QMainWindow(parent) {
+    setObjectName(QStringLiteral("mainWindow"));
+    setWindowTitle(QStringLiteral("tcplab"));
+    m_worker = new EngineWorker(this);
+    m_model = new TimelineModel(this);
+
+    m_ladder = new LadderView;
+    m_table = new QTableView;
+    m_table->setObjectName(QStringLiteral("segmentTable"));
+    m_table->setModel(m_model);
+    m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_table->setSelectionMode(QAbstractItemView::SingleSelection);
+    m_table->setAlternatingRowColors(true);
+    m_table->verticalHeader()->setVisible(false);
+    m_table->verticalHeader()->setDefaultSectionSize(m_table->fontMetrics().height() + 6);
+    m_table->horizontalHeader()->setStretchLastSection(true);
+    m_table->setWordWrap(false);
+    // Room for what the columns hold ("phantom ← peer", "ESTABLISHED / SYN-RECEIVED").
+    const QFontMetrics metrics = m_table->fontMetrics();
+    const auto widthOf = [&](const char* sample) {
+        return metrics.horizontalAdvance(QString::fromUtf8(sample)) + 16;
+    };
+    m_table->setColumnWidth(TimelineModel::Number, widthOf("00000"));
+    m_table->setColumnWidth(TimelineModel::Time, widthOf("000000.000"));
+    m_table->setColumnWidth(TimelineModel::Direction, widthOf("phantom ← peer"));
+    m_table->setColumnWidth(TimelineModel::Flags, widthOf("SYN, ACK, ECE"));
+    m_table->setColumnWidth(TimelineModel::RelSeq, widthOf("0000000000"));
+    m_table->setColumnWidth(TimelineModel::RelAck, widthOf("0000000000"));
+    m_table->setColumnWidth(TimelineModel::Length, widthOf("00000"));
+    m_table->setColumnWidth(TimelineModel::Window, widthOf("0000000"));
+    m_table->setColumnWidth(TimelineModel::Classes, widthOf("retransmission,dup_ack"));
+    m_table->setColumnWidth(TimelineModel::StatesAfter, widthOf("ESTABLISHED / SYN-RECEIVED"));
+    m_decode = new QTreeWidget;
+    m_decode->setObjectName(QStringLiteral("decodeTree"));
+    m_decode->setHeaderLabels({QStringLiteral("Field"), QStringLiteral("Value")});
+    m_decode->setMinimumWidth(260);
+
+    m_horizontal = new QSplitter(Qt::Horizontal);
+    m_horizontal->setObjectName(QStringLiteral("ladderSplitter"));
+    m_horizontal->addWidget(m_ladder);
+    m_horizontal->addWidget(m_decode);
+    m_horizontal->setStretchFactor(0, 3);
+    m_horizontal->setStretchFactor(1, 1);
+    m_horizontal->setSizes({880, 360});
+    m_vertical = new QSplitter(Qt::Vertical);
+    m_vertical->setObjectName(QStringLiteral("tableSplitter"));
+    m_vertical->addWidget(m_horizontal);
+    m_vertical->addWidget(m_table);
+    m_vertical->setStretchFactor(0, 3);
+    m_vertical->setStretchFactor(1, 2);
+    m_vertical->setSizes({520, 300});
+
+    auto* central = new QWidget;
+    auto* layout = new QVBoxLayout(central);
+    layout->setContentsMargins(6, 6, 6, 6);
+    layout->addWidget(buildLabBar());
+    layout->addWidget(m_vertical, 1);
+    setCentralWidget(central);
+    buildMenus();
+    connectWorker();
+
+    connect(m_ladder, &LadderView::segmentClicked, this, &MainWindow::selectRow);
+    connect(
+        m_table->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
+        [this](const QModelIndex& current) { selectRow(current.isValid() ? current.row() : -1); });
+    connect(m_model, &QAbstractItemModel::modelReset, this, [this] {
+        m_ladder->clear();
+        m_ladderRows = 0;
+        m_decode->clear();
+    });
+
+    resize(1280, 820);
+    restoreSettings();
+    updateLabBar();
+    statusBar()->showMessage(
+        QStringLiteral("Start the built-in lab, then run the classic exercise (Ctrl+R)."));
+}
+
+MainWindow::~MainWindow() = default;
+
+QWidget* MainWindow::buildLabBar() {
+    auto* bar = new QWidget;
+    auto* row = new QHBoxLayout(bar);
+    row->setContentsMargins(0, 0, 0, 0);
+
+    m_labChooser = new QComboBox;
+    m_labChooser->addItem(QStringLiteral("Built-in Linux lab"));
+    m_labChooser->setToolTip(QStringLiteral(
+        "A real Linux kernel in a private network namespace, built without privileges."));
+    m_family = new QComboBox;
+    m_family->addItems({QStringLiteral("IPv4"), QStringLiteral("IPv6")});
+    m_addresses = new QLabel;
+    m_addresses->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_start = new QPushButton(QStringLiteral("Start"));
+    m_stop = new QPushButton(QStringLiteral("Stop"));
+    m_probe = new QLabel;
+    m_probe->setObjectName(QStringLiteral("probeStatus"));
+    m_run = new QPushButton(QStringLiteral("Run the classic exercise"));
+    m_run->setToolTip(QStringLiteral("SYN, SYN-ACK, ACK, the HTTP GET, the response, the close "
+                                     "(Ctrl+R)"));
+    m_closeMode = new QComboBox;
+    m_closeMode->addItem(QStringLiteral("close: FIN"), int(engine::CloseMode::Fin));
+    m_closeMode->addItem(QStringLiteral("close: RST"), int(engine::CloseMode::Rst));
+    m_closeMode->addItem(QStringLiteral("close: peer first"), int(engine::CloseMode::Peer));
+    m_follow = new QCheckBox(QStringLiteral("Follow latest"));
+    m_follow->setChecked(m_ladder->followLatest());
+
+    row->addWidget(new QLabel(QStringLiteral("Lab:")));
+    row->addWidget(m_labChooser);
+    row->addWidget(m_family);
+    row->addWidget(m_start);
+    row->addWidget(m_stop);
+    row->addWidget(m_addresses);
+    row->addWidget(m_probe, 1);
+    row->addWidget(m_run);
+    row->addWidget(m_closeMode);
+    row->addWidget(m_follow);
+
+    connect(m_start, &QPushButton::clicked, this, &MainWindow::startLab);
+    connect(m_stop, &QPushButton::clicked, this, &MainWindow::stopLab);
+    connect(m_run, &QPushButton::clicked, this, &MainWindow::runClassic);
+    connect(m_follow, &QCheckBox::toggled, m_ladder, &LadderView::setFollowLatest);
+    connect(m_ladder, &LadderView::followLatestChanged, m_follow, &QCheckBox::setChecked);
+    connect(m_family, &QComboBox::currentIndexChanged, this, [this] { updateLabBar(); });
+    return bar;
+}
+
+void MainWindow::buildMenus() {
+    QMenu* file = menuBar()->addMenu(QStringLiteral("&File"));
+    QAction* exportAction = file->addAction(QStringLiteral("&Export timeline…"));
+    exportAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
+    connect(exportAction, &QAction::triggered, this, &MainWindow::exportTimelineInteractively);
+    file->addSeparator();
+    QAction* quit = file->addAction(QStringLiteral("&Quit"));
+    quit->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Q));
+    connect(quit, &QAction::triggered, this, &QWidget::close);
+
+    QMenu* lab = menuBar()->addMenu(QStringLiteral("&Lab"));
+    QAction* run = lab->addAction(QStringLiteral("&Run the classic exercise"));
+    run->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_R));
+    connect(run, &QAction::triggered, this, &MainWindow::runClassic);
+    QAction* start = lab->addAction(QStringLiteral("&Start the lab"));
+    connect(start, &QAction::triggered, this, &MainWindow::startLab);
+    QAction* stop = lab->addAction(QStringLiteral("S&top the lab"));
+    connect(stop, &QAction::triggered, this, &MainWindow::stopLab);
+}
+
+void MainWindow::connectWorker() {
+    connect(m_worker, &EngineWorker::timelineGrew, this, &MainWindow::onTimelineGrew);
+    connect(m_worker, &EngineWorker::labStarted, this, [this](const QString& description) {
+        std::vector<wire::IpAddress> local;
+        if (auto phantom = m_worker->phantomAddress())
+            local.push_back(*phantom);
+        m_model->setTimeline(m_worker->timeline(), std::move(local));
+        m_probe->setText(QStringLiteral("probing the phantom's address…"));
+        statusBar()->showMessage(description, kStatusTimeoutMs);
+        updateLabBar();
+    });
+    connect(m_worker, &EngineWorker::labFailed, this, [this](const QString& message) {
+        m_probe->setText(QStringLiteral("<span style='color:#d62728'>lab failed</span>"));
+        m_probe->setToolTip(message);
+        statusBar()->showMessage(message);
+        updateLabBar();
+    });
+    connect(m_worker, &EngineWorker::labStopped, this, [this] {
+        m_probe->setText(QStringLiteral("stopped"));
+        statusBar()->showMessage(QStringLiteral("The lab is stopped; the timeline is kept."),
+                                 kStatusTimeoutMs);
+        updateLabBar();
+    });
+    connect(
+        m_worker, &EngineWorker::probeFinished, this, [this](bool claimed, const QString& message) {
+            m_probe->setText(claimed ? QStringLiteral("<span style='color:#1a9a4a'>address free: "
+                                                      "claimed</span>")
+                                     : QStringLiteral("<span style='color:#d62728'>address "
+                                                      "refused: %1</span>")
+                                           .arg(message.toHtmlEscaped()));
+            m_probe->setToolTip(message);
+            statusBar()->showMessage(message, kStatusTimeoutMs);
+        });
+    connect(m_worker, &EngineWorker::scenarioStep, this,
+            [this](int step, const QString& what, const QString& message) {
+                statusBar()->showMessage(message.isEmpty()
+                                             ? QStringLiteral("step %1 %2").arg(step + 1).arg(what)
+                                             : message,
+                                         kStatusTimeoutMs);
+            });
+    connect(m_worker, &EngineWorker::scenarioFinished, this,
+            [this](bool ok, const QString& message) {
+                statusBar()->showMessage(
+                    ok ? QStringLiteral("The classic exercise ran: every step happened.")
+                       : QStringLiteral("The exercise failed: %1").arg(message));
+            });
+    connect(m_worker, &EngineWorker::linkFailed, this, [this](const QString& message) {
+        statusBar()->showMessage(QStringLiteral("The link failed: %1").arg(message));
+    });
+}
+
+engine::CloseMode MainWindow::closeMode() const {
+    return static_cast<engine::CloseMode>(m_closeMode->currentData().toInt());
+}
+
+void MainWindow::setCloseMode(engine::CloseMode mode) {
+    const int index = m_closeMode->findData(int(mode));
+    if (index >= 0)
+        m_closeMode->setCurrentIndex(index);
+}
+
+void MainWindow::startLab() {
+    statusBar()->showMessage(QStringLiteral("Starting the built-in lab…"));
+    m_worker->startLab(m_family->currentIndex() == 1);
+}
+
+void MainWindow::stopLab() {
+    m_worker->stop();
+}
+
+void MainWindow::runClassic() {
+    if (!m_worker->running()) {
+        startLab();
+        if (!m_worker->running())
+            return;
+    }
+    m_ladder->setFollowLatest(true);
+    statusBar()->showMessage(
+        QStringLiteral("Running the classic exercise (%1)…").arg(m_closeMode->currentText()));
+    m_worker->runClassic(closeMode());
+}
+
+void MainWindow::onTimelineGrew(qsizetype newSize) {
+    m_model->onTimelineGrew(newSize);
+    std::vector<LadderRow> rows;
+    const int count = m_model->rowCount();
+    rows.reserve(std::size_t(std::max(0, count - m_ladderRows)));
+    for (; m_ladderRows < count; ++m_ladderRows) {
+        const TimelineRow& r = m_model->row(m_ladderRows);
+        LadderRow l;
+        l.timeMs = m_model->timeMs(m_ladderRows);
+        l.fromPhantom = r.direction == timeline::Direction::Sent;
+        l.tcp = r.tcp;
+        l.kind = r.kind;
+        if (r.tcp)
+            l.label = ladderLabel(r);
+        else
+            l.label = r.mark;
+        rows.push_back(std::move(l));
+    }
+    m_ladder->addRows(rows);
+}
+
+void MainWindow::selectRow(int row) {
+    if (row < 0 || row >= m_model->rowCount()) {
+        m_ladder->setSelectedRow(-1);
+        m_decode->clear();
+        return;
+    }
+    m_ladder->setSelectedRow(row);
+    if (m_table->currentIndex().row() != row) {
+        const QModelIndex index = m_model->index(row, 0);
+        m_table->selectionModel()->setCurrentIndex(index, QItemSelectionModel::ClearAndSelect |
+                                                              QItemSelectionModel::Rows);
+        m_table->scrollTo(index);
+    }
+    showDecode(row);
+}
+
+void MainWindow::showDecode(int row) {
+    m_decode->clear();
+    const TimelineRow& r = m_model->row(row);
+    const wire::Frame frame = m_model->entry(row).decode();
+    const nlohmann::json json = wire::frameToJson(frame);
+
+    auto* head = new QTreeWidgetItem(m_decode, {QStringLiteral("Frame %1").arg(row + 1),
+                                                QStringLiteral("%1 bytes, %2")
+                                                    .arg(frame.bytes.size())
+                                                    .arg(r.direction == timeline::Direction::Sent
+                                                             ? QStringLiteral("sent")
+                                                             : QStringLiteral("received"))});
+    head->setFirstColumnSpanned(false);
+    if (r.segment) {
+        auto* tracker = new QTreeWidgetItem(m_decode, {QStringLiteral("Tracker"), r.summary});
+        new QTreeWidgetItem(tracker,
+                            {QStringLiteral("relative seq"), QString::number(r.segment->relSeq)});
+        new QTreeWidgetItem(tracker,
+                            {QStringLiteral("relative ack"), QString::number(r.segment->relAck)});
+        new QTreeWidgetItem(tracker,
+                            {QStringLiteral("classes"), qs(r.segment->classes.toString())});
+        new QTreeWidgetItem(
+            tracker, {QStringLiteral("states after"),
+                      m_model->data(m_model->index(row, TimelineModel::StatesAfter)).toString()});
+        tracker->setExpanded(true);
+    }
+    if (json.contains("layers")) {
+        for (const auto& layer : json["layers"]) {
+            const QString name =
+                layer.contains("layer") ? jsonText(layer["layer"]) : QStringLiteral("layer");
+            auto* item = new QTreeWidgetItem(m_decode, {name});
+            for (auto it = layer.begin(); it != layer.end(); ++it) {
+                if (it.key() == "layer")
+                    continue;
+                new QTreeWidgetItem(item, {qs(it.key()), jsonText(it.value())});
+            }
+            item->setExpanded(true);
+        }
+    }
+    if (json.contains("payload_hex") && json["payload_hex"].is_string() &&
+        !json["payload_hex"].get<std::string>().empty())
+        new QTreeWidgetItem(m_decode, {QStringLiteral("payload"), jsonText(json["payload_hex"])});
+    if (json.contains("diagnostics") && json["diagnostics"].is_array() &&
+        !json["diagnostics"].empty()) {
+        auto* diagnostics = new QTreeWidgetItem(m_decode, {QStringLiteral("diagnostics")});
+        for (const auto& d : json["diagnostics"])
+            new QTreeWidgetItem(diagnostics,
+                                {jsonText(d.value("layer", nlohmann::json())) + QLatin1Char('.') +
+                                     jsonText(d.value("field", nlohmann::json())),
+                                 jsonText(d.value("message", nlohmann::json()))});
+        diagnostics->setExpanded(true);
+    }
+    m_decode->resizeColumnToContents(0);
+}
+
+void MainWindow::updateLabBar() {
+    const bool running = m_worker->running();
+    m_start->setEnabled(!running);
+    m_stop->setEnabled(running);
+    m_family->setEnabled(!running);
+    const bool v6 = running ? m_worker->ipv6() : m_family->currentIndex() == 1;
+    if (running && m_worker->phantomAddress() && m_worker->peerAddress()) {
+        m_addresses->setText(QStringLiteral("phantom %1 → peer %2 port %3")
+                                 .arg(qs(wire::addressText(*m_worker->phantomAddress())),
+                                      qs(wire::addressText(*m_worker->peerAddress())))
+                                 .arg(m_worker->peerPort()));
+    } else {
+        m_addresses->setText(
+            v6 ? QStringLiteral("phantom 2001:db8::2 → peer 2001:db8::1 port 50001")
+               : QStringLiteral("phantom 198.18.0.2 → peer 198.18.0.1 port 50001"));
+    }
+    if (!running && m_probe->text().isEmpty())
+        m_probe->setText(QStringLiteral("not started"));
+    const QString phantom =
+        running && m_worker->phantomAddress()
+            ? qs(wire::addressText(*m_worker->phantomAddress()))
+            : (v6 ? QStringLiteral("2001:db8::2") : QStringLiteral("198.18.0.2"));
+    const QString peer = running && m_worker->peerAddress()
+                             ? qs(wire::addressText(*m_worker->peerAddress()))
+                             : (v6 ? QStringLiteral("2001:db8::1") : QStringLiteral("198.18.0.1"));
+    m_ladder->setLaneTitles(QStringLiteral("phantom %1").arg(phantom),
+                            QStringLiteral("peer %1").arg(peer));
+}
+
+QString MainWindow::exportTimeline(const QString& path) {
+    const timeline::Timeline* tl = m_model->timeline();
+    if (!tl)
+        return QStringLiteral("There is nothing to export yet: start the lab and run something.");
+    const std::string file = path.toStdString();
+    const bool json = path.endsWith(QStringLiteral(".json"), Qt::CaseInsensitive);
+    const auto result = json ? timeline::exportJson(*tl, file) : timeline::exportPcap(*tl, file);
+    return result ? QString() : qs(result.error());
+}
+
+void MainWindow::exportTimelineInteractively() {
+    QString filter;
+    const QString path = QFileDialog::getSaveFileName(
+        this, QStringLiteral("Export the timeline"), QStringLiteral("timeline.pcap"),
+        QStringLiteral("pcap (*.pcap);;JSON (*.json)"), &filter);
+    if (path.isEmpty())
+        return;
+    QString target = path;
+    if (QFileInfo(target).suffix().isEmpty())
+        target += filter.startsWith(QStringLiteral("JSON")) ? QStringLiteral(".json")
+                                                            : QStringLiteral(".pcap");
+    const QString error = exportTimeline(target);
+    if (!error.isEmpty()) {
+        QMessageBox::warning(this, QStringLiteral("Export failed"), error);
+        return;
+    }
+    statusBar()->showMessage(
+        QStringLiteral("Exported %1 frames to %2").arg(m_model->rowCount()).arg(target),
+        kStatusTimeoutMs);
+}
+
+void MainWindow::restoreSettings() {
+    QSettings settings;
+    restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
+    restoreState(settings.value(QStringLiteral("window/state")).toByteArray());
+    m_vertical->restoreState(settings.value(QStringLiteral("window/tableSplitter")).toByteArray());
+    m_horizontal->restoreState(
+        settings.value(QStringLiteral("window/ladderSplitter")).toByteArray());
+    if (const auto mode = engine::parseCloseMode(
+            settings.value(QStringLiteral("run/closeMode")).toString().toStdString()))
+        setCloseMode(*mode);
+    m_family->setCurrentIndex(settings.value(QStringLiteral("lab/ipv6"), false).toBool() ? 1 : 0);
+}
+
+void MainWindow::saveSettings() const {
+    QSettings settings;
+    settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
+    settings.setValue(QStringLiteral("window/state"), saveState());
+    settings.setValue(QStringLiteral("window/tableSplitter"), m_vertical->saveState());
+    settings.setValue(QStringLiteral("window/ladderSplitter"), m_horizontal->saveState());
+    const std::string_view mode = engine::closeModeName(closeMode());
+    settings.setValue(QStringLiteral("run/closeMode"),
+                      QString::fromUtf8(mode.data(), qsizetype(mode.size())));
+    settings.setValue(QStringLiteral("lab/ipv6"), m_family->currentIndex() == 1);
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+    saveSettings();
+    m_worker->stop();
+    QMainWindow::closeEvent(event);
+}
+
+} // namespace tcplab::ui
