@@ -1,5 +1,6 @@
 #include "engine/engine.h"
 
+#include "tcp/tutor.h"
 #include "timeline/pcap_file.h"
 #include "wire/frame.h"
 
@@ -56,7 +57,11 @@ struct RunCommand {
     ConnectionParams params;
 };
 struct CancelCommand {};
-using Command = std::variant<ConfigureCommand, SendCommand, RunCommand, CancelCommand>;
+struct AutoAckCommand {
+    bool on = false;
+};
+using Command =
+    std::variant<ConfigureCommand, SendCommand, RunCommand, CancelCommand, AutoAckCommand>;
 
 /// Events that come once per frame: under pressure they are the ones to drop.
 bool perFrame(const EngineEvent& e) {
@@ -247,6 +252,11 @@ struct Engine::Impl {
         abandonScenario("the phantom was reconfigured");
         host.emplace(std::move(c.identity), c.timing);
         refusal.clear();
+        tracker.clear();
+        if (host->identity().ipv4)
+            tracker.addLocalAddress(host->identity().ipv4->address);
+        if (host->identity().ipv6)
+            tracker.addLocalAddress(host->identity().ipv6->address);
         if (c.probe == Probe::Run) {
             host->startProbe(clock(), out);
         } else {
@@ -276,6 +286,40 @@ struct Engine::Impl {
     }
 
     void execute(CancelCommand&) { abandonScenario("cancelled"); }
+
+    void execute(AutoAckCommand& c) { autoAckOn = c.on; }
+
+    /// Auto-ACK: while no scenario runs (a scenario acknowledges for itself), the phantom
+    /// acknowledges the peer's new data and FIN at once, so a long answer never stalls
+    /// on a user who has not clicked yet. `result` is what the tracker made of `frame`.
+    void autoAcknowledge(const wire::Frame& frame, const tcp::SegmentResult& result) {
+        if (!autoAckOn || runner || !host || !host->ready())
+            return;
+        const auto segment = tcp::segmentOf(frame);
+        if (!segment || !isPhantomAddress(segment->dst.ip()))
+            return;
+        const auto ack = tcp::autoAck(tracker[result.connection], segment->dst, result);
+        if (!ack)
+            return;
+        auto spec = wire::SegmentSpec::replyTo(frame);
+        if (!spec)
+            return;
+        spec->ethernet.src = host->identity().mac;
+        spec->tcp.flags = ack->flags;
+        spec->tcp.seq = ack->seq;
+        spec->tcp.ack = ack->ack;
+        spec->tcp.window = ack->window;
+        if (auto bytes = spec->encode())
+            out.push_back(std::move(*bytes));
+    }
+
+    bool isPhantomAddress(const wire::IpAddress& address) const {
+        const host::Identity& id = host->identity();
+        if (const auto* v4 = std::get_if<wire::Ipv4Address>(&address))
+            return id.ipv4 && id.ipv4->address == *v4;
+        const auto& v6 = std::get<wire::Ipv6Address>(address);
+        return id.ipv6 && id.ipv6->address == v6;
+    }
 
     /// Ends the running or pending scenario, if any, as failed with `reason`.
     void abandonScenario(const std::string& reason) {
@@ -362,8 +406,13 @@ struct Engine::Impl {
         bool consumed = false;
         if (host)
             consumed = host->onFrame(frame, now, out);
-        if (!consumed && runner)
-            runner->onFrame(frame, now, out);
+        if (!consumed) {
+            const auto tracked = tracker.onFrame(frame, timestampNs != 0 ? timestampNs : now);
+            if (runner)
+                runner->onFrame(frame, now, out);
+            else if (tracked)
+                autoAcknowledge(frame, *tracked);
+        }
         transmit();
         collectHostEvents();
         collectRunnerEvents();
@@ -398,6 +447,7 @@ struct Engine::Impl {
             if (sent) {
                 record(now, timeline::Direction::Sent, frame);
                 sentThisTurn = true;
+                tracker.onFrame(wire::decodeFrame(frame), now);
                 continue;
             }
             const auto code = sent.error().code;
@@ -596,6 +646,8 @@ struct Engine::Impl {
     FrameList out;
     std::optional<host::PhantomHost> host;
     std::optional<ScenarioRunner> runner;
+    tcp::ConnectionTable tracker; ///< every TCP frame both ways, for auto-ACK
+    bool autoAckOn = false;
     std::optional<PendingScenario> pending;
     std::optional<std::string> linkFailure; ///< why the link failed (reported once)
     bool sentThisTurn = false;              ///< a frame went out since the last eager read
@@ -649,6 +701,10 @@ void Engine::runScenario(Scenario scenario, ConnectionParams params) {
 
 void Engine::cancelScenario() {
     m_impl->post(CancelCommand{});
+}
+
+void Engine::setAutoAck(bool on) {
+    m_impl->post(AutoAckCommand{on});
 }
 
 void Engine::stop() {

@@ -83,6 +83,9 @@ public:
     /// address, when the next hop is unknown or does not answer, or when the link failed.
     void runScenario(Scenario scenario, ConnectionParams params);
     void cancelScenario();
+    /// Auto-ACK (off by default; switch it at any time): while no scenario runs, the
+    /// phantom acknowledges the peer's new data and FIN as soon as they arrive.
+    void setAutoAck(bool on);
     /// Ends the thread; pending commands are dropped. Idempotent; joins the thread unless
     /// called on it (from the notifier). A running scenario finishes (failed) first, then
     /// a Stopped event is the last event.

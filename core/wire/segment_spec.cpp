@@ -64,6 +64,31 @@ tl::expected<std::vector<std::uint8_t>, EncodeError> SegmentSpec::encode() const
     return out;
 }
 
+std::optional<SegmentSpec> SegmentSpec::replyTo(const Frame& frame) {
+    const TcpHeader* tcp = frame.tcp();
+    if (!tcp || frame.malformed)
+        return std::nullopt;
+    SegmentSpec spec;
+    spec.ethernet.src = frame.ethernet.dst;
+    spec.ethernet.dst = frame.ethernet.src;
+    if (const Ipv4Header* v4 = frame.ipv4()) {
+        Ipv4Header reply;
+        reply.src = v4->dst;
+        reply.dst = v4->src;
+        spec.ip = reply;
+    } else if (const Ipv6Header* v6 = frame.ipv6()) {
+        Ipv6Header reply;
+        reply.src = v6->dst;
+        reply.dst = v6->src;
+        spec.ip = reply;
+    } else {
+        return std::nullopt;
+    }
+    spec.tcp.srcPort = tcp->dstPort;
+    spec.tcp.dstPort = tcp->srcPort;
+    return spec;
+}
+
 std::optional<SegmentSpec> SegmentSpec::fromFrame(const Frame& frame) {
     const TcpHeader* tcp = frame.tcp();
     if (!tcp || frame.malformed || frame.vlan || frame.ipv6Chain.count != 0 ||

@@ -50,6 +50,11 @@ struct SegmentSpec {
     /// A spec that re-encodes `frame` byte for byte, when it is Ethernet/IPv4|IPv6/TCP
     /// without IPv6 extension headers, 802.1Q tag, or trailing bytes; nullopt otherwise.
     static std::optional<SegmentSpec> fromFrame(const Frame& frame);
+    /// The skeleton of an answer to `frame` (Ethernet/IPv4|IPv6/TCP): MACs, addresses and
+    /// ports swapped, fresh IP header defaults (TTL/hop limit 64, DF), no flags, no
+    /// options, no payload, seq/ack 0; nullopt when `frame` is not such a segment. The
+    /// caller fills what the answer says ("Reply to selected", auto-ACK).
+    static std::optional<SegmentSpec> replyTo(const Frame& frame);
     friend bool operator==(const SegmentSpec&, const SegmentSpec&) = default;
 };
 

@@ -269,6 +269,26 @@ struct Rig {
     }
 };
 
+/// A segment between the phantom (kPhantomIp:50000) and the peer (kPeerIp:kPeerPort).
+ByteVector tcpSegment(bool fromPhantom, std::uint8_t flags, std::uint32_t seq, std::uint32_t ack,
+                      std::string_view data = {}) {
+    SegmentSpec spec;
+    spec.ethernet.src = fromPhantom ? kPhantomMac : kPeerMac;
+    spec.ethernet.dst = fromPhantom ? kPeerMac : kPhantomMac;
+    Ipv4Header ip;
+    ip.src = fromPhantom ? kPhantomIp : kPeerIp;
+    ip.dst = fromPhantom ? kPeerIp : kPhantomIp;
+    spec.ip = ip;
+    spec.tcp.srcPort = fromPhantom ? 50000 : kPeerPort;
+    spec.tcp.dstPort = fromPhantom ? kPeerPort : 50000;
+    spec.tcp.flags = flags;
+    spec.tcp.seq = SeqNum(seq);
+    spec.tcp.ack = SeqNum(ack);
+    spec.tcp.window = 64240;
+    spec.payload.assign(data.begin(), data.end());
+    return spec.encode().value();
+}
+
 engine::Scenario scenarioOf(std::string_view text) {
     auto s = engine::parseScenario(text);
     if (!s) {
@@ -300,6 +320,56 @@ constexpr std::string_view kHandshake = "title handshake\n"
 class TestEngine : public QObject {
     Q_OBJECT
 private Q_SLOTS:
+    // Auto-ACK: off by default; switched on, the phantom acknowledges the peer's new
+    // data and its FIN at once (seq = our SND.NXT, ack = the peer's next byte).
+    void autoAck_acknowledgesNewDataAndFin_onlyWhenOn_data() {
+        QTest::addColumn<bool>("on");
+        QTest::newRow("on") << true;
+        QTest::newRow("off (the default)") << false;
+    }
+    void autoAck_acknowledgesNewDataAndFin_onlyWhenOn() {
+        QFETCH(bool, on);
+        Rig rig;
+        rig.peer->answerSyn = true;
+        QVERIFY(rig.claimed());
+        if (on)
+            rig.engine->setAutoAck(true);
+        using namespace tcp_flags;
+        const auto acksFromPhantom = [&](std::uint32_t ack) {
+            return rig.peer->count([&](const Frame& f) {
+                const TcpHeader* t = f.tcp();
+                return t && f.ethernet.src == kPhantomMac && t->flags == kAck &&
+                       t->seq == SeqNum(101) && t->ack == SeqNum(ack);
+            });
+        };
+        rig.engine->sendFrame(tcpSegment(true, kSyn, 100, 0));
+        QVERIFY(rig.until([&] { return rig.count(Direction::Received) >= 1; }));
+        rig.engine->sendFrame(tcpSegment(true, kAck, 101, kPeerIss + 1));
+        QVERIFY(rig.until([&] { return rig.count(Direction::Sent) >= 2; }));
+
+        QVERIFY(rig.peer->send(tcpSegment(false, kPsh | kAck, kPeerIss + 1, 101, "0123456789")));
+        if (on) {
+            QVERIFY(rig.until([&] { return acksFromPhantom(kPeerIss + 11) == 1; }));
+        } else {
+            rig.settle(100ms);
+            QCOMPARE(acksFromPhantom(kPeerIss + 11), std::size_t{0});
+        }
+        // A retransmission of the same data is not new: no second ACK of it.
+        QVERIFY(rig.peer->send(tcpSegment(false, kPsh | kAck, kPeerIss + 1, 101, "0123456789")));
+        QVERIFY(rig.peer->send(tcpSegment(false, kFin | kAck, kPeerIss + 11, 101)));
+        if (on) {
+            QVERIFY(rig.until([&] { return acksFromPhantom(kPeerIss + 12) == 1; }));
+            QCOMPARE(acksFromPhantom(kPeerIss + 11), std::size_t{1});
+        } else {
+            rig.settle(100ms);
+            QCOMPARE(acksFromPhantom(kPeerIss + 12), std::size_t{0});
+        }
+        // Switched off again, nothing more is acknowledged.
+        rig.engine->setAutoAck(false);
+        QVERIFY(rig.peer->send(tcpSegment(false, kPsh | kAck, kPeerIss + 12, 101, "late")));
+        rig.settle(100ms);
+        QCOMPARE(acksFromPhantom(kPeerIss + 16), std::size_t{0});
+    }
     void probe_sendsProbesThenClaimsAndAnnounces() {
         Rig rig;
         rig.engine->configure(identity(), fastTiming(), Engine::Probe::Run);
