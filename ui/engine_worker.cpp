@@ -79,6 +79,7 @@ void EngineWorker::startLab(bool ipv6) {
         QMetaObject::invokeMethod(this, &EngineWorker::drainEvents, Qt::QueuedConnection);
     });
     m_engine->start();
+    m_engine->setAutoAck(m_autoAck);
     m_engine->configure(identity, host::HostTiming{}, engine::Engine::Probe::Run);
     m_poll.start();
     Q_EMIT labStarted(m_description);
@@ -101,6 +102,12 @@ void EngineWorker::runClassic(engine::CloseMode mode) {
     const std::string_view request = mode == engine::CloseMode::Peer ? kPeerCloseRequest : kRequest;
     p.request.assign(request.begin(), request.end());
     m_engine->runScenario(engine::classicScenario(mode), p);
+}
+
+void EngineWorker::setAutoAck(bool on) {
+    m_autoAck = on;
+    if (m_engine)
+        m_engine->setAutoAck(on);
 }
 
 void EngineWorker::stop() {

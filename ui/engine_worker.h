@@ -35,6 +35,7 @@ public:
     ~EngineWorker() override; ///< stops the engine (joins its thread) and removes the lab
 
     bool running() const noexcept { return m_engine != nullptr; }
+    bool autoAck() const noexcept { return m_autoAck; }
     bool ipv6() const noexcept { return m_ipv6; }
     /// The timeline of the current (or last) lab; null before the first start.
     std::shared_ptr<const timeline::Timeline> timeline() const { return m_timeline; }
@@ -53,6 +54,9 @@ public Q_SLOTS:
     /// Runs the classic exercise (once the probe has claimed the address). Without a
     /// running lab: scenarioFinished(false, why).
     void runClassic(tcplab::engine::CloseMode mode);
+    /// Auto-ACK: the phantom acknowledges the peer's new data and FIN at once while no
+    /// scenario runs. Kept across lab restarts; off by default.
+    void setAutoAck(bool on);
     /// Stops the engine and removes the lab; the timeline is kept for viewing/export.
     void stop();
 
@@ -78,6 +82,7 @@ private:
 
     std::unique_ptr<lab::BuiltinLinuxLab> m_lab;
     std::unique_ptr<engine::Engine> m_engine;
+    bool m_autoAck = false;
     std::shared_ptr<timeline::Timeline> m_timeline;
     /// Shared with the notifier: true while a drain is queued (one at a time).
     std::shared_ptr<std::atomic<bool>> m_drainQueued;

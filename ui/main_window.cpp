@@ -169,6 +169,11 @@ QWidget* MainWindow::buildLabBar() {
     m_closeMode->addItem(QStringLiteral("close: FIN"), int(engine::CloseMode::Fin));
     m_closeMode->addItem(QStringLiteral("close: RST"), int(engine::CloseMode::Rst));
     m_closeMode->addItem(QStringLiteral("close: peer first"), int(engine::CloseMode::Peer));
+    m_autoAck = new QCheckBox(QStringLiteral("Auto-ACK"));
+    m_autoAck->setObjectName(QStringLiteral("autoAck"));
+    m_autoAck->setToolTip(QStringLiteral(
+        "Acknowledge the peer's new data and FIN at once while no scenario runs, so a long "
+        "answer does not stall while you craft the next segment"));
     m_follow = new QCheckBox(QStringLiteral("Follow latest"));
     m_follow->setChecked(m_ladder->followLatest());
 
@@ -181,11 +186,13 @@ QWidget* MainWindow::buildLabBar() {
     row->addWidget(m_probe, 1);
     row->addWidget(m_run);
     row->addWidget(m_closeMode);
+    row->addWidget(m_autoAck);
     row->addWidget(m_follow);
 
     connect(m_start, &QPushButton::clicked, this, &MainWindow::startLab);
     connect(m_stop, &QPushButton::clicked, this, &MainWindow::stopLab);
     connect(m_run, &QPushButton::clicked, this, &MainWindow::runClassic);
+    connect(m_autoAck, &QCheckBox::toggled, m_worker, &EngineWorker::setAutoAck);
     connect(m_follow, &QCheckBox::toggled, m_ladder, &LadderView::setFollowLatest);
     connect(m_ladder, &LadderView::followLatestChanged, m_follow, &QCheckBox::setChecked);
     connect(m_family, &QComboBox::currentIndexChanged, this, [this] { updateLabBar(); });
@@ -457,6 +464,7 @@ void MainWindow::restoreSettings() {
             settings.value(QStringLiteral("run/closeMode")).toString().toStdString()))
         setCloseMode(*mode);
     m_family->setCurrentIndex(settings.value(QStringLiteral("lab/ipv6"), false).toBool() ? 1 : 0);
+    m_autoAck->setChecked(settings.value(QStringLiteral("run/autoAck"), false).toBool());
 }
 
 void MainWindow::saveSettings() const {
@@ -469,6 +477,7 @@ void MainWindow::saveSettings() const {
     settings.setValue(QStringLiteral("run/closeMode"),
                       QString::fromUtf8(mode.data(), qsizetype(mode.size())));
     settings.setValue(QStringLiteral("lab/ipv6"), m_family->currentIndex() == 1);
+    settings.setValue(QStringLiteral("run/autoAck"), m_autoAck->isChecked());
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {

@@ -80,6 +80,7 @@ private:
     QPushButton* m_run = nullptr;
     QComboBox* m_closeMode = nullptr;
     QCheckBox* m_follow = nullptr;
+    QCheckBox* m_autoAck = nullptr;
     int m_ladderRows = 0; ///< model rows handed to the ladder
 };
 

@@ -1,5 +1,6 @@
 // MainWindow end to end: the built-in lab, the classic exercise, the table and the
 // ladder filled from the real timeline, an export, and a screenshot.
+#include <QCheckBox>
 #include <QDir>
 #include <QFileInfo>
 #include <QImage>
@@ -24,6 +25,7 @@ private Q_SLOTS:
     void initTestCase();
     void classicExercise_fillsTableAndLadder();
     void runWithoutLab_startsIt_andStopKeepsTheTimeline();
+    void autoAckCheckBox_switchesTheWorker();
 };
 
 void TestMainWindow::initTestCase() {
@@ -140,4 +142,16 @@ void TestMainWindow::runWithoutLab_startsIt_andStopKeepsTheTimeline() {
 }
 
 QTEST_MAIN(TestMainWindow)
+void TestMainWindow::autoAckCheckBox_switchesTheWorker() {
+    ui::MainWindow window;
+    auto* box = window.findChild<QCheckBox*>(QStringLiteral("autoAck"));
+    QVERIFY(box);
+    box->setChecked(false);
+    QVERIFY(!window.worker()->autoAck());
+    box->setChecked(true);
+    QVERIFY(window.worker()->autoAck());
+    box->setChecked(false);
+    QVERIFY(!window.worker()->autoAck());
+}
+
 #include "tst_main_window.moc"
