@@ -13,6 +13,7 @@
 #include "timeline/timeline_io.h"
 #include "wire/address.h"
 #include "wire/bytes.h"
+#include "wire/frame_summary.h"
 #include "wire/tcp.h"
 
 #include <fmt/core.h>
@@ -210,50 +211,12 @@ public:
             m_out << fmt::format("{:10.3f}  {}  {:<8} {:<8} {:<8} {:<6} {}\n", ms, arrow, flags,
                                  seq, ack, frame.payloadLength, tcp->window);
         } else {
-            m_out << fmt::format("{:10.3f}  {}  {}\n", ms, arrow, otherFrame(frame));
+            m_out << fmt::format("{:10.3f}  {}  {}\n", ms, arrow, wire::describeOtherFrame(frame));
         }
         m_out.flush();
     }
 
 private:
-    static std::string otherFrame(const wire::Frame& frame) {
-        if (frame.malformed)
-            return fmt::format("malformed: {}", frame.malformed->message());
-        if (const auto* arp = frame.arp()) {
-            if (arp->operation == 1 && arp->senderIp == wire::Ipv4Address{})
-                return fmt::format("ARP probe: who-has {}?", arp->targetIp.toString());
-            if (arp->operation == 1 && arp->senderIp == arp->targetIp)
-                return fmt::format("ARP announcement: {} is-at {}", arp->senderIp.toString(),
-                                   arp->senderMac.toString());
-            if (arp->operation == 1)
-                return fmt::format("ARP who-has {} tell {}", arp->targetIp.toString(),
-                                   arp->senderIp.toString());
-            return fmt::format("ARP {} is-at {}", arp->senderIp.toString(),
-                               arp->senderMac.toString());
-        }
-        if (const auto* icmp = frame.icmpv6()) {
-            if (icmp->type == wire::icmpv6_type::kNeighborSolicitation)
-                return fmt::format("NS who-has {}", icmp->target.toString());
-            if (icmp->type == wire::icmpv6_type::kNeighborAdvertisement)
-                return fmt::format("NA {} is-at {}", icmp->target.toString(),
-                                   icmp->targetLinkLayer ? icmp->targetLinkLayer->toString()
-                                                         : std::string("(no MAC)"));
-            switch (icmp->type) {
-            case 133:
-                return "ICMPv6 router solicitation";
-            case 134:
-                return "ICMPv6 router advertisement";
-            case 131:
-                return "ICMPv6 MLD report (the peer joins a multicast group)";
-            case 143:
-                return "ICMPv6 MLDv2 report (the peer joins a multicast group)";
-            default:
-                return fmt::format("ICMPv6 type {}", icmp->type);
-            }
-        }
-        return fmt::format("other frame, {} bytes", frame.bytes.size());
-    }
-
     const engine::ConnectionParams& m_params;
     std::ostream& m_out;
     std::optional<std::int64_t> m_start;

@@ -35,6 +35,8 @@ extern "C" {
 #include <netif/ethernet.h>
 }
 
+#include "lab/http_rules.h"
+
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
@@ -46,7 +48,6 @@ extern "C" {
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -73,11 +74,8 @@ constexpr std::size_t kMaxConnections = 64;
 constexpr std::uint32_t kIdleTimeoutMs = 10 * 60 * 1000;
 /// tcp_poll interval, in TCP coarse timer ticks (500 ms).
 constexpr u8_t kPollTicks = 4;
-// As the lab's server (core/lab/peer_app.cpp).
+// As the lab's server (core/lab/peer_app.h: PeerAppOptions::maxRequestBytes).
 constexpr std::size_t kMaxRequestBytes = 65536;
-constexpr std::size_t kMaxBody = 1 << 20;
-constexpr unsigned kMaxRequests = 1000;
-constexpr std::size_t kMaxEchoed = 200;
 /// Echo stops opening its receive window while this much waits to go back.
 constexpr std::size_t kMaxPendingOutput = 1 << 20;
 
@@ -178,120 +176,7 @@ bool accepted(const std::uint8_t* dst) {
 
 // --- The application: HTTP (as core/lab/peer_app.cpp), discard, echo ---------------
 
-std::string lower(std::string_view text) {
-    std::string s(text);
-    std::transform(s.begin(), s.end(), s.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
-}
-
-std::string_view strip(std::string_view s) {
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())))
-        s.remove_prefix(1);
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
-        s.remove_suffix(1);
-    return s;
-}
-
-std::vector<std::string_view> splitWhitespace(std::string_view text) {
-    std::vector<std::string_view> parts;
-    std::size_t pos = 0;
-    while (pos < text.size()) {
-        while (pos < text.size() && std::isspace(static_cast<unsigned char>(text[pos])))
-            ++pos;
-        const std::size_t start = pos;
-        while (pos < text.size() && !std::isspace(static_cast<unsigned char>(text[pos])))
-            ++pos;
-        if (pos > start)
-            parts.push_back(text.substr(start, pos - start));
-    }
-    return parts;
-}
-
-struct HttpRequest {
-    std::string line;
-    std::string method;
-    std::string target;
-    std::string version;
-    bool persistent = false;
-    std::optional<std::size_t> bodyLength;
-};
-
-HttpRequest parseHead(std::string_view head) {
-    HttpRequest r;
-    std::string text(head);
-    for (auto pos = text.find("\r\n"); pos != std::string::npos; pos = text.find("\r\n", pos))
-        text.erase(pos, 1);
-    const std::string_view all(text);
-    const auto firstEnd = all.find('\n');
-    r.line = std::string(strip(all.substr(0, firstEnd)));
-    const auto parts = splitWhitespace(r.line);
-    r.method = parts.size() > 0 ? std::string(parts[0]) : std::string();
-    r.target = parts.size() > 1 ? std::string(parts[1]) : std::string();
-    r.version = parts.size() > 2 ? std::string(parts[2]) : std::string("HTTP/0.9");
-    std::transform(r.version.begin(), r.version.end(), r.version.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-    std::vector<std::string> options;
-    std::optional<std::size_t> length = 0;
-    std::size_t pos = firstEnd == std::string_view::npos ? all.size() : firstEnd + 1;
-    while (pos < all.size()) {
-        auto next = all.find('\n', pos);
-        if (next == std::string_view::npos)
-            next = all.size();
-        const std::string_view line = all.substr(pos, next - pos);
-        pos = next + 1;
-        const auto colon = line.find(':');
-        if (colon == std::string_view::npos)
-            continue;
-        const std::string name = lower(strip(line.substr(0, colon)));
-        const std::string_view value = line.substr(colon + 1);
-        if (name == "connection") {
-            std::size_t at = 0;
-            while (at <= value.size()) {
-                auto comma = value.find(',', at);
-                if (comma == std::string_view::npos)
-                    comma = value.size();
-                options.push_back(lower(strip(value.substr(at, comma - at))));
-                at = comma + 1;
-            }
-        } else if (name == "transfer-encoding") {
-            length = std::nullopt;
-        } else if (name == "content-length" && length) {
-            const std::string_view v = strip(value);
-            const bool digits =
-                !v.empty() && v.find_first_not_of("0123456789") == std::string_view::npos;
-            const auto n = digits && v.size() <= 9
-                               ? std::strtoull(std::string(v).c_str(), nullptr, 10)
-                               : kMaxBody + 1;
-            length = n <= kMaxBody ? std::optional<std::size_t>(n) : std::nullopt;
-        }
-    }
-    r.bodyLength = length;
-    const auto has = [&options](const char* o) {
-        return std::find(options.begin(), options.end(), o) != options.end();
-    };
-    if (r.version == "HTTP/1.1")
-        r.persistent = !has("close");
-    else if (r.version == "HTTP/1.0")
-        r.persistent = has("keep-alive") && !has("close");
-    return r;
-}
-
-std::string printable(std::string_view bytes) {
-    std::string out;
-    for (const char ch : bytes.substr(0, kMaxEchoed)) {
-        const auto c = static_cast<unsigned char>(ch);
-        if (c >= 0x20 && c < 0x7f) {
-            out += static_cast<char>(c);
-        } else if (c >= 0xa1 && c != 0xad) {
-            out += static_cast<char>(0xc0 | (c >> 6));
-            out += static_cast<char>(0x80 | (c & 0x3f));
-        } else {
-            out += '?';
-        }
-    }
-    return out;
-}
+using HttpRequest = tcplab::lab::http::Request;
 
 struct Connection {
     struct tcp_pcb* pcb = nullptr;
@@ -314,20 +199,7 @@ std::set<Connection*> g_connections;
 void answerHttp(Connection& c) {
     const HttpRequest request = std::move(*c.awaiting);
     c.awaiting.reset();
-    const std::string content = "Hello from the tcplab peer, port " + std::to_string(c.port) +
-                                ". Request " + std::to_string(c.requests) +
-                                " on this connection: " + printable(request.method) + " " +
-                                printable(request.target) + "\n";
-    const char* connection = !request.persistent             ? "Connection: close\r\n"
-                             : request.version == "HTTP/1.0" ? "Connection: keep-alive\r\n"
-                                                             : "";
-    std::string response = "HTTP/1.1 200 OK\r\n"
-                           "Server: tcplab-lab\r\n"
-                           "Content-Type: text/plain\r\n"
-                           "Content-Length: " +
-                           std::to_string(content.size()) + "\r\n" + connection + "\r\n";
-    if (request.method != "HEAD")
-        response += content;
+    const std::string response = tcplab::lab::http::response(request, c.port, c.requests);
     c.out += response;
     if (!request.persistent) {
         c.closeAfterOut = true;
@@ -348,29 +220,14 @@ void handleHttp(Connection& c) {
             answerHttp(c);
             continue;
         }
-        c.in.erase(0, std::min(c.in.size(), c.in.find_first_not_of("\r\n")));
-        std::size_t headEnd = std::string::npos;
-        std::size_t terminator = 0;
-        if (const auto crlf = c.in.find("\r\n\r\n"); crlf != std::string::npos) {
-            headEnd = crlf;
-            terminator = 4;
-        }
-        if (const auto lf = c.in.find("\n\n"); lf != std::string::npos && lf < headEnd) {
-            headEnd = lf;
-            terminator = 2;
-        }
-        const bool tooLong = headEnd == std::string::npos && c.in.size() > kMaxRequestBytes;
-        if (headEnd == std::string::npos && !tooLong) {
+        auto taken = tcplab::lab::http::takeRequest(c.in, kMaxRequestBytes, c.requests + 1);
+        if (!taken) {
             if (c.peerFinished && !c.in.empty() && c.out.empty())
                 c.done = true;
             return;
         }
-        const std::string head = tooLong ? c.in : c.in.substr(0, headEnd);
-        c.in.erase(0, tooLong ? c.in.size() : headEnd + terminator);
         ++c.requests;
-        HttpRequest request = parseHead(head);
-        if (tooLong || !request.bodyLength || c.requests >= kMaxRequests)
-            request.persistent = false;
+        HttpRequest request = std::move(*taken);
         c.awaiting = std::move(request);
         if (!c.awaiting->persistent)
             answerHttp(c);

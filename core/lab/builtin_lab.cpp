@@ -1,17 +1,12 @@
 #include "lab/builtin_lab.h"
 
+#include "lab/helper_process.h"
 #include "link/fd_link.h"
 
-#include <fcntl.h>
 #include <linux/nsfs.h>
 #include <linux/sockios.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <sys/utsname.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
@@ -19,12 +14,9 @@
 #include <cstring>
 #include <ctime>
 #include <sstream>
-#include <thread>
 #include <utility>
 
 #include <fmt/format.h>
-
-extern char** environ;
 
 namespace tcplab::lab {
 
@@ -34,48 +26,9 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 constexpr const char* kHelperName = "tcplab-lab-helper";
-/// The fds the helper expects: the channel, then (tcp-settings) the namespaces.
-constexpr int kChannelFd = 3;
-constexpr int kUserNsFd = 4;
-constexpr int kNetNsFd = 5;
-/// Fds we hand over are first moved at or above this, so that the dup2s of the spawn
-/// cannot overwrite one another.
-constexpr int kSpawnFdFloor = 10;
 constexpr std::size_t kMaxReceivedFds = 16;
-/// After its answer the helper only exits: it gets this long before SIGKILL.
-constexpr milliseconds kReapGrace{2000};
 constexpr const char* kNamespaceLabCure =
     "build the namespace lab once with 'sudo scripts/tcplab-lab up' and use --iface tcplab0";
-
-/// An owned fd.
-class UniqueFd {
-public:
-    UniqueFd() = default;
-    explicit UniqueFd(int fd) noexcept
-        : m_fd(fd) {}
-    ~UniqueFd() { reset(); }
-    UniqueFd(UniqueFd&& o) noexcept
-        : m_fd(std::exchange(o.m_fd, -1)) {}
-    UniqueFd& operator=(UniqueFd&& o) noexcept {
-        if (this != &o) {
-            reset();
-            m_fd = std::exchange(o.m_fd, -1);
-        }
-        return *this;
-    }
-    UniqueFd(const UniqueFd&) = delete;
-    UniqueFd& operator=(const UniqueFd&) = delete;
-    int get() const noexcept { return m_fd; }
-    int release() noexcept { return std::exchange(m_fd, -1); }
-    void reset() noexcept {
-        if (m_fd >= 0)
-            ::close(m_fd);
-        m_fd = -1;
-    }
-
-private:
-    int m_fd = -1;
-};
 
 LabError ioError(std::string message) {
     return {LabErrorCode::Io, std::move(message)};
@@ -115,164 +68,29 @@ Reply parseReply(const std::string& text) {
     return reply;
 }
 
-std::string statusText(int status) {
-    if (WIFEXITED(status))
-        return fmt::format("exited with status {}", WEXITSTATUS(status));
-    if (WIFSIGNALED(status))
-        return fmt::format("was killed by signal {} ({})", WTERMSIG(status),
-                           ::strsignal(WTERMSIG(status)));
-    return "ended";
-}
-
-/// Waits (bounded) for `pid` to end, killing it first when `kill` is set or the grace
-/// period runs out. The exit status, or nullopt if it could not be reaped (another
-/// part of the program reaped it: ECHILD).
-std::optional<int> reap(pid_t pid, bool killFirst) {
-    if (killFirst)
-        ::kill(pid, SIGKILL);
-    bool killed = killFirst;
-    auto deadline = Clock::now() + kReapGrace;
-    for (;;) {
-        int status = 0;
-        const pid_t r = ::waitpid(pid, &status, WNOHANG);
-        if (r == pid)
-            return status;
-        if (r < 0 && errno != EINTR)
-            return std::nullopt;
-        if (Clock::now() >= deadline) {
-            if (killed)
-                return std::nullopt; // SIGKILL did not end it in time: give up waiting
-            ::kill(pid, SIGKILL);
-            killed = true;
-            deadline = Clock::now() + kReapGrace;
-        }
-        std::this_thread::sleep_for(milliseconds(1));
-    }
-}
-
-/// A copy of `fd` at or above kSpawnFdFloor, close-on-exec.
-tl::expected<UniqueFd, LabError> highCopy(int fd) {
-    const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, kSpawnFdFloor);
-    if (copy < 0)
-        return tl::make_unexpected(
-            ioError(fmt::format("the built-in Linux lab cannot start: dup: {}", errnoText(errno))));
-    return UniqueFd(copy);
-}
-
 /// Runs the helper with `args`, hands it `extraFds` as fds 4, 5, ..., and waits for its
 /// one answer within `timeout`. The helper is always reaped before this returns.
 tl::expected<Reply, LabError> runHelper(const std::string& helper,
                                         const std::vector<std::string>& args,
                                         const std::vector<int>& extraFds, milliseconds timeout) {
-    int pair[2] = {-1, -1};
-    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
-        return tl::make_unexpected(ioError(
-            fmt::format("the built-in Linux lab cannot start: socketpair: {}", errnoText(errno))));
-    UniqueFd ours(pair[0]);
-    auto theirs = highCopy(pair[1]);
-    ::close(pair[1]);
-    if (!theirs)
-        return tl::make_unexpected(theirs.error());
-    std::vector<UniqueFd> extras;
-    for (const int fd : extraFds) {
-        auto copy = highCopy(fd);
-        if (!copy)
-            return tl::make_unexpected(copy.error());
-        extras.push_back(std::move(*copy));
-    }
-
-    posix_spawn_file_actions_t actions;
-    posix_spawnattr_t attributes;
-    ::posix_spawn_file_actions_init(&actions);
-    ::posix_spawnattr_init(&attributes);
-    ::posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    ::posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-    ::posix_spawn_file_actions_adddup2(&actions, theirs->get(), kChannelFd);
-    for (std::size_t i = 0; i < extras.size(); ++i)
-        ::posix_spawn_file_actions_adddup2(&actions, extras[i].get(), kUserNsFd + int(i));
-    // The helper starts with no signal blocked or ignored, whatever this process does.
-    sigset_t none;
-    sigset_t all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    ::posix_spawnattr_setsigmask(&attributes, &none);
-    ::posix_spawnattr_setsigdefault(&attributes, &all);
-    ::posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-
-    std::vector<std::string> argvStrings{helper};
-    argvStrings.insert(argvStrings.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& s : argvStrings)
-        argv.push_back(s.data());
-    argv.push_back(nullptr);
-
-    pid_t pid = -1;
-    const int spawnError =
-        ::posix_spawn(&pid, helper.c_str(), &actions, &attributes, argv.data(), environ);
-    ::posix_spawn_file_actions_destroy(&actions);
-    ::posix_spawnattr_destroy(&attributes);
-    theirs->reset();
-    extras.clear();
-    if (spawnError != 0)
-        return tl::make_unexpected(LabError{
-            spawnError == ENOENT || spawnError == EACCES || spawnError == ENOEXEC
-                ? LabErrorCode::HelperMissing
-                : LabErrorCode::Io,
-            fmt::format("the built-in Linux lab cannot start: cannot run its helper {}: {} "
-                        "(reinstall tcplab, or {})",
-                        helper, errnoText(spawnError), kNamespaceLabCure)});
+    auto process = spawnHelper(
+        helper, args, extraFds,
+        {"the built-in Linux lab", fmt::format(" (reinstall tcplab, or {})", kNamespaceLabCure)});
+    if (!process)
+        return tl::make_unexpected(process.error());
+    UniqueFd ours = std::move(process->channel);
 
     // One datagram, bounded in time. EOF (the helper ended without answering) and a
     // time-out both end here too.
-    const auto deadline = Clock::now() + timeout;
-    std::string text;
-    std::vector<UniqueFd> fds;
-    bool answered = false;
-    bool timedOut = false;
-    for (;;) {
-        const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now()).count();
-        if (left <= 0) {
-            timedOut = true;
-            break;
-        }
-        pollfd p{ours.get(), POLLIN, 0};
-        const int ready = ::poll(&p, 1, static_cast<int>(std::min<long long>(left, 1000)));
-        if (ready < 0 && errno != EINTR)
-            break;
-        if (ready <= 0)
-            continue;
-        std::array<char, 8192> buffer{};
-        iovec vector{buffer.data(), buffer.size()};
-        alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(int) * kMaxReceivedFds)> control{};
-        msghdr message{};
-        message.msg_iov = &vector;
-        message.msg_iovlen = 1;
-        message.msg_control = control.data();
-        message.msg_controllen = control.size();
-        const ssize_t n = ::recvmsg(ours.get(), &message, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-        if (n < 0 && (errno == EINTR || errno == EAGAIN))
-            continue;
-        // Take every fd that came, even with a message we then refuse: none may leak.
-        for (cmsghdr* c = CMSG_FIRSTHDR(&message); n >= 0 && c; c = CMSG_NXTHDR(&message, c)) {
-            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-                continue;
-            const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-            for (std::size_t i = 0; i < count; ++i) {
-                int fd = -1;
-                std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-                fds.emplace_back(fd);
-            }
-        }
-        if (n > 0) {
-            text.assign(buffer.data(), static_cast<std::size_t>(n));
-            answered = (message.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) == 0;
-            if (!answered)
-                text = "answer cut short";
-        }
-        break;
-    }
+    HelperDatagram datagram = receiveFromHelper(ours.get(), timeout, 8192, kMaxReceivedFds);
+    const bool answered = datagram.received && !datagram.truncated;
+    const bool timedOut = datagram.timedOut;
+    std::string text = std::move(datagram.text);
+    if (datagram.received && !answered)
+        text = "answer cut short";
+    std::vector<UniqueFd> fds = std::move(datagram.fds);
     ours.reset();
-    const auto status = reap(pid, !answered);
+    const auto status = reapHelper(process->pid, !answered);
 
     if (timedOut)
         return tl::make_unexpected(LabError{
@@ -396,16 +214,6 @@ TcpSettingsState settingsFrom(const Reply& reply) {
     return state;
 }
 
-std::string directoryOfRunningBinary() {
-    std::array<char, 4096> buffer{};
-    const ssize_t n = ::readlink("/proc/self/exe", buffer.data(), buffer.size() - 1);
-    if (n <= 0)
-        return {};
-    std::string path(buffer.data(), static_cast<std::size_t>(n));
-    const auto slash = path.rfind('/');
-    return slash == std::string::npos ? std::string{} : path.substr(0, slash);
-}
-
 std::string kernelRelease() {
     utsname u{};
     return ::uname(&u) == 0 ? std::string(u.release) : std::string("?");
@@ -525,42 +333,26 @@ std::string BuiltinLinuxLab::description() const {
 }
 
 tl::expected<std::string, LabError> findLabHelper(const std::string& configured) {
-    const auto executable = [](const std::string& path) {
-        return !path.empty() && ::access(path.c_str(), X_OK) == 0;
-    };
     if (!configured.empty()) {
-        if (executable(configured))
+        if (isExecutable(configured))
             return configured;
         return tl::make_unexpected(
             LabError{LabErrorCode::HelperMissing,
                      fmt::format("the built-in Linux lab cannot start: its helper {} {}; reinstall "
                                  "tcplab, or {}",
-                                 configured,
-                                 ::access(configured.c_str(), F_OK) == 0 ? "is not executable"
-                                                                         : "does not exist",
-                                 kNamespaceLabCure)});
+                                 configured, whyNotExecutable(configured), kNamespaceLabCure)});
     }
     if (const char* env = std::getenv("TCPLAB_LAB_HELPER"); env && *env)
         return findLabHelper(env);
-    std::vector<std::string> tried;
-    const std::string dir = directoryOfRunningBinary();
-    if (!dir.empty()) {
-        tried.push_back(dir + "/" + kHelperName);
-        tried.push_back(dir + "/../libexec/tcplab/" + kHelperName);
-    }
-    tried.push_back(std::string("/usr/libexec/tcplab/") + kHelperName);
-    for (const auto& path : tried)
-        if (executable(path))
-            return path;
-    std::string list;
-    for (const auto& path : tried)
-        list += (list.empty() ? "" : ", ") + path;
+    const HelperSearch search = searchHelper(kHelperName);
+    if (search.found)
+        return *search.found;
     return tl::make_unexpected(LabError{
         LabErrorCode::HelperMissing,
         fmt::format("the built-in Linux lab cannot start: its helper {} is in none of "
                     "{} (reinstall tcplab, or name it with TCPLAB_LAB_HELPER=/path/to/{}); "
                     "meanwhile {}",
-                    kHelperName, list, kHelperName, kNamespaceLabCure)});
+                    kHelperName, search.tried, kHelperName, kNamespaceLabCure)});
 }
 
 tl::expected<BuiltinLinuxLab, LabError> startLinuxLab(const LabOptions& options) {

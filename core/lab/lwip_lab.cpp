@@ -1,30 +1,20 @@
 #include "lab/lwip_lab.h"
 
+#include "lab/helper_process.h"
 #include "link/fd_link.h"
 #include "wire/arp.h"
 #include "wire/bytes.h"
 #include "wire/icmpv6.h"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
-#include <cstring>
 #include <random>
 #include <sstream>
-#include <thread>
 #include <utility>
 
 #include <fmt/format.h>
-
-extern char** environ;
 
 namespace tcplab::lab {
 
@@ -35,86 +25,6 @@ using std::chrono::milliseconds;
 
 constexpr const char* kHelperName = "tcplab-lwip-helper";
 constexpr const char* kProtocolVersion = "1";
-/// The helper expects its socket here.
-constexpr int kChannelFd = 3;
-/// Fds handed over are first moved at or above this, so the spawn's dup2 cannot clash.
-constexpr int kSpawnFdFloor = 10;
-constexpr milliseconds kReapGrace{2000};
-
-/// An owned fd.
-class UniqueFd {
-public:
-    UniqueFd() = default;
-    explicit UniqueFd(int fd) noexcept
-        : m_fd(fd) {}
-    ~UniqueFd() { reset(); }
-    UniqueFd(UniqueFd&& o) noexcept
-        : m_fd(std::exchange(o.m_fd, -1)) {}
-    UniqueFd& operator=(UniqueFd&& o) noexcept {
-        if (this != &o) {
-            reset();
-            m_fd = std::exchange(o.m_fd, -1);
-        }
-        return *this;
-    }
-    UniqueFd(const UniqueFd&) = delete;
-    UniqueFd& operator=(const UniqueFd&) = delete;
-    int get() const noexcept { return m_fd; }
-    int release() noexcept { return std::exchange(m_fd, -1); }
-    void reset() noexcept {
-        if (m_fd >= 0)
-            ::close(m_fd);
-        m_fd = -1;
-    }
-
-private:
-    int m_fd = -1;
-};
-
-std::string statusText(int status) {
-    if (WIFEXITED(status))
-        return fmt::format("exited with status {}", WEXITSTATUS(status));
-    if (WIFSIGNALED(status))
-        return fmt::format("was killed by signal {} ({})", WTERMSIG(status),
-                           ::strsignal(WTERMSIG(status)));
-    return "ended";
-}
-
-/// Waits (bounded) for `pid` to end, killing it first when `killFirst` is set or the
-/// grace period runs out. The exit status, or nullopt if it could not be reaped.
-std::optional<int> reap(pid_t pid, bool killFirst) {
-    if (killFirst)
-        ::kill(pid, SIGKILL);
-    bool killed = killFirst;
-    auto deadline = Clock::now() + kReapGrace;
-    for (;;) {
-        int status = 0;
-        const pid_t r = ::waitpid(pid, &status, WNOHANG);
-        if (r == pid)
-            return status;
-        if (r < 0 && errno != EINTR)
-            return std::nullopt;
-        if (Clock::now() >= deadline) {
-            if (killed)
-                return std::nullopt;
-            ::kill(pid, SIGKILL);
-            killed = true;
-            deadline = Clock::now() + kReapGrace;
-        }
-        std::this_thread::sleep_for(milliseconds(1));
-    }
-}
-
-std::string directoryOfRunningBinary() {
-    std::array<char, 4096> buffer{};
-    const ssize_t n = ::readlink("/proc/self/exe", buffer.data(), buffer.size() - 1);
-    if (n <= 0)
-        return {};
-    std::string path(buffer.data(), static_cast<std::size_t>(n));
-    const auto slash = path.rfind('/');
-    return slash == std::string::npos ? std::string{} : path.substr(0, slash);
-}
-
 LabError ioError(std::string message) {
     return {LabErrorCode::Io, std::move(message)};
 }
@@ -177,7 +87,7 @@ struct BuiltinLwipLab::State {
 
     ~State() {
         if (pid > 0)
-            reap(pid, true);
+            reapHelper(pid, true);
     }
 };
 
@@ -260,39 +170,24 @@ std::string BuiltinLwipLab::description() const {
 }
 
 tl::expected<std::string, LabError> findLwipHelper(const std::string& configured) {
-    const auto executable = [](const std::string& path) {
-        return !path.empty() && ::access(path.c_str(), X_OK) == 0;
-    };
     if (!configured.empty()) {
-        if (executable(configured))
+        if (isExecutable(configured))
             return configured;
-        return tl::make_unexpected(LabError{
-            LabErrorCode::HelperMissing,
-            fmt::format("the built-in lwIP lab cannot start: its helper {} {}; {}", configured,
-                        ::access(configured.c_str(), F_OK) == 0 ? "is not executable"
-                                                                : "does not exist",
-                        kCure)});
+        return tl::make_unexpected(
+            LabError{LabErrorCode::HelperMissing,
+                     fmt::format("the built-in lwIP lab cannot start: its helper {} {}; {}",
+                                 configured, whyNotExecutable(configured), kCure)});
     }
     if (const char* env = std::getenv("TCPLAB_LWIP_HELPER"); env && *env)
         return findLwipHelper(env);
-    std::vector<std::string> tried;
-    const std::string dir = directoryOfRunningBinary();
-    if (!dir.empty()) {
-        tried.push_back(dir + "/" + kHelperName);
-        tried.push_back(dir + "/../libexec/tcplab/" + kHelperName);
-    }
-    tried.push_back(std::string("/usr/libexec/tcplab/") + kHelperName);
-    for (const auto& path : tried)
-        if (executable(path))
-            return path;
-    std::string list;
-    for (const auto& path : tried)
-        list += (list.empty() ? "" : ", ") + path;
+    const HelperSearch search = searchHelper(kHelperName);
+    if (search.found)
+        return *search.found;
     return tl::make_unexpected(LabError{
         LabErrorCode::HelperMissing,
         fmt::format("the built-in lwIP lab cannot start: its helper {} is in none of {} (tcplab "
                     "was built without liblwip-dev, or not installed); {}",
-                    kHelperName, list, kCure)});
+                    kHelperName, search.tried, kCure)});
 }
 
 tl::expected<BuiltinLwipLab, LabError> startLwipLab(const LwipLabOptions& options) {
@@ -327,98 +222,36 @@ tl::expected<BuiltinLwipLab, LabError> startLwipLab(const LwipLabOptions& option
     a.phantom6 = *wire::Ipv6Address::parse("2001:db8::2");
     a.peerMac = mac;
 
-    std::vector<std::string> argvStrings{*helper,
-                                         "--mac",
-                                         mac.toString(),
-                                         "--ipv4",
-                                         fmt::format("{}/{}", a.peer4.toString(), a.prefix4),
-                                         "--ipv6",
-                                         fmt::format("{}/{}", a.peer6.toString(), a.prefix6)};
+    std::vector<std::string> args{"--mac",  mac.toString(),
+                                  "--ipv4", fmt::format("{}/{}", a.peer4.toString(), a.prefix4),
+                                  "--ipv6", fmt::format("{}/{}", a.peer6.toString(), a.prefix6)};
     std::vector<LabListener> listeners;
     for (const auto port : options.ports) {
         const auto it = options.services.find(port);
         const PeerService service = it == options.services.end() ? PeerService::Http : it->second;
         listeners.push_back({port, -1, service});
-        argvStrings.emplace_back("--port");
-        argvStrings.push_back(fmt::format("{}:{}", port, serviceArg(service)));
+        args.emplace_back("--port");
+        args.push_back(fmt::format("{}:{}", port, serviceArg(service)));
     }
     if (options.virtualClock)
-        argvStrings.emplace_back("--virtual-clock");
+        args.emplace_back("--virtual-clock");
 
-    int pair[2] = {-1, -1};
-    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
-        return tl::make_unexpected(ioError(fmt::format(
-            "the built-in lwIP lab cannot start: socketpair: {}", std::strerror(errno))));
-    UniqueFd ours(pair[0]);
-    UniqueFd theirs(::fcntl(pair[1], F_DUPFD_CLOEXEC, kSpawnFdFloor));
-    ::close(pair[1]);
-    if (theirs.get() < 0)
-        return tl::make_unexpected(ioError(
-            fmt::format("the built-in lwIP lab cannot start: dup: {}", std::strerror(errno))));
-
-    posix_spawn_file_actions_t actions;
-    posix_spawnattr_t attributes;
-    ::posix_spawn_file_actions_init(&actions);
-    ::posix_spawnattr_init(&attributes);
-    ::posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    ::posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-    ::posix_spawn_file_actions_adddup2(&actions, theirs.get(), kChannelFd);
-    sigset_t none;
-    sigset_t all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    ::posix_spawnattr_setsigmask(&attributes, &none);
-    ::posix_spawnattr_setsigdefault(&attributes, &all);
-    ::posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    std::vector<char*> argv;
-    for (auto& s : argvStrings)
-        argv.push_back(s.data());
-    argv.push_back(nullptr);
-    pid_t pid = -1;
-    const int spawnError =
-        ::posix_spawn(&pid, helper->c_str(), &actions, &attributes, argv.data(), environ);
-    ::posix_spawn_file_actions_destroy(&actions);
-    ::posix_spawnattr_destroy(&attributes);
-    theirs.reset();
-    if (spawnError != 0)
-        return tl::make_unexpected(LabError{
-            spawnError == ENOENT || spawnError == EACCES || spawnError == ENOEXEC
-                ? LabErrorCode::HelperMissing
-                : LabErrorCode::Io,
-            fmt::format("the built-in lwIP lab cannot start: cannot run its helper {}: {}; {}",
-                        *helper, std::strerror(spawnError), kCure)});
+    auto process =
+        spawnHelper(*helper, args, {}, {"the built-in lwIP lab", fmt::format("; {}", kCure)});
+    if (!process)
+        return tl::make_unexpected(process.error());
+    const pid_t pid = process->pid;
+    UniqueFd ours = std::move(process->channel);
 
     // The first datagram is the helper's answer; EOF or the time-out end the wait too.
-    const auto deadline = Clock::now() + options.timeout;
-    std::string text;
-    bool answered = false;
-    bool timedOut = false;
-    for (;;) {
-        const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now()).count();
-        if (left <= 0) {
-            timedOut = true;
-            break;
-        }
-        pollfd p{ours.get(), POLLIN, 0};
-        const int ready = ::poll(&p, 1, static_cast<int>(std::min<long long>(left, 1000)));
-        if (ready < 0 && errno != EINTR)
-            break;
-        if (ready <= 0)
-            continue;
-        std::array<char, 4096> buffer{};
-        const ssize_t n = ::recv(ours.get(), buffer.data(), buffer.size(), MSG_DONTWAIT);
-        if (n < 0 && (errno == EINTR || errno == EAGAIN))
-            continue;
-        if (n > 0) {
-            text.assign(buffer.data(), static_cast<std::size_t>(n));
-            answered = true;
-        }
-        break;
-    }
+    const HelperDatagram datagram = receiveFromHelper(ours.get(), options.timeout, 4096, 0);
+    const std::string& text = datagram.text;
+    const bool answered = datagram.received;
+    const bool timedOut = datagram.timedOut;
     const Answer answer = parseAnswer(text);
     if (timedOut || !answered || !answer.recognised || !answer.ok) {
         // A helper that ended by itself is reaped for its status; any other is stopped.
-        const auto status = reap(pid, timedOut || answered);
+        const auto status = reapHelper(pid, timedOut || answered);
         if (timedOut)
             return tl::make_unexpected(
                 LabError{LabErrorCode::Timeout,
@@ -443,7 +276,7 @@ tl::expected<BuiltinLwipLab, LabError> startLwipLab(const LwipLabOptions& option
             fmt::format("the built-in lwIP lab could not be built: {}", answer.field("message"))});
     }
     if (answer.field("version") != kProtocolVersion) {
-        reap(pid, true);
+        reapHelper(pid, true);
         return tl::make_unexpected(LabError{
             LabErrorCode::Protocol,
             fmt::format("the built-in lwIP lab's helper {} speaks version '{}' where {} was "
