@@ -180,8 +180,13 @@ tl::expected<ImportSummary, std::string> importPcap(const std::string& path, Tim
     std::size_t read = 0;
     while (reader->next(record)) {
         ++read;
-        const auto frame = wire::decodeFrame(record.data);
-        if (const auto d = rule.of(frame)) {
+        if (rule.automatic() && rule.us() && record.data.size() >= 12) {
+            // Our MAC is known: the source MAC alone decides, with no decode (and no
+            // checksum verification) per frame. The analysis decodes once, later.
+            const auto src = wire::MacAddress::fromBytes(record.data.data() + 6);
+            append(record.timestampNs, src == *rule.us() ? Direction::Sent : Direction::Received,
+                   record.data);
+        } else if (const auto d = rule.of(wire::decodeFrame(record.data))) {
             if (!pending.empty())
                 flushPending(rule.us());
             append(record.timestampNs, *d, record.data);

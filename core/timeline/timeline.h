@@ -23,7 +23,8 @@ std::string_view directionName(Direction d) noexcept; ///< "sent" / "received"
 struct Entry {
     std::int64_t timeNs = 0; ///< nanoseconds since the Unix epoch
     Direction direction = Direction::Received;
-    std::vector<std::uint8_t> bytes;
+    /// The frame's bytes, in the timeline's own storage: valid as long as the Timeline.
+    wire::Bytes bytes;
 
     /// The frame decoded (decodeFrame is cheap; the result refers to `bytes`).
     wire::Frame decode() const { return wire::decodeFrame(bytes); }
@@ -59,12 +60,23 @@ public:
     /// Entry `index` < size() (any thread).
     const Entry& operator[](std::size_t index) const noexcept;
 
+    /// Bytes held for frames (the arena's blocks), for memory accounting.
+    std::size_t storedBytes() const noexcept { return m_arenaBytes; }
+
 private:
     struct Chunk;
+    /// Frame bytes are copied into large blocks that never move or shrink, so an
+    /// append is one memcpy instead of one allocation per frame (writer only).
+    std::uint8_t* reserveBytes(std::size_t length);
+
     std::size_t m_capacity;
     std::size_t m_chunkCount;
     std::unique_ptr<std::atomic<Chunk*>[]> m_chunks;
     std::atomic<std::size_t> m_size{0};
+    std::vector<std::unique_ptr<std::uint8_t[]>> m_blocks; ///< writer only
+    std::uint8_t* m_blockNext = nullptr;
+    std::size_t m_blockLeft = 0;
+    std::size_t m_arenaBytes = 0;
 };
 
 } // namespace tcplab::timeline

@@ -8,6 +8,7 @@
 #include <QFile>
 #include <QTemporaryDir>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 
@@ -88,7 +89,7 @@ private Q_SLOTS:
         QCOMPARE(t[2].direction, Direction::Sent);
         QCOMPARE(t[3].direction, Direction::Received);
         const auto frames = test::readPcap("captures/linux_tcp_ipv4.pcap");
-        QCOMPARE(t[5].bytes, frames[5]);
+        QVERIFY(std::ranges::equal(t[5].bytes, frames[5]));
     }
 
     void import_localAddress_decidesDirection() {

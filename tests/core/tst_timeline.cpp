@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -46,7 +47,7 @@ ByteVector numberedFrame(std::size_t index) {
 /// Empty when `entry` is the one numberedFrame(index) made; else what differs.
 QString checkNumbered(const Entry& entry, std::size_t index) {
     const ByteVector expected = numberedFrame(index);
-    if (entry.bytes != expected)
+    if (!std::ranges::equal(entry.bytes, expected))
         return QStringLiteral("entry %1: bytes %2, expected %3")
             .arg(index)
             .arg(test::toHex(entry.bytes), test::toHex(expected));
@@ -131,10 +132,10 @@ private Q_SLOTS:
         QCOMPARE(t.size(), std::size_t{2});
         QCOMPARE(t[0].timeNs, std::int64_t{10});
         QCOMPARE(t[0].direction, Direction::Sent);
-        QVERIFY(t[0].bytes == a);
+        QVERIFY(std::ranges::equal(t[0].bytes, a));
         QCOMPARE(t[1].timeNs, std::int64_t{20});
         QCOMPARE(t[1].direction, Direction::Received);
-        QVERIFY(t[1].bytes == b);
+        QVERIFY(std::ranges::equal(t[1].bytes, b));
     }
 
     void append_copiesTheFrame() {
