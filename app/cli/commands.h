@@ -20,6 +20,7 @@ void addCraftCommand(CLI::App& app, int& exitCode);
 void addDecodeCommand(CLI::App& app, int& exitCode);
 void addAnalyzeCommand(CLI::App& app, int& exitCode);
 void addExperimentCommand(CLI::App& app, int& exitCode);
+void addCompareCommand(CLI::App& app, int& exitCode);
 
 /// Parses an unsigned number (decimal or 0x hex) no larger than `max`; throws
 /// CLI::ValidationError naming the option on anything else, so every numeric option

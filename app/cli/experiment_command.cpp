@@ -1,6 +1,7 @@
 // tcplab-cli experiment: the classic exercise against a real TCP stack, from the
 // phantom host, with a text ladder of every segment.
 #include "cli/commands.h"
+#include "cli/lab_run.h"
 
 #include "engine/engine.h"
 #include "engine/scenario.h"
@@ -175,63 +176,9 @@ Plan makePlan(const ExperimentOptions& o) {
     return plan;
 }
 
-/// One line of the text ladder per frame.
-class Ladder {
-public:
-    Ladder(const engine::ConnectionParams& params, std::ostream& out)
-        : m_params(params)
-        , m_out(out) {
-        m_out << "      time  direction        flags    seq      ack      len    win\n";
-    }
-
-    void print(const timeline::Entry& entry) {
-        if (!m_start)
-            m_start = entry.timeNs;
-        const double ms = static_cast<double>(entry.timeNs - *m_start) / 1e6;
-        const bool sent = entry.direction == timeline::Direction::Sent;
-        const char* arrow = sent ? "phantom -> peer" : "phantom <- peer";
-        const wire::Frame frame = entry.decode();
-        if (const auto* tcp = frame.tcp()) {
-            using namespace wire::tcp_flags;
-            const bool ours = sent;
-            if (!ours && (tcp->flags & kSyn))
-                m_irs = tcp->seq;
-            // Relative to each side's ISN once known; absolute (starred) before.
-            const auto rel = [](wire::SeqNum value, std::optional<wire::SeqNum> base) {
-                return base ? std::to_string(static_cast<std::uint32_t>(value - *base))
-                            : fmt::format("{}*", value.value());
-            };
-            const std::optional<wire::SeqNum> iss = m_params.iss;
-            const std::string seq = rel(tcp->seq, ours ? iss : m_irs);
-            const std::string ack =
-                (tcp->flags & kAck) ? rel(tcp->ack, ours ? m_irs : iss) : std::string("-");
-            std::string flags = wire::tcpFlagsToString(tcp->flags);
-            if (flags.empty())
-                flags = "none";
-            m_out << fmt::format("{:10.3f}  {}  {:<8} {:<8} {:<8} {:<6} {}\n", ms, arrow, flags,
-                                 seq, ack, frame.payloadLength, tcp->window);
-        } else {
-            m_out << fmt::format("{:10.3f}  {}  {}\n", ms, arrow, wire::describeOtherFrame(frame));
-        }
-        m_out.flush();
-    }
-
-private:
-    const engine::ConnectionParams& m_params;
-    std::ostream& m_out;
-    std::optional<std::int64_t> m_start;
-    std::optional<wire::SeqNum> m_irs;
-};
-
 std::string hostEventLine(const host::HostEvent& e) {
     return "# " + e.message;
 }
-
-/// The built-in lab's addresses (core/lab: the peer's are fixed there).
-constexpr const char* kLabPhantom4 = "198.18.0.2/24";
-constexpr const char* kLabPeer4 = "198.18.0.1";
-constexpr const char* kLabPhantom6 = "2001:db8::2/64";
-constexpr const char* kLabPeer6 = "2001:db8::1";
 
 int runExperiment(ExperimentOptions o) {
     const bool builtin = o.iface.empty();
@@ -308,17 +255,7 @@ int runExperiment(ExperimentOptions o) {
     engine.runScenario(plan.scenario, plan.params);
 
     // Bound the whole run: the probe and resolution, then every step's own limit.
-    std::int64_t budgetNs = 15'000'000'000;
-    for (const auto& step : plan.scenario.steps)
-        std::visit(
-            [&](const auto& a) {
-                using T = std::decay_t<decltype(a)>;
-                if constexpr (std::is_same_v<T, engine::LingerStep>)
-                    budgetNs += a.durationNs;
-                else if constexpr (!std::is_same_v<T, engine::SendStep>)
-                    budgetNs += a.withinNs;
-            },
-            step.action);
+    const std::int64_t budgetNs = scenarioBudgetNs(plan.scenario);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(budgetNs);
 
     Ladder ladder(plan.params, out);

@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
     tcplab::cli::addDecodeCommand(app, exitCode);
     tcplab::cli::addAnalyzeCommand(app, exitCode);
     tcplab::cli::addExperimentCommand(app, exitCode);
+    tcplab::cli::addCompareCommand(app, exitCode);
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp&) {
