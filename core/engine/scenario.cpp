@@ -595,6 +595,25 @@ tl::expected<std::optional<SeqExpr>, std::string> exprValue(const LineReader& r,
     return std::optional<SeqExpr>{*e};
 }
 
+/// FLAGS [seq=EXPR] [ack=EXPR]: what send and expect both say about a segment.
+template <typename Step>
+std::optional<std::string> readFlagsSeqAck(const LineReader& r, std::string_view flagsWord,
+                                           Step& s) {
+    auto flags = parseFlags(flagsWord);
+    if (!flags)
+        return flags.error();
+    s.flags = *flags;
+    auto seq = exprValue(r, "seq");
+    if (!seq)
+        return seq.error();
+    s.seq = *seq;
+    auto ack = exprValue(r, "ack");
+    if (!ack)
+        return ack.error();
+    s.ack = *ack;
+    return std::nullopt;
+}
+
 tl::expected<std::int64_t, std::string> withinValue(const LineReader& r, std::int64_t fallback) {
     const auto v = r.value("within");
     if (!v)
@@ -622,18 +641,8 @@ StepResultOr parseSend(LineReader& r) {
     if (auto e = tooManyPositional("send", pos, 1, kForm))
         return tl::make_unexpected(*e);
     SendStep s;
-    auto flags = parseFlags(pos[0]);
-    if (!flags)
-        return tl::make_unexpected(flags.error());
-    s.flags = *flags;
-    auto seq = exprValue(r, "seq");
-    if (!seq)
-        return tl::make_unexpected(seq.error());
-    s.seq = *seq;
-    auto ack = exprValue(r, "ack");
-    if (!ack)
-        return tl::make_unexpected(ack.error());
-    s.ack = *ack;
+    if (auto e = readFlagsSeqAck(r, pos[0], s))
+        return tl::make_unexpected(*e);
     if (auto w = r.value("win")) {
         auto v = parseNumber(*w, 0xffff, "win");
         if (!v)
@@ -675,18 +684,8 @@ StepResultOr parseExpect(LineReader& r) {
                                    "expect FLAGS [seq=EXPR] [ack=EXPR] [within=MS] [name=...]"))
         return tl::make_unexpected(*e);
     ExpectStep s;
-    auto flags = parseFlags(pos[0]);
-    if (!flags)
-        return tl::make_unexpected(flags.error());
-    s.flags = *flags;
-    auto seq = exprValue(r, "seq");
-    if (!seq)
-        return tl::make_unexpected(seq.error());
-    s.seq = *seq;
-    auto ack = exprValue(r, "ack");
-    if (!ack)
-        return tl::make_unexpected(ack.error());
-    s.ack = *ack;
+    if (auto e = readFlagsSeqAck(r, pos[0], s))
+        return tl::make_unexpected(*e);
     auto within = withinValue(r, s.withinNs);
     if (!within)
         return tl::make_unexpected(within.error());
