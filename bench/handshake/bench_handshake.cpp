@@ -23,6 +23,7 @@
 // (the RESULT lines count them), 1 otherwise or when a step failed (the message says
 // which), 2 on bad arguments.
 
+#include "engine_harness.h"
 #include "handshake_result.h"
 
 #include "engine/engine.h"
@@ -51,7 +52,10 @@
 namespace {
 
 using namespace tcplab;
-using Clock = std::chrono::steady_clock;
+using bench::Clock;
+using bench::findFrames;
+using bench::nonNegative;
+using bench::RunFrames;
 
 struct Options {
     std::string iface;
@@ -69,73 +73,7 @@ struct Options {
 
 /// Ends the process at once: the engine's thread may still run, so no destructors.
 [[noreturn]] void fatal(const std::string& message) {
-    std::fprintf(stderr, "bench_handshake: %s\n", message.c_str());
-    std::fflush(nullptr);
-    std::_Exit(1);
-}
-
-/// The frames of one run, found in the timeline from index `from`.
-struct RunFrames {
-    std::optional<std::int64_t> synSent;
-    std::optional<std::int64_t> synAckReceived;
-    std::optional<std::int64_t> replySent;
-};
-
-RunFrames findFrames(const timeline::Timeline& timeline, std::size_t from, std::uint16_t sport) {
-    using namespace wire::tcp_flags;
-    RunFrames f;
-    const std::size_t size = timeline.size();
-    for (std::size_t i = from; i < size; ++i) {
-        const timeline::Entry& entry = timeline[i];
-        const wire::Frame frame = entry.decode();
-        const wire::TcpHeader* tcp = frame.tcp();
-        if (tcp == nullptr)
-            continue;
-        const bool sent = entry.direction == timeline::Direction::Sent;
-        if (sent && tcp->srcPort == sport) {
-            if (tcp->has(kSyn) && !tcp->has(kAck) && !f.synSent)
-                f.synSent = entry.timeNs;
-            else if ((tcp->has(kRst) || tcp->has(kAck)) && f.synAckReceived && !f.replySent)
-                f.replySent = entry.timeNs;
-        } else if (!sent && tcp->dstPort == sport && tcp->has(kSyn) && tcp->has(kAck) &&
-                   f.synSent && !f.synAckReceived) {
-            f.synAckReceived = entry.timeNs;
-        }
-    }
-    return f;
-}
-
-/// Waits (bounded) for an event that `want` accepts, dropping the others; a failed link,
-/// a stopped engine or a full timeline ends the program. nullopt at the deadline.
-template <typename Want>
-std::optional<engine::EngineEvent> waitFor(engine::Engine& engine, Clock::time_point deadline,
-                                           Want want) {
-    for (;;) {
-        for (auto& e : engine.takeEvents()) {
-            if (e.kind == engine::EngineEvent::Kind::LinkFailed)
-                fatal("the link failed: " + e.message);
-            if (e.kind == engine::EngineEvent::Kind::Stopped)
-                fatal("the engine stopped: " + e.message);
-            if (e.kind == engine::EngineEvent::Kind::TimelineFull)
-                fatal("the timeline is full: " + e.message);
-            if (want(e))
-                return std::move(e);
-        }
-        const auto now = Clock::now();
-        if (now >= deadline)
-            return std::nullopt;
-        engine.waitForEvents(
-            std::min(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now) +
-                         std::chrono::milliseconds(1),
-                     std::chrono::milliseconds(100)));
-    }
-}
-
-std::uint64_t nonNegative(std::int64_t v, unsigned& negatives) {
-    if (v >= 0)
-        return static_cast<std::uint64_t>(v);
-    ++negatives;
-    return 0;
+    bench::fatalExit("bench_handshake", message);
 }
 
 int run(const Options& o) {
@@ -203,11 +141,12 @@ int run(const Options& o) {
     timing.resolveAttempts = 3;
     timing.resolveIntervalNs = 200'000'000;
     engine.configure(identity, timing, engine::Engine::Probe::Run);
-    const auto claimed = waitFor(engine, Clock::now() + std::chrono::seconds(5), [](const auto& e) {
-        return e.kind == engine::EngineEvent::Kind::Host && e.host &&
-               (e.host->kind == host::HostEvent::Kind::AddressClaimed ||
-                e.host->kind == host::HostEvent::Kind::AddressConflict);
-    });
+    const auto claimed = bench::waitFor(
+        "bench_handshake", engine, Clock::now() + std::chrono::seconds(5), [](const auto& e) {
+            return e.kind == engine::EngineEvent::Kind::Host && e.host &&
+                   (e.host->kind == host::HostEvent::Kind::AddressClaimed ||
+                    e.host->kind == host::HostEvent::Kind::AddressConflict);
+        });
     if (!claimed)
         fatal("the conflict probe did not end within 5 s");
     if (claimed->host->kind == host::HostEvent::Kind::AddressConflict)
@@ -235,10 +174,12 @@ int run(const Options& o) {
         params.sourcePort = static_cast<std::uint16_t>(o.sportBase + i);
         const std::size_t from = timeline->size();
         engine.runScenario(*scenario, params);
-        auto finished = waitFor(engine, Clock::now() + runLimit, isFinished);
+        auto finished =
+            bench::waitFor("bench_handshake", engine, Clock::now() + runLimit, isFinished);
         if (!finished) {
             engine.cancelScenario();
-            if (!waitFor(engine, Clock::now() + std::chrono::seconds(1), isFinished))
+            if (!bench::waitFor("bench_handshake", engine, Clock::now() + std::chrono::seconds(1),
+                                isFinished))
                 fatal(fmt::format("run {} (port {}) did not finish, even when cancelled", i,
                                   params.sourcePort));
         }

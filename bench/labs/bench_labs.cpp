@@ -20,6 +20,7 @@
 // Exit status: 0 when every lab it could start was measured, 1 otherwise, 2 on bad
 // arguments.
 
+#include "engine_harness.h"
 #include "handshake_result.h"
 
 #include "engine/engine.h"
@@ -57,7 +58,10 @@
 namespace {
 
 using namespace tcplab;
-using Clock = std::chrono::steady_clock;
+using bench::Clock;
+using bench::findFrames;
+using bench::nonNegative;
+using bench::RunFrames;
 
 struct Options {
     unsigned starts = 30;
@@ -72,9 +76,7 @@ struct Options {
 
 /// Ends the process at once: an engine thread may still run, so no destructors.
 [[noreturn]] void fatal(const std::string& message) {
-    std::fprintf(stderr, "bench_labs: %s\n", message.c_str());
-    std::fflush(nullptr);
-    std::_Exit(1);
+    bench::fatalExit("bench_labs", message);
 }
 
 std::uint64_t nsSince(Clock::time_point t0) {
@@ -200,69 +202,6 @@ StartupFigures measureStartup(const std::string& kind, const Options& o) {
     return f;
 }
 
-/// The frames of one run, found in the timeline from index `from`.
-struct RunFrames {
-    std::optional<std::int64_t> synSent;
-    std::optional<std::int64_t> synAckReceived;
-    std::optional<std::int64_t> replySent;
-};
-
-RunFrames findFrames(const timeline::Timeline& timeline, std::size_t from, std::uint16_t sport) {
-    using namespace wire::tcp_flags;
-    RunFrames f;
-    const std::size_t size = timeline.size();
-    for (std::size_t i = from; i < size; ++i) {
-        const timeline::Entry& entry = timeline[i];
-        const wire::Frame frame = entry.decode();
-        const wire::TcpHeader* tcp = frame.tcp();
-        if (tcp == nullptr)
-            continue;
-        const bool sent = entry.direction == timeline::Direction::Sent;
-        if (sent && tcp->srcPort == sport) {
-            if (tcp->has(kSyn) && !tcp->has(kAck) && !f.synSent)
-                f.synSent = entry.timeNs;
-            else if (tcp->has(kRst) && f.synAckReceived && !f.replySent)
-                f.replySent = entry.timeNs;
-        } else if (!sent && tcp->dstPort == sport && tcp->has(kSyn) && tcp->has(kAck) &&
-                   f.synSent && !f.synAckReceived) {
-            f.synAckReceived = entry.timeNs;
-        }
-    }
-    return f;
-}
-
-/// Waits (bounded) for an event that `want` accepts, dropping the others.
-template <typename Want>
-std::optional<engine::EngineEvent> waitFor(engine::Engine& engine, Clock::time_point deadline,
-                                           Want want) {
-    for (;;) {
-        for (auto& e : engine.takeEvents()) {
-            if (e.kind == engine::EngineEvent::Kind::LinkFailed)
-                fatal("the link failed: " + e.message);
-            if (e.kind == engine::EngineEvent::Kind::Stopped)
-                fatal("the engine stopped: " + e.message);
-            if (e.kind == engine::EngineEvent::Kind::TimelineFull)
-                fatal("the timeline is full: " + e.message);
-            if (want(e))
-                return std::move(e);
-        }
-        const auto now = Clock::now();
-        if (now >= deadline)
-            return std::nullopt;
-        engine.waitForEvents(
-            std::min(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now) +
-                         std::chrono::milliseconds(1),
-                     std::chrono::milliseconds(100)));
-    }
-}
-
-std::uint64_t nonNegative(std::int64_t v, unsigned& negatives) {
-    if (v >= 0)
-        return static_cast<std::uint64_t>(v);
-    ++negatives;
-    return 0;
-}
-
 struct HandshakeFigures {
     std::vector<std::uint64_t> full, afterSend, turnaround;
     std::size_t failures = 0;
@@ -310,11 +249,12 @@ HandshakeFigures measureHandshake(const std::string& kind, const Options& o) {
     timing.resolveAttempts = 3;
     timing.resolveIntervalNs = 200'000'000;
     engine.configure(identity, timing, engine::Engine::Probe::Run);
-    const auto claimed = waitFor(engine, Clock::now() + std::chrono::seconds(5), [](const auto& e) {
-        return e.kind == engine::EngineEvent::Kind::Host && e.host &&
-               (e.host->kind == host::HostEvent::Kind::AddressClaimed ||
-                e.host->kind == host::HostEvent::Kind::AddressConflict);
-    });
+    const auto claimed = bench::waitFor(
+        "bench_labs", engine, Clock::now() + std::chrono::seconds(5), [](const auto& e) {
+            return e.kind == engine::EngineEvent::Kind::Host && e.host &&
+                   (e.host->kind == host::HostEvent::Kind::AddressClaimed ||
+                    e.host->kind == host::HostEvent::Kind::AddressConflict);
+        });
     if (!claimed)
         fatal("the conflict probe did not end within 5 s");
     if (claimed->host->kind == host::HostEvent::Kind::AddressConflict)
@@ -338,10 +278,11 @@ HandshakeFigures measureHandshake(const std::string& kind, const Options& o) {
         params.sourcePort = static_cast<std::uint16_t>(o.sportBase + i);
         const std::size_t from = timeline->size();
         engine.runScenario(*scenario, params);
-        auto finished = waitFor(engine, Clock::now() + runLimit, isFinished);
+        auto finished = bench::waitFor("bench_labs", engine, Clock::now() + runLimit, isFinished);
         if (!finished) {
             engine.cancelScenario();
-            if (!waitFor(engine, Clock::now() + std::chrono::seconds(1), isFinished))
+            if (!bench::waitFor("bench_labs", engine, Clock::now() + std::chrono::seconds(1),
+                                isFinished))
                 fatal(fmt::format("{} run {} (port {}) did not finish, even when cancelled", kind,
                                   i, params.sourcePort));
         }
