@@ -61,6 +61,10 @@ std::string shortOtherFrame(const Frame& frame) {
             return fmt::format("NS {}", icmp->target.toString());
         if (icmp->type == icmpv6_type::kNeighborAdvertisement)
             return fmt::format("NA {}", icmp->target.toString());
+        if (icmp->type == 131 || icmp->type == 143)
+            return "MLD report";
+        if (icmp->type == 133)
+            return "router solicitation";
         return fmt::format("ICMPv6 {}", icmp->type);
     }
     return "frame";
