@@ -1,10 +1,15 @@
 #include "ui/engine_worker.h"
 
 #include "engine/engine.h"
+#include "host/phantom_filter.h"
 #include "host/phantom_host.h"
 #include "lab/builtin_lab.h"
+#include "lab/lwip_lab.h"
+#include "link/pcap_link.h"
 
 #include <QMetaObject>
+
+#include <pcap/pcap.h>
 
 #include <random>
 
@@ -36,26 +41,83 @@ EngineWorker::~EngineWorker() {
         m_engine->stop();
     m_engine.reset();
     m_lab.reset();
+    m_lwip.reset();
+}
+
+QStringList captureInterfaces() {
+    QStringList names;
+    pcap_if_t* all = nullptr;
+    char error[PCAP_ERRBUF_SIZE] = {};
+    if (pcap_findalldevs(&all, error) != 0)
+        return names;
+    for (pcap_if_t* d = all; d; d = d->next) {
+        // Only links that carry Ethernet frames of their own: not "any", not loopback.
+        if (!d->name || (d->flags & PCAP_IF_LOOPBACK) || std::string_view(d->name) == "any")
+            continue;
+        names << QString::fromUtf8(d->name);
+    }
+    pcap_freealldevs(all);
+    if (const qsizetype lab = names.indexOf(QStringLiteral("tcplab0")); lab > 0)
+        names.move(lab, 0);
+    return names;
 }
 
 void EngineWorker::startLab(bool ipv6) {
+    startLabOf(LabChoice{LabKind::Linux, ipv6, {}});
+}
+
+void EngineWorker::startLabOf(const LabChoice& choice) {
     if (m_engine)
         stop();
-    auto started = lab::startLinuxLab();
-    if (!started) {
-        Q_EMIT labFailed(
-            QStringLiteral("The built-in lab did not start: %1").arg(qs(started.error().message)));
-        return;
+    std::unique_ptr<link::Link> link;
+    lab::LabAddresses a;
+    m_kind = choice.kind;
+    QString fallback;
+    if (choice.kind == LabKind::Linux) {
+        auto started = lab::startLinuxLab();
+        if (started) {
+            m_lab = std::make_unique<lab::BuiltinLinuxLab>(std::move(*started));
+            a = m_lab->addresses();
+            link = m_lab->takeLink();
+        } else if (started.error().code == lab::LabErrorCode::UserNamespacesRefused) {
+            // The promise: the lab works everywhere. Say why, then use lwIP.
+            fallback = QStringLiteral("%1; using the embedded peer (lwIP) instead.")
+                           .arg(qs(started.error().message));
+            m_kind = LabKind::Lwip;
+        } else {
+            Q_EMIT labFailed(QStringLiteral("The built-in Linux lab did not start: %1")
+                                 .arg(qs(started.error().message)));
+            return;
+        }
     }
-    m_lab = std::make_unique<lab::BuiltinLinuxLab>(std::move(*started));
-    const lab::LabAddresses& a = m_lab->addresses();
-    m_ipv6 = ipv6;
+    if (m_kind == LabKind::Lwip) {
+        auto started = lab::startLwipLab();
+        if (!started) {
+            Q_EMIT labFailed(QStringLiteral("The built-in lwIP lab did not start: %1")
+                                 .arg(qs(started.error().message)));
+            return;
+        }
+        m_lwip = std::make_unique<lab::BuiltinLwipLab>(std::move(*started));
+        a = m_lwip->addresses();
+        link = m_lwip->takeLink();
+    }
+    if (m_kind == LabKind::Interface) {
+        // The namespace lab's addresses (scripts/tcplab-lab): the same as the built-in
+        // peers', 198.18.0.0/24 and 2001:db8::/64.
+        a.peer4 = *wire::Ipv4Address::parse("198.18.0.1");
+        a.phantom4 = *wire::Ipv4Address::parse("198.18.0.2");
+        a.peer6 = *wire::Ipv6Address::parse("2001:db8::1");
+        a.phantom6 = *wire::Ipv6Address::parse("2001:db8::2");
+    }
+    m_ipv6 = choice.ipv6;
+    m_claimed = false;
+    m_peerMac.reset();
 
     std::mt19937_64 rng{std::random_device{}()};
     host::Identity identity;
     identity.mac = host::randomLocalMac(rng);
     m_mac = identity.mac;
-    if (ipv6) {
+    if (choice.ipv6) {
         identity.ipv6 = host::Ipv6Config{a.phantom6, a.prefix6, std::nullopt};
         m_phantom = wire::IpAddress{a.phantom6};
         m_peer = wire::IpAddress{a.peer6};
@@ -64,11 +126,30 @@ void EngineWorker::startLab(bool ipv6) {
         m_phantom = wire::IpAddress{a.phantom4};
         m_peer = wire::IpAddress{a.peer4};
     }
-    m_description = qs(m_lab->description());
+    if (m_kind == LabKind::Interface) {
+        auto opened = link::PcapLink::open(choice.interfaceName.toStdString(),
+                                           host::phantomBpfFilter(identity));
+        if (!opened) {
+            m_phantom.reset();
+            m_peer.reset();
+            Q_EMIT labFailed(QStringLiteral("The interface %1 cannot be used: %2")
+                                 .arg(choice.interfaceName, qs(opened.error().message)));
+            return;
+        }
+        link = std::move(*opened);
+        m_description = QStringLiteral("interface %1 (libpcap): phantom %2, peer %3")
+                            .arg(choice.interfaceName, qs(wire::addressText(*m_phantom)),
+                                 qs(wire::addressText(*m_peer)));
+    } else {
+        m_peerMac = a.peerMac;
+        m_description = m_lab ? qs(m_lab->description()) : qs(m_lwip->description());
+        if (!fallback.isEmpty())
+            m_description = fallback + QLatin1Char(' ') + m_description;
+    }
 
     m_timeline = std::make_shared<timeline::Timeline>();
     m_published = 0;
-    m_engine = std::make_unique<engine::Engine>(m_lab->takeLink(), m_timeline);
+    m_engine = std::make_unique<engine::Engine>(std::move(link), m_timeline);
     m_drainQueued = std::make_shared<std::atomic<bool>>(false);
     // On the engine thread: queue one drain unless one is already waiting. `this` is the
     // queued call's context (dropped if we are gone) and outlives the engine thread,
@@ -85,23 +166,44 @@ void EngineWorker::startLab(bool ipv6) {
     Q_EMIT labStarted(m_description);
 }
 
-void EngineWorker::runClassic(engine::CloseMode mode) {
-    if (!m_engine || !m_phantom || !m_peer) {
-        Q_EMIT scenarioFinished(false, QStringLiteral("Start the lab first: there is no peer to "
-                                                      "run the exercise against."));
-        return;
-    }
+std::optional<engine::ConnectionParams> EngineWorker::nextConnection(engine::CloseMode mode) {
+    if (!m_engine || !m_phantom || !m_peer)
+        return std::nullopt;
     engine::ConnectionParams p;
     p.phantomMac = m_mac;
     p.phantom = *m_phantom;
     p.peer = *m_peer;
+    if (m_peerMac)
+        p.nextHopMac = *m_peerMac;
     // A new source port per run: the peer may still hold the last connection's 4-tuple
     // (TIME-WAIT after it closed first).
     p.sourcePort = static_cast<std::uint16_t>(50000 + (m_runs++ % 1000));
     p.destinationPort = peerPort();
     const std::string_view request = mode == engine::CloseMode::Peer ? kPeerCloseRequest : kRequest;
     p.request.assign(request.begin(), request.end());
-    m_engine->runScenario(engine::classicScenario(mode), p);
+    return p;
+}
+
+void EngineWorker::runClassic(engine::CloseMode mode) {
+    auto params = nextConnection(mode);
+    if (!params) {
+        Q_EMIT scenarioFinished(false, QStringLiteral("Start the lab first: there is no peer to "
+                                                      "run the exercise against."));
+        return;
+    }
+    m_engine->runScenario(engine::classicScenario(mode), std::move(*params));
+}
+
+QString EngineWorker::sendFrame(const std::vector<std::uint8_t>& frame) {
+    if (!m_engine)
+        return QStringLiteral("Start the lab first: there is no link to send on.");
+    if (!m_claimed)
+        return QStringLiteral("The phantom's address is not claimed yet: tcplab sends nothing "
+                              "until the conflict probe has found it free.");
+    if (frame.empty())
+        return QStringLiteral("There is no frame to send.");
+    m_engine->sendFrame(frame);
+    return {};
 }
 
 void EngineWorker::setAutoAck(bool on) {
@@ -118,10 +220,29 @@ void EngineWorker::stop() {
     drainEvents();
     m_engine.reset();
     m_lab.reset();
+    m_lwip.reset();
+    m_claimed = false;
+    m_peerMac.reset();
     m_phantom.reset();
     m_peer.reset();
     m_description.clear();
     Q_EMIT labStopped();
+}
+
+void EngineWorker::resolvePeer() {
+    if (m_peerMac) {
+        Q_EMIT peerResolved();
+        return;
+    }
+    // On an interface the peer's MAC is learnt by ARP/ND. A scenario without steps does
+    // just that: the engine resolves its next hop (a Resolved host event), then it ends.
+    auto params = nextConnection(engine::CloseMode::Fin);
+    if (!params)
+        return;
+    engine::Scenario resolveOnly;
+    resolveOnly.title = "resolve the peer";
+    m_resolving = true;
+    m_engine->runScenario(std::move(resolveOnly), std::move(*params));
 }
 
 void EngineWorker::drainEvents() {
@@ -152,9 +273,15 @@ void EngineWorker::handle(const engine::EngineEvent& e) {
         if (!e.host)
             break;
         Q_EMIT hostEvent(qs(e.host->message));
-        if (e.host->kind == host::HostEvent::Kind::AddressClaimed)
+        if (e.host->kind == host::HostEvent::Kind::AddressClaimed) {
+            m_claimed = true;
             Q_EMIT probeFinished(true, qs(e.host->message));
-        else if (e.host->kind == host::HostEvent::Kind::AddressConflict)
+            resolvePeer();
+        } else if (e.host->kind == host::HostEvent::Kind::Resolved && e.host->mac && m_peer &&
+                   e.host->address == *m_peer && !m_peerMac) {
+            m_peerMac = e.host->mac;
+            Q_EMIT peerResolved();
+        } else if (e.host->kind == host::HostEvent::Kind::AddressConflict)
             Q_EMIT probeFinished(false, qs(e.host->message));
         break;
     case Kind::ScenarioStep:
@@ -181,6 +308,14 @@ void EngineWorker::handle(const engine::EngineEvent& e) {
         }
         break;
     case Kind::ScenarioFinished:
+        if (m_resolving) {
+            // The step-less scenario of resolvePeer(): only its failure is news.
+            m_resolving = false;
+            if (!e.ok)
+                Q_EMIT hostEvent(
+                    QStringLiteral("The peer's MAC is unknown: %1").arg(qs(e.message)));
+            break;
+        }
         Q_EMIT scenarioFinished(e.ok, qs(e.message));
         break;
     case Kind::LinkFailed:

@@ -7,6 +7,7 @@
 
 #include <QObject>
 #include <QString>
+#include <QStringList>
 #include <QTimer>
 
 #include <atomic>
@@ -19,9 +20,28 @@ struct EngineEvent;
 } // namespace tcplab::engine
 namespace tcplab::lab {
 class BuiltinLinuxLab;
-}
+class BuiltinLwipLab;
+} // namespace tcplab::lab
 
 namespace tcplab::ui {
+
+/// Which link the phantom uses. The built-in peers need no privileges; an interface
+/// (the namespace lab's tcplab0, or any interface libpcap lists) needs CAP_NET_RAW.
+enum class LabKind : std::uint8_t {
+    Linux,     ///< the built-in Linux lab (falls back to lwIP where user namespaces are refused)
+    Lwip,      ///< the built-in lwIP peer
+    Interface, ///< libpcap on a named interface, with the namespace lab's addresses
+};
+
+struct LabChoice {
+    LabKind kind = LabKind::Linux;
+    bool ipv6 = false;
+    QString interfaceName; ///< LabKind::Interface: "tcplab0", ...
+};
+
+/// The interfaces libpcap can open (names), the namespace lab's tcplab0 first when it
+/// exists; empty when libpcap lists none.
+QStringList captureInterfaces();
 
 /// The one QObject that talks to the core engine. It lives in the GUI thread and owns
 /// the built-in lab and the engine; the engine's notifier (on the engine thread) posts
@@ -35,6 +55,9 @@ public:
     ~EngineWorker() override; ///< stops the engine (joins its thread) and removes the lab
 
     bool running() const noexcept { return m_engine != nullptr; }
+    /// The conflict probe has claimed the phantom's address: segments may be sent.
+    bool addressClaimed() const noexcept { return m_claimed; }
+    LabKind labKind() const noexcept { return m_kind; }
     bool autoAck() const noexcept { return m_autoAck; }
     bool ipv6() const noexcept { return m_ipv6; }
     /// The timeline of the current (or last) lab; null before the first start.
@@ -43,6 +66,14 @@ public:
     std::optional<wire::IpAddress> phantomAddress() const { return m_phantom; }
     std::optional<wire::IpAddress> peerAddress() const { return m_peer; }
     std::uint16_t peerPort() const noexcept { return 50001; }
+    /// The phantom's MAC (random, locally administered; new on every start).
+    wire::MacAddress phantomMac() const noexcept { return m_mac; }
+    /// The MAC frames to the peer go to: known at once on a built-in lab, after the
+    /// neighbour resolution (peerResolved) on an interface.
+    std::optional<wire::MacAddress> peerMac() const { return m_peerMac; }
+    /// The classic exercise's connection (ports 50000+run -> 50001, ISN 100, the GET) on
+    /// the running lab; nullopt when stopped. Each call takes a new source port.
+    std::optional<engine::ConnectionParams> nextConnection(engine::CloseMode mode);
     /// The lab's description ("built-in Linux lab (kernel ...): ..."), empty when stopped.
     QString labDescription() const { return m_description; }
 
@@ -51,6 +82,11 @@ public Q_SLOTS:
     /// phantom's address (IPv4 198.18.0.2 or IPv6 2001:db8::2). Stops a running lab
     /// first. labStarted or labFailed tells how it went.
     void startLab(bool ipv6);
+    /// Starts the chosen lab (see LabChoice); the same signals as startLab(bool).
+    void startLabOf(const tcplab::ui::LabChoice& choice);
+    /// Sends one frame as it is (the editor's Fire). Empty on success, else why not
+    /// (no lab, the address not claimed yet): nothing is sent then.
+    QString sendFrame(const std::vector<std::uint8_t>& frame);
     /// Runs the classic exercise (once the probe has claimed the address). Without a
     /// running lab: scenarioFinished(false, why).
     void runClassic(tcplab::engine::CloseMode mode);
@@ -67,6 +103,8 @@ Q_SIGNALS:
     /// The conflict probe: claimed (free) or refused, with the host's sentence.
     void probeFinished(bool claimed, const QString& message);
     void hostEvent(const QString& message);
+    /// The peer's MAC is known (see peerMac()).
+    void peerResolved();
     /// A step started, completed, failed or retransmitted: step index (0-based), what
     /// happened ("started", "done", "failed", "retransmitted") and the sentence.
     void scenarioStep(int step, const QString& what, const QString& message);
@@ -79,8 +117,14 @@ private:
     void drainEvents();
     void handle(const engine::EngineEvent& event);
     void pollTimeline();
+    void resolvePeer();
 
     std::unique_ptr<lab::BuiltinLinuxLab> m_lab;
+    std::unique_ptr<lab::BuiltinLwipLab> m_lwip;
+    LabKind m_kind = LabKind::Linux;
+    bool m_claimed = false;
+    bool m_resolving = false; ///< the step-less scenario of resolvePeer() runs
+    std::optional<wire::MacAddress> m_peerMac;
     std::unique_ptr<engine::Engine> m_engine;
     bool m_autoAck = false;
     std::shared_ptr<timeline::Timeline> m_timeline;
