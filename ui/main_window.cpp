@@ -1,8 +1,11 @@
 #include "ui/main_window.h"
 
+#include "timeline/analysis.h"
 #include "timeline/timeline_io.h"
+#include "ui/background_task.h"
 #include "ui/engine_worker.h"
 #include "ui/ladder_view.h"
+#include "ui/palette.h"
 #include "ui/timeline_model.h"
 #include "wire/frame_json.h"
 
@@ -11,6 +14,7 @@
 #include <QCheckBox>
 #include <QCloseEvent>
 #include <QComboBox>
+#include <QDockWidget>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QHBoxLayout>
@@ -24,6 +28,7 @@
 #include <QSettings>
 #include <QSplitter>
 #include <QStatusBar>
+#include <QTabWidget>
 #include <QTableView>
 #include <QToolBar>
 #include <QTreeWidget>
@@ -102,27 +107,26 @@ MainWindow::MainWindow(QWidget* parent)
     m_decode->setHeaderLabels({QStringLiteral("Field"), QStringLiteral("Value")});
     m_decode->setMinimumWidth(260);
 
-    m_horizontal = new QSplitter(Qt::Horizontal);
-    m_horizontal->setObjectName(QStringLiteral("ladderSplitter"));
-    m_horizontal->addWidget(m_ladder);
-    m_horizontal->addWidget(m_decode);
-    m_horizontal->setStretchFactor(0, 3);
-    m_horizontal->setStretchFactor(1, 1);
-    m_horizontal->setSizes({880, 360});
+    m_views = new QTabWidget;
+    m_views->setObjectName(QStringLiteral("views"));
+    m_views->setDocumentMode(true);
+    m_views->addTab(m_ladder, QStringLiteral("Ladder"));
     m_vertical = new QSplitter(Qt::Vertical);
     m_vertical->setObjectName(QStringLiteral("tableSplitter"));
-    m_vertical->addWidget(m_horizontal);
+    m_vertical->addWidget(m_views);
     m_vertical->addWidget(m_table);
     m_vertical->setStretchFactor(0, 3);
     m_vertical->setStretchFactor(1, 2);
     m_vertical->setSizes({520, 300});
+    setCentralWidget(m_vertical);
 
-    auto* central = new QWidget;
-    auto* layout = new QVBoxLayout(central);
-    layout->setContentsMargins(6, 6, 6, 6);
-    layout->addWidget(buildLabBar());
-    layout->addWidget(m_vertical, 1);
-    setCentralWidget(central);
+    m_decodeDock = new QDockWidget(QStringLiteral("Decode"), this);
+    m_decodeDock->setObjectName(QStringLiteral("decodeDock"));
+    m_decodeDock->setWidget(m_decode);
+    addDockWidget(Qt::RightDockWidgetArea, m_decodeDock);
+
+    buildLabBar();
+    buildExerciseBar();
     buildMenus();
     connectWorker();
 
@@ -145,27 +149,100 @@ MainWindow::MainWindow(QWidget* parent)
 
 MainWindow::~MainWindow() = default;
 
-QWidget* MainWindow::buildLabBar() {
-    auto* bar = new QWidget;
-    auto* row = new QHBoxLayout(bar);
-    row->setContentsMargins(0, 0, 0, 0);
+void MainWindow::buildLabBar() {
+    m_labBar = addToolBar(QStringLiteral("Lab"));
+    m_labBar->setObjectName(QStringLiteral("labBar"));
+    m_labBar->setMovable(false);
 
     m_labChooser = new QComboBox;
-    m_labChooser->addItem(QStringLiteral("Built-in Linux lab"));
-    m_labChooser->setToolTip(QStringLiteral(
-        "A real Linux kernel in a private network namespace, built without privileges."));
+    m_labChooser->setObjectName(QStringLiteral("labChooser"));
+    m_labChooser->setSizeAdjustPolicy(QComboBox::AdjustToContents);
+    fillLabChooser();
     m_family = new QComboBox;
+    m_family->setObjectName(QStringLiteral("family"));
     m_family->addItems({QStringLiteral("IPv4"), QStringLiteral("IPv6")});
     m_addresses = new QLabel;
     m_addresses->setTextInteractionFlags(Qt::TextSelectableByMouse);
     m_start = new QPushButton(QStringLiteral("Start"));
+    m_start->setToolTip(QStringLiteral("Start the lab and claim the phantom's address (F5)"));
     m_stop = new QPushButton(QStringLiteral("Stop"));
     m_probe = new QLabel;
     m_probe->setObjectName(QStringLiteral("probeStatus"));
+    m_probe->setTextFormat(Qt::RichText);
+
+    m_labBar->addWidget(new QLabel(QStringLiteral(" Lab: ")));
+    m_labBar->addWidget(m_labChooser);
+    m_labBar->addWidget(m_family);
+    m_labBar->addWidget(m_start);
+    m_labBar->addWidget(m_stop);
+    m_labBar->addSeparator();
+    m_labBar->addWidget(m_addresses);
+    m_labBar->addSeparator();
+    m_labBar->addWidget(m_probe);
+
+    connect(m_start, &QPushButton::clicked, this, &MainWindow::startLab);
+    connect(m_stop, &QPushButton::clicked, this, &MainWindow::stopLab);
+    connect(m_family, &QComboBox::currentIndexChanged, this, [this] { updateLabBar(); });
+    connect(m_labChooser, &QComboBox::currentIndexChanged, this, [this] { updateLabBar(); });
+}
+
+void MainWindow::fillLabChooser() {
+    // The built-in peers first (no privileges, no set-up), then the interfaces.
+    m_labChooser->clear();
+    m_labChooser->addItem(QStringLiteral("Built-in Linux lab"), QStringLiteral("linux"));
+    m_labChooser->setItemData(0,
+                              QStringLiteral("A real Linux kernel in a private network namespace, "
+                                             "made without privileges"),
+                              Qt::ToolTipRole);
+    m_labChooser->addItem(QStringLiteral("Built-in lwIP lab"), QStringLiteral("lwip"));
+    m_labChooser->setItemData(1,
+                              QStringLiteral("lwIP, an embedded TCP/IP stack, in a helper "
+                                             "process: works everywhere"),
+                              Qt::ToolTipRole);
+    const QStringList interfaces = captureInterfaces();
+    if (!interfaces.isEmpty())
+        m_labChooser->insertSeparator(m_labChooser->count());
+    for (const QString& name : interfaces) {
+        m_labChooser->addItem(QStringLiteral("Interface %1").arg(name),
+                              QStringLiteral("iface:%1").arg(name));
+        m_labChooser->setItemData(
+            m_labChooser->count() - 1,
+            QStringLiteral("libpcap on %1 with the namespace lab's addresses (needs "
+                           "CAP_NET_RAW; see scripts/tcplab-lab)")
+                .arg(name),
+            Qt::ToolTipRole);
+    }
+}
+
+LabChoice MainWindow::labChoice() const {
+    LabChoice choice;
+    choice.ipv6 = m_family->currentIndex() == 1;
+    const QString id = m_labChooser->currentData().toString();
+    if (id == QStringLiteral("lwip")) {
+        choice.kind = LabKind::Lwip;
+    } else if (id.startsWith(QStringLiteral("iface:"))) {
+        choice.kind = LabKind::Interface;
+        choice.interfaceName = id.mid(6);
+    }
+    return choice;
+}
+
+bool MainWindow::setLabChoice(const QString& id) {
+    const int index = m_labChooser->findData(id);
+    if (index < 0)
+        return false;
+    m_labChooser->setCurrentIndex(index);
+    return true;
+}
+
+void MainWindow::buildExerciseBar() {
+    m_exerciseBar = addToolBar(QStringLiteral("Exercise"));
+    m_exerciseBar->setObjectName(QStringLiteral("exerciseBar"));
     m_run = new QPushButton(QStringLiteral("Run the classic exercise"));
     m_run->setToolTip(QStringLiteral("SYN, SYN-ACK, ACK, the HTTP GET, the response, the close "
                                      "(Ctrl+R)"));
     m_closeMode = new QComboBox;
+    m_closeMode->setObjectName(QStringLiteral("closeMode"));
     m_closeMode->addItem(QStringLiteral("close: FIN"), int(engine::CloseMode::Fin));
     m_closeMode->addItem(QStringLiteral("close: RST"), int(engine::CloseMode::Rst));
     m_closeMode->addItem(QStringLiteral("close: peer first"), int(engine::CloseMode::Peer));
@@ -175,48 +252,52 @@ QWidget* MainWindow::buildLabBar() {
         "Acknowledge the peer's new data and FIN at once while no scenario runs, so a long "
         "answer does not stall while you craft the next segment"));
     m_follow = new QCheckBox(QStringLiteral("Follow latest"));
+    m_follow->setObjectName(QStringLiteral("followLatest"));
     m_follow->setChecked(m_ladder->followLatest());
 
-    row->addWidget(new QLabel(QStringLiteral("Lab:")));
-    row->addWidget(m_labChooser);
-    row->addWidget(m_family);
-    row->addWidget(m_start);
-    row->addWidget(m_stop);
-    row->addWidget(m_addresses);
-    row->addWidget(m_probe, 1);
-    row->addWidget(m_run);
-    row->addWidget(m_closeMode);
-    row->addWidget(m_autoAck);
-    row->addWidget(m_follow);
+    m_exerciseBar->addWidget(m_run);
+    m_exerciseBar->addWidget(m_closeMode);
+    m_exerciseBar->addSeparator();
+    m_exerciseBar->addWidget(m_autoAck);
+    m_exerciseBar->addWidget(m_follow);
 
-    connect(m_start, &QPushButton::clicked, this, &MainWindow::startLab);
-    connect(m_stop, &QPushButton::clicked, this, &MainWindow::stopLab);
     connect(m_run, &QPushButton::clicked, this, &MainWindow::runClassic);
     connect(m_autoAck, &QCheckBox::toggled, m_worker, &EngineWorker::setAutoAck);
     connect(m_follow, &QCheckBox::toggled, m_ladder, &LadderView::setFollowLatest);
     connect(m_ladder, &LadderView::followLatestChanged, m_follow, &QCheckBox::setChecked);
-    connect(m_family, &QComboBox::currentIndexChanged, this, [this] { updateLabBar(); });
-    return bar;
 }
 
 void MainWindow::buildMenus() {
+    const auto add = [this](QMenu* menu, const QString& text, const QKeySequence& keys, auto slot) {
+        QAction* action = menu->addAction(text);
+        if (!keys.isEmpty())
+            action->setShortcut(keys);
+        connect(action, &QAction::triggered, this, slot);
+        return action;
+    };
     QMenu* file = menuBar()->addMenu(QStringLiteral("&File"));
-    QAction* exportAction = file->addAction(QStringLiteral("&Export timeline…"));
-    exportAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
-    connect(exportAction, &QAction::triggered, this, &MainWindow::exportTimelineInteractively);
+    add(file, QStringLiteral("&Open capture…"), QKeySequence::Open,
+        &MainWindow::openCaptureInteractively);
+    add(file, QStringLiteral("&Export timeline…"), QKeySequence(Qt::CTRL | Qt::Key_E),
+        &MainWindow::exportTimelineInteractively);
     file->addSeparator();
-    QAction* quit = file->addAction(QStringLiteral("&Quit"));
-    quit->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Q));
-    connect(quit, &QAction::triggered, this, &QWidget::close);
+    add(file, QStringLiteral("&Quit"), QKeySequence(Qt::CTRL | Qt::Key_Q), &QWidget::close);
 
     QMenu* lab = menuBar()->addMenu(QStringLiteral("&Lab"));
-    QAction* run = lab->addAction(QStringLiteral("&Run the classic exercise"));
-    run->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_R));
-    connect(run, &QAction::triggered, this, &MainWindow::runClassic);
-    QAction* start = lab->addAction(QStringLiteral("&Start the lab"));
-    connect(start, &QAction::triggered, this, &MainWindow::startLab);
-    QAction* stop = lab->addAction(QStringLiteral("S&top the lab"));
-    connect(stop, &QAction::triggered, this, &MainWindow::stopLab);
+    add(lab, QStringLiteral("&Start the lab"), QKeySequence(Qt::Key_F5), &MainWindow::startLab);
+    add(lab, QStringLiteral("S&top the lab"), QKeySequence(Qt::SHIFT | Qt::Key_F5),
+        &MainWindow::stopLab);
+    lab->addSeparator();
+    add(lab, QStringLiteral("&Run the classic exercise"), QKeySequence(Qt::CTRL | Qt::Key_R),
+        &MainWindow::runClassic);
+
+    QMenu* view = menuBar()->addMenu(QStringLiteral("&View"));
+    m_darkAction = view->addAction(QStringLiteral("&Dark palette"));
+    m_darkAction->setCheckable(true);
+    m_darkAction->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_D));
+    connect(m_darkAction, &QAction::toggled, this, &MainWindow::setDarkPalette);
+    view->addSeparator();
+    view->addAction(m_decodeDock->toggleViewAction());
 }
 
 void MainWindow::connectWorker() {
@@ -281,8 +362,8 @@ void MainWindow::setCloseMode(engine::CloseMode mode) {
 }
 
 void MainWindow::startLab() {
-    statusBar()->showMessage(QStringLiteral("Starting the built-in lab…"));
-    m_worker->startLab(m_family->currentIndex() == 1);
+    statusBar()->showMessage(QStringLiteral("Starting %1…").arg(m_labChooser->currentText()));
+    m_worker->startLabOf(labChoice());
 }
 
 void MainWindow::stopLab() {
@@ -422,13 +503,40 @@ void MainWindow::updateLabBar() {
                             QStringLiteral("peer %1").arg(peer));
 }
 
+bool MainWindow::notBusy() {
+    if (!m_busy)
+        return true;
+    statusBar()->showMessage(QStringLiteral("Wait for the running import or export to end."),
+                             kStatusTimeoutMs);
+    return false;
+}
+
 QString MainWindow::exportTimeline(const QString& path) {
     const timeline::Timeline* tl = m_model->timeline();
-    if (!tl)
+    if (!tl || tl->size() == 0)
         return QStringLiteral("There is nothing to export yet: start the lab and run something.");
+    if (!notBusy())
+        return QStringLiteral("An import or export is running already.");
     const std::string file = path.toStdString();
-    const bool json = path.endsWith(QStringLiteral(".json"), Qt::CaseInsensitive);
-    const auto result = json ? timeline::exportJson(*tl, file) : timeline::exportPcap(*tl, file);
+    const QString suffix = QFileInfo(path).suffix().toLower();
+    std::vector<wire::IpAddress> local;
+    if (auto phantom = m_worker->phantomAddress())
+        local.push_back(*phantom);
+    // The timeline is append-only: the first `frames` entries stay valid while the
+    // engine goes on appending, so the export can read them on its own thread.
+    tl::expected<void, std::string> result;
+    m_busy = true;
+    runWithProgress(this, QStringLiteral("Exporting %1 frames to %2…").arg(tl->size()).arg(path), 0,
+                    false, [&](TaskControl&) {
+                        if (suffix == QStringLiteral("csv"))
+                            result =
+                                timeline::exportAnalysisCsv(timeline::analyze(*tl, local), file);
+                        else if (suffix == QStringLiteral("json"))
+                            result = timeline::exportJson(*tl, file);
+                        else
+                            result = timeline::exportPcap(*tl, file);
+                    });
+    m_busy = false;
     return result ? QString() : qs(result.error());
 }
 
@@ -436,13 +544,14 @@ void MainWindow::exportTimelineInteractively() {
     QString filter;
     const QString path = QFileDialog::getSaveFileName(
         this, QStringLiteral("Export the timeline"), QStringLiteral("timeline.pcap"),
-        QStringLiteral("pcap (*.pcap);;JSON (*.json)"), &filter);
+        QStringLiteral("pcap (*.pcap);;CSV, one row per segment (*.csv);;JSON (*.json)"), &filter);
     if (path.isEmpty())
         return;
     QString target = path;
     if (QFileInfo(target).suffix().isEmpty())
-        target += filter.startsWith(QStringLiteral("JSON")) ? QStringLiteral(".json")
-                                                            : QStringLiteral(".pcap");
+        target += filter.startsWith(QStringLiteral("JSON"))  ? QStringLiteral(".json")
+                  : filter.startsWith(QStringLiteral("CSV")) ? QStringLiteral(".csv")
+                                                             : QStringLiteral(".pcap");
     const QString error = exportTimeline(target);
     if (!error.isEmpty()) {
         QMessageBox::warning(this, QStringLiteral("Export failed"), error);
@@ -453,17 +562,69 @@ void MainWindow::exportTimelineInteractively() {
         kStatusTimeoutMs);
 }
 
+QString MainWindow::openCapture(const QString& path) {
+    if (!notBusy())
+        return QStringLiteral("An import or export is running already.");
+    m_worker->stop();
+    auto imported = std::make_shared<timeline::Timeline>();
+    tl::expected<timeline::ImportSummary, std::string> result =
+        tl::make_unexpected(std::string("not read"));
+    const std::string file = path.toStdString();
+    const qint64 bytes = QFileInfo(path).size();
+    m_busy = true;
+    // Progress in bytes is unknown to libpcap: show frames read against a guess of
+    // 100 bytes per frame, which is what lab captures average.
+    runWithProgress(this, QStringLiteral("Reading %1…").arg(path),
+                    std::size_t(std::max<qint64>(1, bytes / 100)), true, [&](TaskControl& c) {
+                        result = timeline::importPcap(
+                            file, *imported, {}, [&c](std::size_t frames) { c.done.store(frames); },
+                            &c.cancel);
+                    });
+    m_busy = false;
+    if (!result)
+        return qs(result.error());
+    m_model->setTimeline(imported);
+    QString message = QStringLiteral("Read %1 frames from %2").arg(result->frames).arg(path);
+    if (result->cancelled)
+        message += QStringLiteral(" (cancelled: the frames read so far are shown)");
+    if (!result->error.empty())
+        message += QStringLiteral("; %1").arg(qs(result->error));
+    if (result->skipped > 0)
+        message += QStringLiteral("; %1 frames did not fit in the timeline").arg(result->skipped);
+    statusBar()->showMessage(message);
+    setWindowTitle(QStringLiteral("tcplab — %1").arg(QFileInfo(path).fileName()));
+    return {};
+}
+
+void MainWindow::openCaptureInteractively() {
+    const QString path = QFileDialog::getOpenFileName(
+        this, QStringLiteral("Open a capture"), QString(),
+        QStringLiteral("Captures (*.pcap *.pcapng *.cap);;All files (*)"));
+    if (path.isEmpty())
+        return;
+    const QString error = openCapture(path);
+    if (!error.isEmpty())
+        QMessageBox::warning(this, QStringLiteral("Cannot open the capture"), error);
+}
+
+void MainWindow::setDarkPalette(bool dark) {
+    m_dark = dark;
+    if (m_darkAction && m_darkAction->isChecked() != dark)
+        m_darkAction->setChecked(dark);
+    applyPalette(dark);
+}
+
 void MainWindow::restoreSettings() {
     QSettings settings;
     restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
     restoreState(settings.value(QStringLiteral("window/state")).toByteArray());
     m_vertical->restoreState(settings.value(QStringLiteral("window/tableSplitter")).toByteArray());
-    m_horizontal->restoreState(
-        settings.value(QStringLiteral("window/ladderSplitter")).toByteArray());
     if (const auto mode = engine::parseCloseMode(
             settings.value(QStringLiteral("run/closeMode")).toString().toStdString()))
         setCloseMode(*mode);
     m_family->setCurrentIndex(settings.value(QStringLiteral("lab/ipv6"), false).toBool() ? 1 : 0);
+    setLabChoice(settings.value(QStringLiteral("lab/choice")).toString());
+    setDarkPalette(settings.value(QStringLiteral("view/dark"), false).toBool());
     m_autoAck->setChecked(settings.value(QStringLiteral("run/autoAck"), false).toBool());
 }
 
@@ -472,7 +633,8 @@ void MainWindow::saveSettings() const {
     settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
     settings.setValue(QStringLiteral("window/state"), saveState());
     settings.setValue(QStringLiteral("window/tableSplitter"), m_vertical->saveState());
-    settings.setValue(QStringLiteral("window/ladderSplitter"), m_horizontal->saveState());
+    settings.setValue(QStringLiteral("lab/choice"), m_labChooser->currentData());
+    settings.setValue(QStringLiteral("view/dark"), m_dark);
     const std::string_view mode = engine::closeModeName(closeMode());
     settings.setValue(QStringLiteral("run/closeMode"),
                       QString::fromUtf8(mode.data(), qsizetype(mode.size())));

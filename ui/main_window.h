@@ -1,27 +1,31 @@
 #pragma once
 
 #include "engine/scenario.h"
+#include "ui/engine_worker.h"
 
 #include <QMainWindow>
 #include <QString>
 
+class QAction;
 class QCheckBox;
 class QComboBox;
+class QDockWidget;
 class QLabel;
 class QPushButton;
 class QSplitter;
+class QTabWidget;
 class QTableView;
+class QToolBar;
 class QTreeWidget;
 
 namespace tcplab::ui {
 
-class EngineWorker;
 class LadderView;
 class TimelineModel;
 
-/// The desktop lab's main window: the lab bar (built-in lab, IPv4/IPv6, addresses,
-/// Start/Stop, the probe's verdict), the classic exercise, the ladder (centre), the
-/// segment table (bottom) and the decode tree of the selected segment (right).
+/// The desktop lab's main window: the lab bar (which lab, IPv4/IPv6, addresses,
+/// Start/Stop, the probe's verdict), the exercise bar, the ladder (centre), the segment
+/// table (bottom) and the decode tree of the selected segment (a dock on the right).
 class MainWindow : public QMainWindow {
     Q_OBJECT
 public:
@@ -36,9 +40,19 @@ public:
     engine::CloseMode closeMode() const;
     void setCloseMode(engine::CloseMode mode);
 
-    /// Writes the timeline to `path`: pcap, or JSON when the name ends in .json. The
-    /// error sentence on failure (nothing is written then).
+    /// Writes the timeline to `path`: pcap, CSV (.csv: one row per segment, with the
+    /// tracker's and the tutor's words) or JSON (.json). The error sentence on failure
+    /// (nothing is written then). With a progress dialog when it takes a while.
     QString exportTimeline(const QString& path);
+    /// Reads a pcap or pcapng file into a new timeline, tracked and annotated as if live
+    /// (the lab is stopped first). The error sentence on failure; the frames before a
+    /// break in the file are kept, and said so in the status bar.
+    QString openCapture(const QString& path);
+    /// The lab the chooser names.
+    LabChoice labChoice() const;
+    /// Selects a lab in the chooser: "linux", "lwip" or "iface:NAME".
+    bool setLabChoice(const QString& id);
+    bool darkPalette() const noexcept { return m_dark; }
 
 public Q_SLOTS:
     void startLab();
@@ -47,6 +61,9 @@ public Q_SLOTS:
     void runClassic();
     /// Asks for a file name and exports; errors in a message box.
     void exportTimelineInteractively();
+    void openCaptureInteractively();
+    /// The dark or the light palette, for the whole application (persisted).
+    void setDarkPalette(bool dark);
     /// Selects `row` in the table, the ladder and the decode tree (-1: none).
     void selectRow(int row);
 
@@ -55,13 +72,17 @@ protected:
 
 private:
     void buildMenus();
-    QWidget* buildLabBar();
+    void buildLabBar();
+    void buildExerciseBar();
+    void fillLabChooser();
     void connectWorker();
     void onTimelineGrew(qsizetype newSize);
     void showDecode(int row);
     void updateLabBar();
     void restoreSettings();
     void saveSettings() const;
+    /// False (with a status message) while an import or export runs.
+    bool notBusy();
 
     EngineWorker* m_worker = nullptr;
     TimelineModel* m_model = nullptr;
@@ -69,7 +90,11 @@ private:
     QTableView* m_table = nullptr;
     QTreeWidget* m_decode = nullptr;
     QSplitter* m_vertical = nullptr;
-    QSplitter* m_horizontal = nullptr;
+    QTabWidget* m_views = nullptr;
+    QDockWidget* m_decodeDock = nullptr;
+    QToolBar* m_labBar = nullptr;
+    QToolBar* m_exerciseBar = nullptr;
+    QAction* m_darkAction = nullptr;
 
     QComboBox* m_labChooser = nullptr;
     QComboBox* m_family = nullptr;
@@ -82,6 +107,8 @@ private:
     QCheckBox* m_follow = nullptr;
     QCheckBox* m_autoAck = nullptr;
     int m_ladderRows = 0; ///< model rows handed to the ladder
+    bool m_dark = false;
+    bool m_busy = false; ///< an import or export runs (its progress loop delivers events)
 };
 
 } // namespace tcplab::ui
