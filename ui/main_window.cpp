@@ -138,7 +138,9 @@ MainWindow::MainWindow(QWidget* parent)
         m_ladder->clear();
         m_ladderRows = 0;
         m_decode->clear();
+        addModelRowsToViews();
     });
+    connect(m_model, &QAbstractItemModel::rowsInserted, this, &MainWindow::addModelRowsToViews);
 
     resize(1280, 820);
     restoreSettings();
@@ -383,7 +385,10 @@ void MainWindow::runClassic() {
 }
 
 void MainWindow::onTimelineGrew(qsizetype newSize) {
-    m_model->onTimelineGrew(newSize);
+    m_model->onTimelineGrew(newSize); // rowsInserted -> addModelRowsToViews
+}
+
+void MainWindow::addModelRowsToViews() {
     std::vector<LadderRow> rows;
     const int count = m_model->rowCount();
     rows.reserve(std::size_t(std::max(0, count - m_ladderRows)));

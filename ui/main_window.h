@@ -77,6 +77,8 @@ private:
     void fillLabChooser();
     void connectWorker();
     void onTimelineGrew(qsizetype newSize);
+    /// Hands the model's new rows to the ladder and the graph.
+    void addModelRowsToViews();
     void showDecode(int row);
     void updateLabBar();
     void restoreSettings();
