@@ -1,5 +1,8 @@
 #include "engine/scenario_runner.h"
 
+#include "engine/http_response.h"
+#include "engine/segment_text.h"
+
 #include "wire/ethernet.h"
 #include "wire/ipv4.h"
 #include "wire/ipv6.h"
@@ -18,41 +21,10 @@ namespace {
 
 constexpr std::int64_t kNsPerMs = 1'000'000;
 
-/// "SYN,ACK": flag words in bit order, without spaces, as messages print them.
-std::string flagWords(std::uint8_t f) {
-    static constexpr std::array<std::string_view, 8> kWords{"FIN", "SYN", "RST", "PSH",
-                                                            "ACK", "URG", "ECE", "CWR"};
-    if (f == 0)
-        return "no flags";
-    std::string s;
-    for (std::size_t bit = 0; bit < kWords.size(); ++bit) {
-        if (!(f & (1u << bit)))
-            continue;
-        if (!s.empty())
-            s += ',';
-        s += kWords[bit];
-    }
-    return s;
-}
-
-/// "RST,ACK seq=0 ack=101", "PSH,ACK seq=5001 ack=119 len=100".
-std::string describeSegment(const TcpHeader& tcp, std::size_t payloadLength) {
-    std::string s = fmt::format("{} seq={}", flagWords(tcp.flags), tcp.seq.value());
-    if (tcp.has(flags::kAck))
-        s += fmt::format(" ack={}", tcp.ack.value());
-    if (payloadLength > 0)
-        s += fmt::format(" len={}", payloadLength);
-    return s;
-}
-
 std::string durationText(std::int64_t ns) {
     if (ns % kNsPerMs == 0)
         return fmt::format("{} ms", ns / kNsPerMs);
     return fmt::format("{:.3f} ms", static_cast<double>(ns) / 1e6);
-}
-
-std::string bytesText(std::size_t n) {
-    return fmt::format("{} byte{}", n, n == 1 ? "" : "s");
 }
 
 std::string_view baseName(SeqExpr::Base base) {
@@ -77,160 +49,6 @@ bool startsWith(Bytes data, std::string_view prefix) {
     return data.size() >= prefix.size() &&
            std::equal(prefix.begin(), prefix.end(), data.begin(),
                       [](char a, std::uint8_t b) { return static_cast<std::uint8_t>(a) == b; });
-}
-
-// ---------------------------------------------------------------------------------
-// When is an HTTP response whole? RFC 9112 §6.3: no body for 1xx/204/304 or a HEAD
-// request; else chunked to the last chunk, else Content-Length, else until the
-// connection closes (the peer's FIN).
-
-struct HttpCheck {
-    enum class State : std::uint8_t { Incomplete, Complete, Malformed };
-    State state = State::Incomplete;
-    std::size_t end = 0;  ///< Complete: bytes the response takes
-    std::string progress; ///< Incomplete: "got 120 of 154 bytes"
-};
-
-std::size_t find(Bytes data, std::string_view needle, std::size_t from) {
-    if (from > data.size())
-        return std::string_view::npos;
-    const std::string_view text(reinterpret_cast<const char*>(data.data()), data.size());
-    return text.find(needle, from);
-}
-
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (char& c : out)
-        if (c >= 'A' && c <= 'Z')
-            c = static_cast<char>(c - 'A' + 'a');
-    return out;
-}
-
-std::string_view trimmed(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-        s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-        s.remove_suffix(1);
-    return s;
-}
-
-HttpCheck checkChunked(Bytes data, std::size_t bodyStart) {
-    std::size_t p = bodyStart;
-    const auto incomplete = [&] {
-        return HttpCheck{HttpCheck::State::Incomplete, 0,
-                         fmt::format("got {} of a chunked response whose last chunk has not "
-                                     "arrived",
-                                     bytesText(data.size()))};
-    };
-    while (true) {
-        const std::size_t lineEnd = find(data, "\r\n", p);
-        if (lineEnd == std::string_view::npos)
-            return incomplete();
-        std::string_view line(reinterpret_cast<const char*>(data.data()) + p, lineEnd - p);
-        line = trimmed(line.substr(0, line.find(';')));
-        std::uint64_t size = 0;
-        if (line.empty() || line.size() > 15)
-            return {HttpCheck::State::Malformed, 0,
-                    fmt::format("the chunk size at byte {} is not a hex number", p)};
-        for (const char c : line) {
-            const int d = c >= '0' && c <= '9'   ? c - '0'
-                          : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                          : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                                 : -1;
-            if (d < 0)
-                return {HttpCheck::State::Malformed, 0,
-                        fmt::format("the chunk size at byte {} is not a hex number", p)};
-            size = size * 16 + static_cast<std::uint64_t>(d);
-        }
-        if (size == 0) {
-            // The last chunk, then trailer lines, then an empty line (RFC 9112 §7.1).
-            const std::size_t end = find(data, "\r\n\r\n", lineEnd);
-            if (end == std::string_view::npos)
-                return incomplete();
-            return {HttpCheck::State::Complete, end + 4, {}};
-        }
-        const std::uint64_t next = lineEnd + 2 + size + 2;
-        if (next > data.size())
-            return incomplete();
-        p = static_cast<std::size_t>(next);
-    }
-}
-
-HttpCheck checkHttpResponse(Bytes data, bool peerFin, bool headRequest) {
-    std::size_t start = 0;
-    while (true) {
-        const std::size_t headerEnd = find(data, "\r\n\r\n", start);
-        if (headerEnd == std::string_view::npos) {
-            if (data.empty())
-                return {HttpCheck::State::Incomplete, 0, "got no data"};
-            return {HttpCheck::State::Incomplete, 0,
-                    fmt::format("got {}; the headers have not ended", bytesText(data.size()))};
-        }
-        const std::string_view head(reinterpret_cast<const char*>(data.data()) + start,
-                                    headerEnd - start);
-        const std::size_t bodyStart = headerEnd + 4;
-        // Status line: HTTP/1.1 200 OK
-        const std::size_t firstEnd = head.find("\r\n");
-        const std::string_view statusLine = head.substr(0, firstEnd);
-        if (!statusLine.starts_with("HTTP/") || statusLine.size() < 12)
-            return {HttpCheck::State::Malformed, 0,
-                    fmt::format("got {} that do not start with an HTTP status line",
-                                bytesText(data.size()))};
-        const std::size_t space = statusLine.find(' ');
-        const std::string_view codeText =
-            space == std::string_view::npos ? std::string_view() : statusLine.substr(space + 1, 3);
-        if (codeText.size() != 3 || !std::all_of(codeText.begin(), codeText.end(),
-                                                 [](char c) { return c >= '0' && c <= '9'; }))
-            return {
-                HttpCheck::State::Malformed, 0,
-                fmt::format("got {} whose status line has no status code", bytesText(data.size()))};
-        int code = 0;
-        for (const char c : codeText)
-            code = code * 10 + (c - '0');
-        if (code >= 100 && code < 200 && code != 101) {
-            start = bodyStart; // an interim response: the final one follows
-            continue;
-        }
-        if (headRequest || code == 204 || code == 304 || code < 200)
-            return {HttpCheck::State::Complete, bodyStart, {}};
-
-        std::optional<std::uint64_t> contentLength;
-        bool chunked = false;
-        std::size_t lineStart = firstEnd == std::string_view::npos ? head.size() : firstEnd + 2;
-        while (lineStart < head.size()) {
-            std::size_t lineEnd = head.find("\r\n", lineStart);
-            if (lineEnd == std::string_view::npos)
-                lineEnd = head.size();
-            const std::string_view line = head.substr(lineStart, lineEnd - lineStart);
-            lineStart = lineEnd + 2;
-            const std::size_t colon = line.find(':');
-            if (colon == std::string_view::npos)
-                continue;
-            const std::string name = lower(trimmed(line.substr(0, colon)));
-            const std::string value = lower(trimmed(line.substr(colon + 1)));
-            if (name == "transfer-encoding" && value.find("chunked") != std::string::npos)
-                chunked = true;
-            if (name == "content-length" && !value.empty() && value.size() <= 15 &&
-                std::all_of(value.begin(), value.end(),
-                            [](char c) { return c >= '0' && c <= '9'; }))
-                contentLength = std::stoull(value);
-        }
-        if (chunked)
-            return checkChunked(data, bodyStart);
-        if (contentLength) {
-            const std::uint64_t total = bodyStart + *contentLength;
-            if (data.size() >= total)
-                return {HttpCheck::State::Complete, static_cast<std::size_t>(total), {}};
-            return {HttpCheck::State::Incomplete, 0,
-                    fmt::format("got {} of {} bytes", data.size(), total)};
-        }
-        if (peerFin)
-            return {HttpCheck::State::Complete, data.size(), {}};
-        return {HttpCheck::State::Incomplete, 0,
-                fmt::format("got {}; the response has no length, so it ends with the peer's "
-                            "FIN, which has not arrived",
-                            bytesText(data.size()))};
-    }
 }
 
 } // namespace
