@@ -30,20 +30,6 @@ QString qs(const std::string& s) {
     return QString::fromStdString(s);
 }
 
-/// The ladder's label of a TCP row, as the main window's: "SYN seq=0 win=65535".
-QString ladderLabel(const TimelineRow& r) {
-    QString label = flagWords(r.flags);
-    if (r.segment) {
-        label += QStringLiteral(" seq=%1").arg(r.segment->relSeq);
-        if (r.flags & 0x10)
-            label += QStringLiteral(" ack=%1").arg(r.segment->relAck);
-    }
-    if (r.payloadLength > 0)
-        label += QStringLiteral(" len=%1").arg(r.payloadLength);
-    label += QStringLiteral(" win=%1").arg(r.segment ? r.segment->window : r.rawWindow);
-    return label;
-}
-
 /// A failure as a sentence: "The Linux lab could not start: ..." (core's text starts
 /// lower-case, for the CLI's "tcplab-cli compare: ..." prefix).
 QString sentence(const std::string& text) {

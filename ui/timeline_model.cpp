@@ -5,6 +5,19 @@
 
 namespace tcplab::ui {
 
+QString ladderLabel(const TimelineRow& r) {
+    QString label = flagWords(r.flags);
+    if (r.segment) {
+        label += QStringLiteral(" seq=%1").arg(r.segment->relSeq);
+        if (r.flags & wire::tcp_flags::kAck)
+            label += QStringLiteral(" ack=%1").arg(r.segment->relAck);
+    }
+    if (r.payloadLength > 0)
+        label += QStringLiteral(" len=%1").arg(r.payloadLength);
+    label += QStringLiteral(" win=%1").arg(r.segment ? r.segment->window : r.rawWindow);
+    return label;
+}
+
 TimelineModel::TimelineModel(QObject* parent)
     : QAbstractTableModel(parent) {}
 

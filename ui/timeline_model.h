@@ -28,6 +28,10 @@ struct TimelineRow {
     QString mark; ///< non-TCP: a few words for the ladder ("ARP probe 198.18.0.2")
 };
 
+/// The ladder's label of a TCP row: "SYN seq=0 win=65535", "PSH, ACK seq=1 ack=1 len=18
+/// win=64256" (relative numbers).
+QString ladderLabel(const TimelineRow& row);
+
 /// The timeline as a table, one row per frame, growing as the engine appends. Each TCP
 /// segment is fed through a ConnectionTable (in the GUI thread, in order) for relative
 /// numbers, classes and states.
