@@ -1,11 +1,16 @@
 #include "ui/main_window.h"
 
+#include "engine/scenario_runner.h"
+#include "tcp/tutor.h"
 #include "timeline/analysis.h"
 #include "timeline/timeline_io.h"
 #include "ui/background_task.h"
+#include "ui/demo_panel.h"
 #include "ui/engine_worker.h"
+#include "ui/hex_view.h"
 #include "ui/ladder_view.h"
 #include "ui/palette.h"
+#include "ui/segment_editor.h"
 #include "ui/timeline_model.h"
 #include "wire/frame_json.h"
 
@@ -51,20 +56,6 @@ QString jsonText(const nlohmann::json& value) {
     if (value.is_null())
         return QStringLiteral("—");
     return qs(value.dump());
-}
-
-/// The ladder's label of a TCP row: "SYN seq=0 win=65535", "PSH, ACK seq=1 ack=1 len=18 ...".
-QString ladderLabel(const TimelineRow& r) {
-    QString label = flagWords(r.flags);
-    if (r.segment) {
-        label += QStringLiteral(" seq=%1").arg(r.segment->relSeq);
-        if (r.flags & 0x10)
-            label += QStringLiteral(" ack=%1").arg(r.segment->relAck);
-    }
-    if (r.payloadLength > 0)
-        label += QStringLiteral(" len=%1").arg(r.payloadLength);
-    label += QStringLiteral(" win=%1").arg(r.segment ? r.segment->window : r.rawWindow);
-    return label;
 }
 
 } // namespace
@@ -125,6 +116,10 @@ MainWindow::MainWindow(QWidget* parent)
     m_decodeDock->setWidget(m_decode);
     addDockWidget(Qt::RightDockWidgetArea, m_decodeDock);
 
+    buildEditorDock();
+    buildDemoDock();
+    tabifyDockWidget(m_decodeDock, m_demoDock);
+    m_decodeDock->raise();
     buildLabBar();
     buildExerciseBar();
     buildMenus();
@@ -137,6 +132,7 @@ MainWindow::MainWindow(QWidget* parent)
     connect(m_model, &QAbstractItemModel::modelReset, this, [this] {
         m_ladder->clear();
         m_ladderRows = 0;
+        m_demoFed = 0;
         m_decode->clear();
         addModelRowsToViews();
     });
@@ -186,6 +182,231 @@ void MainWindow::buildLabBar() {
     connect(m_stop, &QPushButton::clicked, this, &MainWindow::stopLab);
     connect(m_family, &QComboBox::currentIndexChanged, this, [this] { updateLabBar(); });
     connect(m_labChooser, &QComboBox::currentIndexChanged, this, [this] { updateLabBar(); });
+}
+
+void MainWindow::buildEditorDock() {
+    m_editor = new SegmentEditor;
+    m_hex = new HexView;
+    m_hex->setObjectName(QStringLiteral("hexView"));
+    m_fire = new QPushButton(QStringLiteral("Fire"));
+    m_fire->setObjectName(QStringLiteral("fire"));
+    m_fire->setToolTip(QStringLiteral("Send this segment from the phantom (Ctrl+Return)"));
+    m_fire->setDefault(true);
+    m_reply = new QPushButton(QStringLiteral("Reply to selected"));
+    m_reply->setObjectName(QStringLiteral("replyToSelected"));
+    m_reply->setToolTip(QStringLiteral("Fill the editor with an answer to the selected segment, "
+                                       "or a copy of a segment you sent (Ctrl+Y)"));
+    auto* newSyn = new QPushButton(QStringLiteral("New SYN"));
+    newSyn->setToolTip(
+        QStringLiteral("A SYN on a new source port, ISN 100: a fresh connection (Ctrl+N)"));
+
+    auto* buttons = new QHBoxLayout;
+    buttons->addWidget(newSyn);
+    buttons->addWidget(m_reply);
+    buttons->addStretch(1);
+    buttons->addWidget(m_fire);
+    auto* split = new QSplitter(Qt::Vertical);
+    split->setObjectName(QStringLiteral("editorSplitter"));
+    split->addWidget(m_editor);
+    split->addWidget(m_hex);
+    split->setStretchFactor(0, 3);
+    split->setStretchFactor(1, 1);
+    auto* box = new QWidget;
+    auto* layout = new QVBoxLayout(box);
+    layout->setContentsMargins(4, 4, 4, 4);
+    layout->addWidget(split, 1);
+    layout->addLayout(buttons);
+
+    m_editorDock = new QDockWidget(QStringLiteral("Segment"), this);
+    m_editorDock->setObjectName(QStringLiteral("editorDock"));
+    m_editorDock->setWidget(box);
+    addDockWidget(Qt::LeftDockWidgetArea, m_editorDock);
+
+    connect(m_fire, &QPushButton::clicked, this, [this] { fire(); });
+    connect(m_reply, &QPushButton::clicked, this, [this] { replyToSelected(); });
+    connect(newSyn, &QPushButton::clicked, this, &MainWindow::prefillSyn);
+    connect(m_editor, &SegmentEditor::validityChanged, m_fire, &QPushButton::setEnabled);
+    connect(m_editor, &SegmentEditor::specChanged, this, [this] {
+        // While a field is invalid the hex view keeps the last frame that encoded.
+        if (const auto bytes = m_editor->frameBytes())
+            m_hex->setFrame(*bytes);
+        updateAssist();
+    });
+    connect(m_editor, &SegmentEditor::fieldFocused, m_hex, &HexView::highlightField);
+    connect(m_hex, &HexView::fieldActivated, m_editor, &SegmentEditor::focusField);
+}
+
+void MainWindow::buildDemoDock() {
+    m_demo = new DemoPanel;
+    m_demoDock = new QDockWidget(QStringLiteral("Demo"), this);
+    m_demoDock->setObjectName(QStringLiteral("demoDock"));
+    m_demoDock->setWidget(m_demo);
+    addDockWidget(Qt::RightDockWidgetArea, m_demoDock);
+    connect(m_demo, &DemoPanel::startRequested, this, &MainWindow::startDemo);
+    connect(m_demo, &DemoPanel::prefillReady, this,
+            [this](const wire::SegmentSpec& spec, const QString& step) {
+                m_editor->setSpec(spec);
+                m_editorFilled = true;
+                m_editorDock->raise();
+                statusBar()->showMessage(
+                    QStringLiteral("Demo: \"%1\" is in the editor. Change a field if you like, "
+                                   "then Fire (Ctrl+Return).")
+                        .arg(step));
+            });
+    connect(m_demo, &DemoPanel::demoFinished, this, [this](bool ok, const QString& message) {
+        statusBar()->showMessage(ok ? QStringLiteral("Demo complete: %1").arg(message)
+                                    : QStringLiteral("The demo stopped: %1").arg(message));
+    });
+}
+
+void MainWindow::startDemo() {
+    m_demoDock->show();
+    m_demoDock->raise();
+    m_demoPending = true;
+    if (!m_worker->running())
+        startLab();
+    else if (m_worker->addressClaimed() && m_worker->peerMac())
+        beginDemo();
+}
+
+void MainWindow::beginDemo() {
+    m_demoPending = false;
+    auto params = m_worker->nextConnection(m_demo->closeMode());
+    if (!params)
+        return;
+    m_demoFed = m_model->rowCount(); // the walk follows frames from now on
+    m_ladder->setFollowLatest(true);
+    m_demo->start(*params);
+}
+
+void MainWindow::prefillSyn() {
+    auto params = m_worker->nextConnection(engine::CloseMode::Fin);
+    if (!params) {
+        statusBar()->showMessage(QStringLiteral("Start the lab first: the SYN needs the "
+                                                "phantom's and the peer's addresses."),
+                                 kStatusTimeoutMs);
+        return;
+    }
+    engine::SendStep syn;
+    syn.flags = wire::tcp_flags::kSyn;
+    m_editor->setSpec(engine::ScenarioRunner(engine::Scenario{}, *params).buildSegment(syn));
+    m_editorFilled = true;
+}
+
+QString MainWindow::fire() {
+    const auto bytes = m_editor->frameBytes();
+    QString error;
+    if (!bytes)
+        error = QStringLiteral("Fix the marked fields first: %1")
+                    .arg(m_editor->errors().value(0, QStringLiteral("the segment does not "
+                                                                    "encode")));
+    else
+        error = m_worker->sendFrame(*bytes);
+    if (!error.isEmpty()) {
+        statusBar()->showMessage(error, kStatusTimeoutMs);
+        return error;
+    }
+    m_ladder->setFollowLatest(true);
+    statusBar()->showMessage(QStringLiteral("Fired %1 bytes.").arg(bytes->size()),
+                             kStatusTimeoutMs);
+    return {};
+}
+
+bool MainWindow::replyToSelected() {
+    const int row = m_table->currentIndex().row();
+    if (row < 0 || row >= m_model->rowCount() || !m_model->row(row).tcp) {
+        statusBar()->showMessage(QStringLiteral("Select a TCP segment first (in the ladder or "
+                                                "the table)."),
+                                 kStatusTimeoutMs);
+        return false;
+    }
+    const wire::Frame frame = m_model->entry(row).decode();
+    const bool sent = m_model->row(row).direction == timeline::Direction::Sent;
+    std::optional<wire::SegmentSpec> spec =
+        sent ? wire::SegmentSpec::fromFrame(frame) : wire::SegmentSpec::replyTo(frame);
+    if (!spec || !frame.tcp()) {
+        statusBar()->showMessage(QStringLiteral("This segment cannot be answered from here (an "
+                                                "IPv6 extension header or a VLAN tag)."),
+                                 kStatusTimeoutMs);
+        return false;
+    }
+    if (!sent) {
+        // Acknowledge everything it carried; send from where it says we are.
+        const wire::TcpHeader& tcp = *frame.tcp();
+        const auto segment = tcp::segmentOf(frame);
+        spec->tcp.flags = wire::tcp_flags::kAck;
+        spec->tcp.seq = tcp.has(wire::tcp_flags::kAck) ? tcp.ack : wire::SeqNum{0};
+        spec->tcp.ack = tcp.seq + (segment ? segment->segment.length() : 0u);
+        spec->tcp.window = 65535;
+    }
+    m_editor->setSpec(*spec);
+    m_editorFilled = true;
+    m_editorDock->raise();
+    statusBar()->showMessage(
+        sent ? QStringLiteral("A copy of segment %1 is in the editor.").arg(row + 1)
+             : QStringLiteral("An ACK of segment %1 is in the editor: add "
+                              "flags or data, then Fire.")
+                   .arg(row + 1),
+        kStatusTimeoutMs);
+    return true;
+}
+
+void MainWindow::updateAssist() {
+    if (m_assisting)
+        return;
+    const auto spec = m_editor->spec();
+    if (!spec) {
+        m_editor->setWarnings({});
+        return;
+    }
+    m_assisting = true;
+    const auto& tcpHeader = spec->tcp;
+    std::optional<wire::IpAddress> src;
+    std::optional<wire::IpAddress> dst;
+    if (const auto* v4 = spec->ipv4If()) {
+        src = wire::IpAddress{v4->src};
+        dst = wire::IpAddress{v4->dst};
+    } else if (const auto* v6 = spec->ipv6If()) {
+        src = wire::IpAddress{v6->src};
+        dst = wire::IpAddress{v6->dst};
+    }
+    const tcp::Endpoint local = tcp::Endpoint::of(*src, tcpHeader.srcPort);
+    const tcp::Endpoint remote = tcp::Endpoint::of(*dst, tcpHeader.dstPort);
+    const tcp::ConnectionTable& table = m_model->connections();
+    const auto index = table.find(local, remote);
+    // A connection the tracker has not seen yet starts CLOSED / LISTEN in the tutor's eyes.
+    tcp::Connection fresh(local, remote);
+    fresh.setLocalEnd(0);
+    const tcp::Connection& connection = index ? table[*index] : fresh;
+
+    QStringList warnings;
+    for (const auto& w : tcp::checkBeforeSend(
+             connection, local,
+             tcp::Segment::fromHeader(tcpHeader, std::uint32_t(spec->payload.size()))))
+        warnings << QStringLiteral("%1 (%2)").arg(qs(w.message), qs(w.rfc));
+    m_editor->setWarnings(warnings);
+
+    if (index) {
+        const auto localEnd = connection.endOf(local);
+        if (localEnd) {
+            const tcp::EndState& us = connection.end(*localEnd);
+            const tcp::EndState& peer = connection.end(std::uint8_t(1 - *localEnd));
+            m_editor->setRelativeBases(us.issKnown ? std::optional(us.iss.value()) : std::nullopt,
+                                       peer.issKnown ? std::optional(peer.iss.value())
+                                                     : std::nullopt);
+        }
+        if (const auto next = tcp::suggestNext(connection, local)) {
+            wire::SegmentSpec suggestion = *spec;
+            suggestion.tcp.flags = next->flags;
+            suggestion.tcp.seq = next->seq;
+            suggestion.tcp.ack = next->ack;
+            suggestion.tcp.window = next->window;
+            m_editor->setSuggestion(suggestion, qs(next->reason));
+        }
+    } else {
+        m_editor->setRelativeBases(std::nullopt, std::nullopt);
+    }
+    m_assisting = false;
 }
 
 void MainWindow::fillLabChooser() {
@@ -293,12 +514,25 @@ void MainWindow::buildMenus() {
     add(lab, QStringLiteral("&Run the classic exercise"), QKeySequence(Qt::CTRL | Qt::Key_R),
         &MainWindow::runClassic);
 
+    QMenu* segment = menuBar()->addMenu(QStringLiteral("&Segment"));
+    add(segment, QStringLiteral("&Fire"), QKeySequence(Qt::CTRL | Qt::Key_Return),
+        [this] { fire(); });
+    add(segment, QStringLiteral("&Reply to selected"), QKeySequence(Qt::CTRL | Qt::Key_Y),
+        [this] { replyToSelected(); });
+    add(segment, QStringLiteral("&New SYN"), QKeySequence(Qt::CTRL | Qt::Key_N),
+        &MainWindow::prefillSyn);
+    segment->addSeparator();
+    add(segment, QStringLiteral("Start the handshake &demo"), QKeySequence(Qt::CTRL | Qt::Key_D),
+        &MainWindow::startDemo);
+
     QMenu* view = menuBar()->addMenu(QStringLiteral("&View"));
     m_darkAction = view->addAction(QStringLiteral("&Dark palette"));
     m_darkAction->setCheckable(true);
     m_darkAction->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_D));
     connect(m_darkAction, &QAction::toggled, this, &MainWindow::setDarkPalette);
     view->addSeparator();
+    view->addAction(m_editorDock->toggleViewAction());
+    view->addAction(m_demoDock->toggleViewAction());
     view->addAction(m_decodeDock->toggleViewAction());
 }
 
@@ -309,11 +543,19 @@ void MainWindow::connectWorker() {
         if (auto phantom = m_worker->phantomAddress())
             local.push_back(*phantom);
         m_model->setTimeline(m_worker->timeline(), std::move(local));
+        m_editorFilled = false;
         m_probe->setText(QStringLiteral("probing the phantom's address…"));
         statusBar()->showMessage(description, kStatusTimeoutMs);
         updateLabBar();
     });
+    connect(m_worker, &EngineWorker::peerResolved, this, [this] {
+        if (!m_editorFilled)
+            prefillSyn();
+        if (m_demoPending)
+            beginDemo();
+    });
     connect(m_worker, &EngineWorker::labFailed, this, [this](const QString& message) {
+        m_demoPending = false;
         m_probe->setText(QStringLiteral("<span style='color:#d62728'>lab failed</span>"));
         m_probe->setToolTip(message);
         statusBar()->showMessage(message);
@@ -406,6 +648,11 @@ void MainWindow::addModelRowsToViews() {
         rows.push_back(std::move(l));
     }
     m_ladder->addRows(rows);
+    // The demo follows the wire in order, our frames and the peer's (TCP only).
+    for (; m_demoFed < count; ++m_demoFed)
+        if (m_demo->active() && m_model->row(m_demoFed).tcp)
+            m_demo->onFrame(m_model->entry(m_demoFed));
+    updateAssist();
 }
 
 void MainWindow::selectRow(int row) {

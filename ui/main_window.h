@@ -20,7 +20,10 @@ class QTreeWidget;
 
 namespace tcplab::ui {
 
+class DemoPanel;
+class HexView;
 class LadderView;
+class SegmentEditor;
 class TimelineModel;
 
 /// The desktop lab's main window: the lab bar (which lab, IPv4/IPv6, addresses,
@@ -37,6 +40,9 @@ public:
     LadderView* ladder() const noexcept { return m_ladder; }
     QTableView* table() const noexcept { return m_table; }
     QTreeWidget* decodeTree() const noexcept { return m_decode; }
+    SegmentEditor* editor() const noexcept { return m_editor; }
+    HexView* hexView() const noexcept { return m_hex; }
+    DemoPanel* demo() const noexcept { return m_demo; }
     engine::CloseMode closeMode() const;
     void setCloseMode(engine::CloseMode mode);
 
@@ -66,6 +72,16 @@ public Q_SLOTS:
     void setDarkPalette(bool dark);
     /// Selects `row` in the table, the ladder and the decode tree (-1: none).
     void selectRow(int row);
+    /// Sends the editor's segment (Ctrl+Return). Empty on success, else why not (an
+    /// invalid field, no lab, the address not claimed): nothing is sent then.
+    QString fire();
+    /// Fills the editor from the selected segment: the skeleton of an answer to a
+    /// received one (ports, addresses and MACs swapped, ACK of all it carried), or a
+    /// copy of a sent one to edit and send again. False when no TCP row is selected.
+    bool replyToSelected();
+    /// The click-through demo: starts the lab when needed, then the walk (its close
+    /// mode from the demo panel).
+    void startDemo();
 
 protected:
     void closeEvent(QCloseEvent* event) override;
@@ -73,6 +89,14 @@ protected:
 private:
     void buildMenus();
     void buildLabBar();
+    void buildEditorDock();
+    void buildDemoDock();
+    /// The tutor's warnings for the editor's segment, the next-segment suggestion and the
+    /// relative bases, from the tracker's view of the editor's connection.
+    void updateAssist();
+    /// A SYN from the phantom to the peer (a new source port, ISN 100) in the editor.
+    void prefillSyn();
+    void beginDemo();
     void buildExerciseBar();
     void fillLabChooser();
     void connectWorker();
@@ -97,6 +121,17 @@ private:
     QToolBar* m_labBar = nullptr;
     QToolBar* m_exerciseBar = nullptr;
     QAction* m_darkAction = nullptr;
+    QDockWidget* m_editorDock = nullptr;
+    QDockWidget* m_demoDock = nullptr;
+    SegmentEditor* m_editor = nullptr;
+    HexView* m_hex = nullptr;
+    QPushButton* m_fire = nullptr;
+    QPushButton* m_reply = nullptr;
+    DemoPanel* m_demo = nullptr;
+    bool m_demoPending = false; ///< startDemo() waits for the lab to be ready
+    int m_demoFed = 0;          ///< model rows handed to the demo
+    bool m_assisting = false;   ///< updateAssist() runs (its edits re-enter)
+    bool m_editorFilled = false;
 
     QComboBox* m_labChooser = nullptr;
     QComboBox* m_family = nullptr;
