@@ -5,6 +5,7 @@
 #include "timeline/analysis.h"
 #include "timeline/timeline_io.h"
 #include "ui/background_task.h"
+#include "ui/compare_dialog.h"
 #include "ui/demo_panel.h"
 #include "ui/engine_worker.h"
 #include "ui/hex_view.h"
@@ -257,6 +258,15 @@ void MainWindow::buildDemoDock() {
         statusBar()->showMessage(ok ? QStringLiteral("Demo complete: %1").arg(message)
                                     : QStringLiteral("The demo stopped: %1").arg(message));
     });
+}
+
+void MainWindow::compareStacks() {
+    // Deletes itself on close; runs its own two labs, so the main one is untouched.
+    auto* dialog = new CompareDialog(this);
+    dialog->setCloseMode(closeMode());
+    dialog->setIpv6(m_family->currentIndex() == 1);
+    dialog->show();
+    dialog->start();
 }
 
 void MainWindow::startDemo() {
@@ -513,6 +523,8 @@ void MainWindow::buildMenus() {
     lab->addSeparator();
     add(lab, QStringLiteral("&Run the classic exercise"), QKeySequence(Qt::CTRL | Qt::Key_R),
         &MainWindow::runClassic);
+    add(lab, QStringLiteral("&Compare stacks (Linux and lwIP)…"),
+        QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_C), &MainWindow::compareStacks);
 
     QMenu* segment = menuBar()->addMenu(QStringLiteral("&Segment"));
     add(segment, QStringLiteral("&Fire"), QKeySequence(Qt::CTRL | Qt::Key_Return),

@@ -82,6 +82,8 @@ public Q_SLOTS:
     /// The click-through demo: starts the lab when needed, then the walk (its close
     /// mode from the demo panel).
     void startDemo();
+    /// The same exercise against both built-in peers, side by side (a dialog).
+    void compareStacks();
 
 protected:
     void closeEvent(QCloseEvent* event) override;
