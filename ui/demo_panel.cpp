@@ -44,7 +44,14 @@ DemoPanel::DemoPanel(QWidget* parent)
     auto* group = new QButtonGroup(this);
     group->addButton(m_fin);
     group->addButton(m_rst);
+    m_again = new QPushButton(QStringLiteral("Send again"));
+    m_again->setObjectName(QStringLiteral("demoSendAgain"));
+    m_again->setToolTip(QStringLiteral("While waiting: put the oldest segment the peer has not "
+                                       "acknowledged in the editor again, as a TCP would "
+                                       "retransmit it"));
+    m_again->setEnabled(false);
     row->addWidget(m_start);
+    row->addWidget(m_again);
     row->addWidget(m_fin);
     row->addWidget(m_rst);
     row->addStretch(1);
@@ -68,6 +75,12 @@ DemoPanel::DemoPanel(QWidget* parent)
     layout->addWidget(m_notes, 2);
 
     connect(m_start, &QPushButton::clicked, this, [this] { Q_EMIT startRequested(closeMode()); });
+    connect(m_again, &QPushButton::clicked, this, [this] {
+        if (!m_walk)
+            return;
+        if (const auto step = m_walk->current(); step.resend)
+            Q_EMIT prefillReady(*step.resend, QStringLiteral("send again"));
+    });
     // The branch: FIN or RST at the close, switchable until the close step is reached.
     const auto branch = [this] {
         if (!m_walk || m_done)
@@ -112,6 +125,7 @@ void DemoPanel::start(const engine::ConnectionParams& params) {
 
 void DemoPanel::stop() {
     m_walk.reset();
+    m_again->setEnabled(false);
     m_done = false;
     m_prefilledStep.reset();
     m_steps->clear();
@@ -170,7 +184,8 @@ void DemoPanel::refresh() {
     m_notes->setHtml(lines.join(QStringLiteral("<br>")));
     m_notes->moveCursor(QTextCursor::End);
 
-    if (step.kind == engine::Walkthrough::Step::Kind::Send && step.prefill &&
+    m_again->setEnabled(!m_done && step.kind == Kind::Await && step.resend.has_value());
+    if (step.kind == Kind::Send && step.prefill &&
         m_prefilledStep != std::pair(step.index, step.inserted)) {
         m_prefilledStep = std::pair(step.index, step.inserted);
         Q_EMIT prefillReady(*step.prefill, qs(step.name));

@@ -68,6 +68,7 @@ private:
     QTextBrowser* m_explanation = nullptr;
     QTextBrowser* m_notes = nullptr;
     QPushButton* m_start = nullptr;
+    QPushButton* m_again = nullptr; ///< "Send again": the oldest unacknowledged segment
     QRadioButton* m_fin = nullptr;
     QRadioButton* m_rst = nullptr;
 };

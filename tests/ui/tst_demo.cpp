@@ -1,6 +1,7 @@
 // The click-through handshake demo, clicked through against the built-in lab: each
 // step pre-fills the editor, Fire sends it, the ladder holds one arrow per segment.
 // Also the editor's link to Fire: an invalid field blocks it, an edit reaches the bytes.
+#include <QCheckBox>
 #include <QLineEdit>
 #include <QPushButton>
 #include <QRadioButton>
@@ -72,6 +73,7 @@ private Q_SLOTS:
     void demo_clicksThroughTheClassicExercise_data();
     void demo_clicksThroughTheClassicExercise();
     void editor_invalidFieldBlocksFire_andEditsReachTheHexView();
+    void demo_sendAgain_recoversFromADroppedSyn();
 };
 
 void TestDemo::initTestCase() {
@@ -189,6 +191,41 @@ void TestDemo::editor_invalidFieldBlocksFire_andEditsReachTheHexView() {
     // The hex view highlights the field under the editor's cursor.
     ack->setFocus();
     QTRY_COMPARE(window.hexView()->highlightedRange(), qMakePair(int(tcpStart + 8), 4));
+}
+
+void TestDemo::demo_sendAgain_recoversFromADroppedSyn() {
+    ui::MainWindow window;
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    QSignalSpy prefilled(window.demo(), &ui::DemoPanel::prefillReady);
+    window.startDemo();
+    QTRY_VERIFY_WITH_TIMEOUT(!prefilled.isEmpty(), 10'000);
+    prefilled.clear();
+    // Spoil the SYN's IPv4 header checksum: the peer's kernel drops it without a word.
+    auto* autoSum = window.findChild<QCheckBox*>(QStringLiteral("ipv4.chksum.auto"));
+    auto* sum = window.findChild<QLineEdit*>(QStringLiteral("ipv4.chksum"));
+    QVERIFY(autoSum && sum);
+    autoSum->setChecked(false);
+    sum->setText(QStringLiteral("0x0bad"));
+    QTRY_VERIFY(window.editor()->isValid());
+    QCOMPARE(window.fire(), QString());
+    auto* again = window.findChild<QPushButton*>(QStringLiteral("demoSendAgain"));
+    QVERIFY(again);
+    QTRY_VERIFY_WITH_TIMEOUT(again->isEnabled(), 5'000);
+    QTest::qWait(500);
+    QVERIFY(prefilled.isEmpty()); // no answer: still waiting for the SYN-ACK
+    again->click();
+    QCOMPARE(prefilled.count(), 1);
+    // The SYN again, with a checksum the editor computes.
+    const auto spec = window.editor()->spec();
+    QVERIFY(spec);
+    QCOMPARE(spec->tcp.flags, wire::tcp_flags::kSyn);
+    QVERIFY(window.findChild<QCheckBox*>(QStringLiteral("ipv4.chksum.auto"))->isChecked());
+    prefilled.clear();
+    QCOMPARE(window.fire(), QString());
+    // The peer answers now: the walk moves on to the ACK.
+    QTRY_VERIFY_WITH_TIMEOUT(!prefilled.isEmpty(), 5'000);
+    QCOMPARE(prefilled.first().at(1).toString(), QStringLiteral("ACK"));
 }
 
 QTEST_MAIN(TestDemo)
