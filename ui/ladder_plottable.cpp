@@ -3,11 +3,16 @@
 #include <QPainterPath>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 namespace tcplab::ui {
 
 namespace {
+
+constexpr std::size_t kKindCount = std::size_t(SegmentKind::Other) + 1;
+/// Below this many pixels per row the rows are drawn aggregated, one line per pixel row.
+constexpr double kAggregateBelowPixels = 2.0;
 
 /// How far down the receiver's end of an arrow lies, in rows: a fixed small slope,
 /// more when the next frame came later (the time the segment "took" on the diagram).
@@ -71,7 +76,17 @@ double LadderPlottable::pixelDistance(int row, const QPointF& pos) const {
 
 int LadderPlottable::rowAt(const QPointF& pos) const {
     constexpr double kTolerance = 6.0; // pixels
-    const auto [first, last] = visibleRows();
+    auto [first, last] = visibleRows();
+    if (first <= last) {
+        // Only the rows that can lie within the tolerance: an arrow reaches at most one row
+        // below its own, so a click costs the same at any zoom.
+        double a = mValueAxis->pixelToCoord(pos.y() - kTolerance);
+        double b = mValueAxis->pixelToCoord(pos.y() + kTolerance);
+        if (a > b)
+            std::swap(a, b);
+        first = std::max(first, int(std::floor(a)) - 1);
+        last = std::min(last, int(std::ceil(b)) + 1);
+    }
     int best = -1;
     double bestDistance = kTolerance;
     for (int row = first; row <= last; ++row) {
@@ -123,6 +138,10 @@ void LadderPlottable::draw(QCPPainter* painter) {
     const auto [first, last] = visibleRows();
     const double rowPixels =
         std::abs(coordsToPixels(0, 1).y() - coordsToPixels(0, 0).y()); // one row, in pixels
+    if (rowPixels < kAggregateBelowPixels) {
+        drawAggregated(painter, first, last);
+        return;
+    }
     const bool labels = rowPixels >= 14.0;
     const bool heads = rowPixels >= 4.0;
     QFont font = mParentPlot->font();
@@ -190,6 +209,67 @@ void LadderPlottable::draw(QCPPainter* painter) {
                 const double x = r.fromPhantom ? c.x() + 18.0 : c.x() - 18.0 - width;
                 painter->drawText(QPointF(x, c.y() + metrics.ascent() / 2.5), r.label);
             }
+        }
+    }
+}
+
+void LadderPlottable::drawAggregated(QCPPainter* painter, int first, int last) {
+    // More rows than pixel rows: one line per pixel row instead of one arrow per segment
+    // (100,000 antialiased arrows take a fifth of a second; a picture of ~700 lines takes
+    // a millisecond). Each pixel row shows the most telling kind among its segments, in the
+    // enum's order (RST, retransmission, handshake, FIN, data, ACK), from lane to lane;
+    // other frames are a tick beside their sender's lane.
+    const QRect clip = clipRect();
+    const int height = std::max(1, clip.height());
+    constexpr auto kNone = std::uint8_t(kKindCount);
+    std::vector<std::uint8_t> tcpKind(std::size_t(height), kNone);
+    std::vector<std::uint8_t> marks(std::size_t(height), 0); // bit 0 phantom, bit 1 peer
+    const double y0 = coordsToPixels(kPhantomLane, 0).y();
+    const double dy = coordsToPixels(kPhantomLane, 1).y() - y0;
+    for (int row = first; row <= last; ++row) {
+        const int pixel = int(std::floor(y0 + dy * row)) - clip.top();
+        if (pixel < 0 || pixel >= height)
+            continue;
+        const LadderRow& r = (*m_rows)[std::size_t(row)];
+        const auto p = std::size_t(pixel);
+        if (r.tcp)
+            tcpKind[p] = std::min(tcpKind[p], std::uint8_t(r.kind));
+        else
+            marks[p] |= r.fromPhantom ? 1 : 2;
+    }
+    const double left = coordsToPixels(kPhantomLane, 0).x();
+    const double right = coordsToPixels(kPeerLane, 0).x();
+    std::array<QVector<QLineF>, kKindCount> lines;
+    QVector<QLineF> ticks;
+    for (int pixel = 0; pixel < height; ++pixel) {
+        const auto p = std::size_t(pixel);
+        const double y = clip.top() + pixel + 0.5;
+        if (tcpKind[p] != kNone)
+            lines[tcpKind[p]].append(QLineF(left, y, right, y));
+        if (marks[p] & 1)
+            ticks.append(QLineF(left, y, left + 14.0, y));
+        if (marks[p] & 2)
+            ticks.append(QLineF(right - 14.0, y, right, y));
+    }
+    const bool antialiased = painter->testRenderHint(QPainter::Antialiasing);
+    painter->setRenderHint(QPainter::Antialiasing, false); // horizontal lines on whole pixels
+    for (std::size_t k = 0; k < kKindCount; ++k) {
+        if (lines[k].isEmpty())
+            continue;
+        painter->setPen(QPen(segmentKindColor(SegmentKind(k)), 1));
+        painter->drawLines(lines[k]);
+    }
+    if (!ticks.isEmpty()) {
+        painter->setPen(QPen(segmentKindColor(SegmentKind::Other), 1));
+        painter->drawLines(ticks);
+    }
+    painter->setRenderHint(QPainter::Antialiasing, antialiased);
+    // The selected row stays visible as a thick arrow.
+    if (m_selected >= first && m_selected <= last) {
+        if (const auto a = arrow(m_selected)) {
+            painter->setPen(QPen(mParentPlot->palette().color(QPalette::Text), 3.0));
+            painter->drawLine(QLineF(coordsToPixels(a->from.x(), a->from.y()),
+                                     coordsToPixels(a->to.x(), a->to.y())));
         }
     }
 }

@@ -61,6 +61,8 @@ protected:
 private:
     /// Rows [first, last] whose marks may show in the visible value range.
     std::pair<int, int> visibleRows() const;
+    /// Rows [first, last] when there are more than pixel rows: one line per pixel row.
+    void drawAggregated(QCPPainter* painter, int first, int last);
     /// Distance in pixels from `pos` to row `row`'s arrow or mark.
     double pixelDistance(int row, const QPointF& pos) const;
 

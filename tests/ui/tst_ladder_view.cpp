@@ -44,6 +44,7 @@ private Q_SLOTS:
     void arrows_pointFromSenderToReceiver();
     void click_onArrow_selectsItsRow();
     void clear_removesEveryArrow();
+    void zoomedOut_manyRows_drawsAndPicks();
 };
 
 void TestLadderView::arrows_onePerTcpSegment() {
@@ -118,6 +119,34 @@ void TestLadderView::clear_removesEveryArrow() {
     QCOMPARE(view.rowCount(), 0);
     QCOMPARE(view.arrowCount(), 0);
     QCOMPARE(view.selectedRow(), -1);
+}
+
+void TestLadderView::zoomedOut_manyRows_drawsAndPicks() {
+    // 20,000 rows in ~450 pixels: drawn one line per pixel row; clicks still find rows.
+    std::vector<ui::LadderRow> rows;
+    for (int i = 0; i < 20'000; ++i)
+        rows.push_back(i % 500 == 7 ? arpRow(i * 0.01, true)
+                                    : tcpRow(i * 0.01, i % 3 != 0,
+                                             i % 100 == 50 ? ui::SegmentKind::Retransmission
+                                                           : ui::SegmentKind::Data,
+                                             QStringLiteral("PSH, ACK")));
+    ui::LadderView view;
+    view.resize(600, 500);
+    view.addRows(rows);
+    view.setFollowLatest(false);
+    view.yAxis->setRange(-0.8, 20'000.2);
+    view.setSelectedRow(10'000);
+    view.replot();
+    const QImage image = view.toPixmap().toImage();
+    QVERIFY(!image.isNull());
+    // Between the lanes, the middle of the plot is painted (not the background).
+    const QPoint centre(int(view.xAxis->coordToPixel(0.5)), view.axisRect()->center().y());
+    QVERIFY(image.pixelColor(centre) != view.palette().color(QPalette::Base));
+    const int row = view.rowAt(centre);
+    QVERIFY(row >= 0);
+    QVERIFY(std::abs(view.yAxis->coordToPixel(row) - centre.y()) <= 8.0);
+    QCOMPARE(view.selectedRow(), 10'000);
+    QCOMPARE(view.arrowCount(), 20'000 - 40);
 }
 
 QTEST_MAIN(TestLadderView)
