@@ -59,19 +59,9 @@ LadderView::LadderView(QWidget* parent)
     yAxis->setRangeReversed(true);
     yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new RowTimeTicker(&m_rows)));
     yAxis->setSubTicks(false);
-    yAxis->grid()->setPen(QPen(palette().color(QPalette::Midlight), 0, Qt::DotLine));
     yAxis->setLabel(QStringLiteral("time"));
     yAxis->setRange(-0.8, kDefaultVisibleRows - 0.8);
-
-    // Colours from the palette, so the ladder follows a dark or light theme.
-    const QColor text = palette().color(QPalette::Text);
-    setBackground(palette().brush(QPalette::Base));
-    for (QCPAxis* axis : {yAxis, xAxis2}) {
-        axis->setTickLabelColor(text);
-        axis->setLabelColor(text);
-        axis->setBasePen(axis == yAxis ? QPen(text) : QPen(Qt::NoPen));
-        axis->setTickPen(QPen(text));
-    }
+    applyColors();
 
     setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
     axisRect()->setRangeDrag(Qt::Vertical);
@@ -81,6 +71,27 @@ LadderView::LadderView(QWidget* parent)
 }
 
 LadderView::~LadderView() = default;
+
+void LadderView::applyColors() {
+    // Colours from the palette, so the ladder follows a dark or light theme.
+    const QColor text = palette().color(QPalette::Text);
+    setBackground(palette().brush(QPalette::Base));
+    yAxis->grid()->setPen(QPen(palette().color(QPalette::Midlight), 0, Qt::DotLine));
+    for (QCPAxis* axis : {yAxis, xAxis2}) {
+        axis->setTickLabelColor(text);
+        axis->setLabelColor(text);
+        axis->setBasePen(axis == yAxis ? QPen(text) : QPen(Qt::NoPen));
+        axis->setTickPen(QPen(text));
+    }
+}
+
+void LadderView::changeEvent(QEvent* event) {
+    QCustomPlot::changeEvent(event);
+    if (event->type() == QEvent::PaletteChange) {
+        applyColors();
+        replot(QCustomPlot::rpQueuedReplot);
+    }
+}
 
 void LadderView::setLaneTitles(const QString& phantom, const QString& peer) {
     m_laneTicker->clear();

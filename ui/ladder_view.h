@@ -51,12 +51,14 @@ Q_SIGNALS:
     void followLatestChanged(bool follow);
 
 protected:
+    void changeEvent(QEvent* event) override;
     void mousePressEvent(QMouseEvent* event) override;
     void mouseReleaseEvent(QMouseEvent* event) override;
     void wheelEvent(QWheelEvent* event) override;
 
 private:
     void scrollToLatest();
+    void applyColors();
     void requestReplot();
 
     std::vector<LadderRow> m_rows;

@@ -6,12 +6,15 @@
 #include "timeline/timeline_io.h"
 #include "ui/background_task.h"
 #include "ui/compare_dialog.h"
+#include "ui/connection_panel.h"
 #include "ui/demo_panel.h"
 #include "ui/engine_worker.h"
 #include "ui/hex_view.h"
 #include "ui/ladder_view.h"
 #include "ui/palette.h"
+#include "ui/plot_export.h"
 #include "ui/segment_editor.h"
+#include "ui/time_sequence_view.h"
 #include "ui/timeline_model.h"
 #include "wire/frame_json.h"
 
@@ -103,6 +106,7 @@ MainWindow::MainWindow(QWidget* parent)
     m_views->setObjectName(QStringLiteral("views"));
     m_views->setDocumentMode(true);
     m_views->addTab(m_ladder, QStringLiteral("Ladder"));
+    m_views->addTab(buildGraphTab(), QStringLiteral("Time-sequence graph"));
     m_vertical = new QSplitter(Qt::Vertical);
     m_vertical->setObjectName(QStringLiteral("tableSplitter"));
     m_vertical->addWidget(m_views);
@@ -119,7 +123,13 @@ MainWindow::MainWindow(QWidget* parent)
 
     buildEditorDock();
     buildDemoDock();
+    m_connection = new ConnectionPanel;
+    m_connectionDock = new QDockWidget(QStringLiteral("Connection"), this);
+    m_connectionDock->setObjectName(QStringLiteral("connectionDock"));
+    m_connectionDock->setWidget(m_connection);
+    addDockWidget(Qt::RightDockWidgetArea, m_connectionDock);
     tabifyDockWidget(m_decodeDock, m_demoDock);
+    tabifyDockWidget(m_decodeDock, m_connectionDock);
     m_decodeDock->raise();
     buildLabBar();
     buildExerciseBar();
@@ -135,6 +145,7 @@ MainWindow::MainWindow(QWidget* parent)
         m_ladderRows = 0;
         m_demoFed = 0;
         m_decode->clear();
+        m_graph->setModel(m_model);
         addModelRowsToViews();
     });
     connect(m_model, &QAbstractItemModel::rowsInserted, this, &MainWindow::addModelRowsToViews);
@@ -235,6 +246,48 @@ void MainWindow::buildEditorDock() {
     });
     connect(m_editor, &SegmentEditor::fieldFocused, m_hex, &HexView::highlightField);
     connect(m_hex, &HexView::fieldActivated, m_editor, &SegmentEditor::focusField);
+}
+
+QWidget* MainWindow::buildGraphTab() {
+    m_graph = new TimeSequenceView;
+    m_graph->setObjectName(QStringLiteral("timeSequenceGraph"));
+    m_graph->setModel(m_model);
+    m_graphDirection = new QComboBox;
+    m_graphDirection->setObjectName(QStringLiteral("graphDirection"));
+    m_graphDirection->addItem(QStringLiteral("the peer's data (what the phantom receives)"),
+                              int(timeline::Direction::Received));
+    m_graphDirection->addItem(QStringLiteral("the phantom's data (what it sends)"),
+                              int(timeline::Direction::Sent));
+    auto* row = new QHBoxLayout;
+    row->addWidget(new QLabel(QStringLiteral("Sequence numbers of")));
+    row->addWidget(m_graphDirection);
+    row->addStretch(1);
+    auto* tab = new QWidget;
+    auto* layout = new QVBoxLayout(tab);
+    layout->setContentsMargins(4, 4, 4, 4);
+    layout->addLayout(row);
+    layout->addWidget(m_graph, 1);
+    m_graph->setDirection(timeline::Direction::Received);
+    connect(m_graphDirection, &QComboBox::currentIndexChanged, this, [this] {
+        m_graph->setDirection(timeline::Direction(m_graphDirection->currentData().toInt()));
+    });
+    connect(m_graph, &TimeSequenceView::segmentClicked, this, &MainWindow::selectRow);
+    return tab;
+}
+
+void MainWindow::updateConnectionPanel() {
+    const tcp::ConnectionTable& table = m_model->connections();
+    if (table.size() == 0) {
+        m_connection->clear();
+        return;
+    }
+    std::size_t index = table.size() - 1;
+    const int row = m_table->currentIndex().row();
+    if (row >= 0 && row < m_model->rowCount() && m_model->row(row).segment)
+        index = m_model->row(row).segment->connection;
+    const tcp::Connection& connection = table[index];
+    const tcp::EndState& local = connection.end(connection.localEnd());
+    m_connection->setConnection(&connection, local.endpoint);
 }
 
 void MainWindow::buildDemoDock() {
@@ -513,6 +566,10 @@ void MainWindow::buildMenus() {
         &MainWindow::openCaptureInteractively);
     add(file, QStringLiteral("&Export timeline…"), QKeySequence(Qt::CTRL | Qt::Key_E),
         &MainWindow::exportTimelineInteractively);
+    add(file, QStringLiteral("Export the &ladder as an image…"),
+        QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_E), &MainWindow::exportLadderInteractively);
+    add(file, QStringLiteral("Export the &graph as an image…"), QKeySequence(),
+        &MainWindow::exportGraphInteractively);
     file->addSeparator();
     add(file, QStringLiteral("&Quit"), QKeySequence(Qt::CTRL | Qt::Key_Q), &QWidget::close);
 
@@ -546,6 +603,7 @@ void MainWindow::buildMenus() {
     view->addAction(m_editorDock->toggleViewAction());
     view->addAction(m_demoDock->toggleViewAction());
     view->addAction(m_decodeDock->toggleViewAction());
+    view->addAction(m_connectionDock->toggleViewAction());
 }
 
 void MainWindow::connectWorker() {
@@ -660,6 +718,8 @@ void MainWindow::addModelRowsToViews() {
         rows.push_back(std::move(l));
     }
     m_ladder->addRows(rows);
+    m_graph->onRowsAdded(count);
+    updateConnectionPanel();
     // The demo follows the wire in order, our frames and the peer's (TCP only).
     for (; m_demoFed < count; ++m_demoFed)
         if (m_demo->active() && m_model->row(m_demoFed).tcp)
@@ -674,6 +734,7 @@ void MainWindow::selectRow(int row) {
         return;
     }
     m_ladder->setSelectedRow(row);
+    m_graph->setSelectedRow(row);
     if (m_table->currentIndex().row() != row) {
         const QModelIndex index = m_model->index(row, 0);
         m_table->selectionModel()->setCurrentIndex(index, QItemSelectionModel::ClearAndSelect |
@@ -681,6 +742,7 @@ void MainWindow::selectRow(int row) {
         m_table->scrollTo(index);
     }
     showDecode(row);
+    updateConnectionPanel();
 }
 
 void MainWindow::showDecode(int row) {
@@ -824,6 +886,51 @@ void MainWindow::exportTimelineInteractively() {
     statusBar()->showMessage(
         QStringLiteral("Exported %1 frames to %2").arg(m_model->rowCount()).arg(target),
         kStatusTimeoutMs);
+}
+
+QString MainWindow::exportImage(const QString& path, bool graph) {
+    QCustomPlot* plot = graph ? static_cast<QCustomPlot*>(m_graph) : m_ladder;
+    return exportPlot(plot, path);
+}
+
+namespace {
+
+/// Asks for an image file name (PNG, SVG or PDF); empty when cancelled.
+QString askImagePath(QWidget* parent, const QString& title, const QString& name) {
+    QString filter;
+    QString path = QFileDialog::getSaveFileName(
+        parent, title, name, QStringLiteral("PNG (*.png);;SVG (*.svg);;PDF (*.pdf)"), &filter);
+    if (!path.isEmpty() && QFileInfo(path).suffix().isEmpty())
+        path += filter.startsWith(QStringLiteral("SVG"))   ? QStringLiteral(".svg")
+                : filter.startsWith(QStringLiteral("PDF")) ? QStringLiteral(".pdf")
+                                                           : QStringLiteral(".png");
+    return path;
+}
+
+} // namespace
+
+void MainWindow::exportLadderInteractively() {
+    const QString path =
+        askImagePath(this, QStringLiteral("Export the ladder"), QStringLiteral("ladder.png"));
+    if (path.isEmpty())
+        return;
+    if (const QString error = exportImage(path, false); !error.isEmpty())
+        QMessageBox::warning(this, QStringLiteral("Export failed"), error);
+    else
+        statusBar()->showMessage(QStringLiteral("Saved the ladder to %1").arg(path),
+                                 kStatusTimeoutMs);
+}
+
+void MainWindow::exportGraphInteractively() {
+    const QString path = askImagePath(this, QStringLiteral("Export the time-sequence graph"),
+                                      QStringLiteral("time-sequence.png"));
+    if (path.isEmpty())
+        return;
+    if (const QString error = exportImage(path, true); !error.isEmpty())
+        QMessageBox::warning(this, QStringLiteral("Export failed"), error);
+    else
+        statusBar()->showMessage(QStringLiteral("Saved the graph to %1").arg(path),
+                                 kStatusTimeoutMs);
 }
 
 QString MainWindow::openCapture(const QString& path) {

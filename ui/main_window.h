@@ -20,7 +20,9 @@ class QTreeWidget;
 
 namespace tcplab::ui {
 
+class ConnectionPanel;
 class DemoPanel;
+class TimeSequenceView;
 class HexView;
 class LadderView;
 class SegmentEditor;
@@ -43,6 +45,11 @@ public:
     SegmentEditor* editor() const noexcept { return m_editor; }
     HexView* hexView() const noexcept { return m_hex; }
     DemoPanel* demo() const noexcept { return m_demo; }
+    TimeSequenceView* graph() const noexcept { return m_graph; }
+    ConnectionPanel* connectionPanel() const noexcept { return m_connection; }
+    /// Writes the ladder (or, with `graph`, the time-sequence graph) as PNG, SVG or PDF
+    /// by the suffix of `path`. The error sentence on failure (no file is left then).
+    QString exportImage(const QString& path, bool graph);
     engine::CloseMode closeMode() const;
     void setCloseMode(engine::CloseMode mode);
 
@@ -68,6 +75,8 @@ public Q_SLOTS:
     /// Asks for a file name and exports; errors in a message box.
     void exportTimelineInteractively();
     void openCaptureInteractively();
+    void exportLadderInteractively();
+    void exportGraphInteractively();
     /// The dark or the light palette, for the whole application (persisted).
     void setDarkPalette(bool dark);
     /// Selects `row` in the table, the ladder and the decode tree (-1: none).
@@ -93,6 +102,9 @@ private:
     void buildLabBar();
     void buildEditorDock();
     void buildDemoDock();
+    QWidget* buildGraphTab();
+    /// The connection panel shows the selected segment's connection, else the latest.
+    void updateConnectionPanel();
     /// The tutor's warnings for the editor's segment, the next-segment suggestion and the
     /// relative bases, from the tracker's view of the editor's connection.
     void updateAssist();
@@ -130,6 +142,10 @@ private:
     QPushButton* m_fire = nullptr;
     QPushButton* m_reply = nullptr;
     DemoPanel* m_demo = nullptr;
+    TimeSequenceView* m_graph = nullptr;
+    QComboBox* m_graphDirection = nullptr;
+    ConnectionPanel* m_connection = nullptr;
+    QDockWidget* m_connectionDock = nullptr;
     bool m_demoPending = false; ///< startDemo() waits for the lab to be ready
     int m_demoFed = 0;          ///< model rows handed to the demo
     bool m_assisting = false;   ///< updateAssist() runs (its edits re-enter)

@@ -14,9 +14,11 @@
 #include <QTreeWidget>
 
 #include "timeline/analysis.h"
+#include "ui/connection_panel.h"
 #include "ui/engine_worker.h"
 #include "ui/ladder_view.h"
 #include "ui/main_window.h"
+#include "ui/time_sequence_view.h"
 #include "ui/timeline_model.h"
 
 #include <unistd.h>
@@ -117,6 +119,27 @@ void TestMainWindow::classicExercise_fillsTableAndLadder() {
     QCOMPARE(window.exportTimeline(dir + QStringLiteral("/classic.json")), QString());
     QVERIFY(QFileInfo(dir + QStringLiteral("/classic.json")).size() > 100);
     QVERIFY(!window.exportTimeline(QStringLiteral("/nonexistent-dir/x.pcap")).isEmpty());
+    // The pcap reads back with libpcap, frame for frame.
+    timeline::Timeline readBack;
+    const auto read =
+        timeline::importPcap((dir + QStringLiteral("/classic.pcap")).toStdString(), readBack);
+    QVERIFY(read.has_value());
+    QCOMPARE(readBack.size(), tl->size());
+
+    // The graph holds the peer's response; the connection panel follows the selection.
+    QVERIFY(!window.graph()->segmentBars().empty());
+    window.table()->selectRow(synAck);
+    QCOMPARE(window.connectionPanel()->value(QStringLiteral("peer.state")).isEmpty(), false);
+    // Both plots export as PNG (loads), SVG and PDF; a bad folder is a sentence, no file.
+    QCOMPARE(window.exportImage(dir + QStringLiteral("/ladder.png"), false), QString());
+    QVERIFY(!QImage(dir + QStringLiteral("/ladder.png")).isNull());
+    QCOMPARE(window.exportImage(dir + QStringLiteral("/graph.svg"), true), QString());
+    QCOMPARE(window.exportImage(dir + QStringLiteral("/graph.pdf"), true), QString());
+    QFile pdf(dir + QStringLiteral("/graph.pdf"));
+    QVERIFY(pdf.open(QIODevice::ReadOnly));
+    QVERIFY(pdf.read(5) == "%PDF-");
+    QVERIFY(!window.exportImage(QStringLiteral("/nonexistent-dir/ladder.png"), false).isEmpty());
+    QVERIFY(!QFileInfo::exists(QStringLiteral("/nonexistent-dir/ladder.png")));
 
     // The picture, for a person to look at (and docs/screenshots).
     window.table()->selectRow(synAck);
