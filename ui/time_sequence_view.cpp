@@ -377,7 +377,26 @@ void TimeSequenceView::fitAll() {
         yAxis->setRange(0, 1000);
         return;
     }
-    rescaleAxes();
+    // Fit the segments and the ACK line. The window line (ACK + window) is often far
+    // above a short exchange (64 KiB over 161 bytes): fitting it too would flatten the
+    // bars into the time axis, so it joins the fit only when it is near the data.
+    bool onlyEnlarge = false;
+    for (QCPAbstractPlottable* p : {static_cast<QCPAbstractPlottable*>(m_segmentPlot),
+                                    static_cast<QCPAbstractPlottable*>(m_retransPlot),
+                                    static_cast<QCPAbstractPlottable*>(m_ack)}) {
+        bool found = false;
+        p->getKeyRange(found);
+        if (!found)
+            continue;
+        p->rescaleAxes(onlyEnlarge);
+        onlyEnlarge = true;
+    }
+    bool windowFound = false;
+    const QCPRange window = m_window->getValueRange(windowFound);
+    if (!onlyEnlarge)
+        m_window->rescaleAxes(false);
+    else if (windowFound && window.upper <= yAxis->range().lower + 3 * yAxis->range().size())
+        m_window->rescaleAxes(true);
     // A margin, so the first and last bars do not sit on the frame.
     for (QCPAxis* axis : {xAxis, yAxis}) {
         const QCPRange r = axis->range();
