@@ -684,7 +684,18 @@ void Connection::send(std::uint8_t xi, const Segment& s, SegmentClasses& classes
     // The sender's own ACK is the best evidence of what it holds. Beyond the model's
     // RCV.NXT (within what the other end sent): it has received that much. A duplicate
     // ACK below it: a segment was lost after the capture point; its SACK blocks (RFC 2018
-    // §4) tell what the end holds beyond the hole.
+    // §4) tell what the end holds beyond the hole. SACK blocks beyond SEG.ACK say so by
+    // themselves, whatever the window: a receiver that also grows its window (Linux
+    // autotuning while it holds out-of-order data) sends window updates, not duplicate
+    // ACKs (RFC 5681 §2 (e)), yet its RCV.NXT is SEG.ACK all the same (RFC 2018 §3: "the
+    // cumulative ACK field remains the left edge"). Without this the model would keep
+    // the hole's data as received, and call its retransmission out of window.
+    const auto sacksBeyondAck = [&]() {
+        for (std::size_t i = 0; i < s.sackCount; ++i)
+            if (s.ack < s.sackBlocks[i].left)
+                return true;
+        return false;
+    };
     if (ack && !rst && x.irsKnown && isSynchronized(x.state)) {
         if (x.rcvNxt < s.ack && s.ack <= y.ackLimit()) {
             if (y.finSent && !x.finReceived && s.ack == y.finSeq + 1) {
@@ -694,8 +705,27 @@ void Connection::send(std::uint8_t xi, const Segment& s, SegmentClasses& classes
             } else {
                 advanceRcvNxt(x, s.ack);
             }
-        } else if (classes.has(SegmentClass::DuplicateAck) && s.ack <= x.rcvNxt && !x.finReceived) {
+        } else if ((classes.has(SegmentClass::DuplicateAck) || sacksBeyondAck()) &&
+                   s.ack <= x.rcvNxt && !x.finReceived) {
             x.rcvNxt = s.ack;
+            // Between its lowest and highest SACK edge it holds what the blocks say and
+            // nothing else: the ranges between them were lost too, whatever the model
+            // took it to receive. Below and above that span the model's guess stands (a
+            // receiver reports only its 3 or 4 most recent blocks, RFC 2018 §4; above
+            // them segments may still be in flight).
+            bool spanKnown = false;
+            SeqNum spanLeft;
+            SeqNum spanRight;
+            for (std::size_t i = 0; i < s.sackCount; ++i) {
+                const wire::SackBlock& b = s.sackBlocks[i];
+                if (!(s.ack < b.left) || !(b.left < b.right))
+                    continue;
+                spanLeft = spanKnown ? earlier(spanLeft, b.left) : b.left;
+                spanRight = spanKnown ? later(spanRight, b.right) : b.right;
+                spanKnown = true;
+            }
+            if (spanKnown)
+                x.outOfOrder.remove(spanLeft, spanRight);
             for (std::size_t i = 0; i < s.sackCount; ++i)
                 if (s.ack < s.sackBlocks[i].left)
                     x.outOfOrder.add(s.sackBlocks[i].left, s.sackBlocks[i].right);

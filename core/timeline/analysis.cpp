@@ -146,7 +146,7 @@ tl::expected<ImportSummary, std::string> importPcap(const std::string& path, Tim
                                                     const ImportOptions& options,
                                                     const ImportProgress& progress,
                                                     const std::atomic<bool>* cancel) {
-    auto reader = PcapReader::open(path);
+    auto reader = PcapReader::open(path, options.backend);
     if (!reader)
         return tl::make_unexpected(reader.error());
     ImportSummary summary;

@@ -5,6 +5,7 @@
 // row per frame, exported as CSV or JSON (tcplab-cli analyze, the GUI's export).
 
 #include "tcp/tracker.h"
+#include "timeline/pcap_file.h"
 #include "timeline/timeline.h"
 #include "wire/address.h"
 
@@ -33,6 +34,8 @@ namespace tcplab::timeline {
 struct ImportOptions {
     std::vector<wire::IpAddress> localAddresses;
     std::vector<wire::MacAddress> localMacs;
+    /// Auto: our own reader for plain pcap/pcapng, libpcap for the rest (PcapBackend).
+    PcapBackend backend = PcapBackend::Auto;
 };
 
 /// What importPcap read.
@@ -49,7 +52,8 @@ struct ImportSummary {
 /// Called every few thousand frames and at the end with the number of frames read.
 using ImportProgress = std::function<void(std::size_t framesRead)>;
 
-/// Reads a pcap or pcapng file (libpcap reads both) into `timeline`, appending after
+/// Reads a pcap or pcapng file (through PcapReader: our own parser for the common cases,
+/// libpcap for the rest, options.backend) into `timeline`, appending after
 /// what is there. Fails (nothing appended) when the file cannot be opened or its link
 /// type is not Ethernet (DLT_EN10MB, 1). A file that breaks off midway is not a failure:
 /// the frames read are kept and ImportSummary::error says why it stopped.

@@ -2,6 +2,7 @@
 
 #include "wire/bytes.h"
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -51,10 +52,24 @@ struct PcapRecord {
     std::uint32_t originalLength = 0;
 };
 
+/// How PcapReader reads a file.
+enum class PcapBackend : std::uint8_t {
+    /// Our own parser for the common cases (pcap 2.4 little/big endian, micro/nanosecond;
+    /// pcapng with one section, Ethernet interfaces, decimal if_tsresol, EPBs), libpcap
+    /// for anything else, and libpcap from the first unusual record on (a truncated or
+    /// oversized record, a block that does not add up): then libpcap re-reads the records
+    /// before it, skips them, and reports exactly what it reports on its own.
+    Auto,
+    Libpcap, ///< libpcap for every record (the reference the tests compare Auto with)
+};
+
+class FastPcapParser; // pcap_file.cpp
+
 /// Reads pcap and pcapng files (libpcap reads both) with nanosecond timestamps.
 class PcapReader {
 public:
     static tl::expected<PcapReader, std::string> open(const std::string& path);
+    static tl::expected<PcapReader, std::string> open(const std::string& path, PcapBackend backend);
     PcapReader(PcapReader&&) noexcept;
     PcapReader& operator=(PcapReader&&) noexcept;
     ~PcapReader();
@@ -65,11 +80,18 @@ public:
     const std::string& error() const noexcept { return m_error; }
     /// DLT_ link type; 1 is Ethernet.
     int linkType() const noexcept;
+    /// True while our own parser reads (false once libpcap took over, or never had it).
+    bool fastPath() const noexcept { return m_fast != nullptr; }
 
 private:
     PcapReader() = default;
+    bool handOverToLibpcap();
+
     pcap* m_pcap = nullptr;
     std::string m_error;
+    std::unique_ptr<FastPcapParser> m_fast;
+    std::string m_path;
+    std::size_t m_delivered = 0; ///< records returned by next() so far
 };
 
 } // namespace tcplab::timeline

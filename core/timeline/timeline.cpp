@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <new>
+
+#include <sys/mman.h>
 
 namespace tcplab::timeline {
 
@@ -34,6 +37,8 @@ Timeline::Timeline(std::size_t capacity)
 Timeline::~Timeline() {
     for (std::size_t i = 0; i < m_chunkCount; ++i)
         delete m_chunks[i].load(std::memory_order_relaxed);
+    for (const Block& b : m_blocks)
+        ::munmap(b.data, b.size);
 }
 
 std::optional<std::size_t> Timeline::append(std::int64_t timeNs, Direction direction,
@@ -67,11 +72,18 @@ std::uint8_t* Timeline::reserveBytes(std::size_t length) {
     // 4 MiB blocks hold thousands of frames; a frame larger than a block (a 256 KiB
     // GRO super-frame is the most libpcap hands over) gets a block of its own size.
     // (Huge pages were tried: zeroing 2 MiB pages made a 1 GB import slower.)
+    // The blocks are mapped with MAP_POPULATE: the kernel provides all their pages in one
+    // call instead of one page fault per 4 KiB as the copies first touch them, which took
+    // about a third of the CPU time of filling a gigabyte here (0.55 s -> 0.38 s).
     constexpr std::size_t kBlockSize = 4u << 20;
     if (length > m_blockLeft) {
         const std::size_t size = std::max(kBlockSize, length);
-        m_blocks.push_back(std::make_unique_for_overwrite<std::uint8_t[]>(size));
-        m_blockNext = m_blocks.back().get();
+        void* mapped = ::mmap(nullptr, size, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+        if (mapped == MAP_FAILED)
+            throw std::bad_alloc(); // what make_unique did before, for the engine to report
+        m_blocks.push_back(Block{static_cast<std::uint8_t*>(mapped), size});
+        m_blockNext = m_blocks.back().data;
         m_blockLeft = size;
         m_arenaBytes += size;
     }

@@ -73,7 +73,11 @@ private:
     std::size_t m_chunkCount;
     std::unique_ptr<std::atomic<Chunk*>[]> m_chunks;
     std::atomic<std::size_t> m_size{0};
-    std::vector<std::unique_ptr<std::uint8_t[]>> m_blocks; ///< writer only
+    struct Block {
+        std::uint8_t* data = nullptr;
+        std::size_t size = 0;
+    };
+    std::vector<Block> m_blocks; ///< writer only; mmap()ed, freed by the destructor
     std::uint8_t* m_blockNext = nullptr;
     std::size_t m_blockLeft = 0;
     std::size_t m_arenaBytes = 0;

@@ -9,6 +9,12 @@
 // segment not captured" is our lost_segment, its "ACKed segment that wasn't captured"
 // our ack_unseen. Fast retransmission itself is not compared (we need 3 duplicate
 // ACKs, RFC 5681; Wireshark 2 within 20 ms).
+//
+// Wireshark has no "out of window"; ours is the receiver's view (RFC 9293 §3.10.7.4,
+// first check). In the loss capture the peer acknowledges 105705 with SACK blocks while
+// its window grows (frames 170-178: window updates, not duplicate ACKs), and frame 179
+// retransmits 105705: at the peer's RCV.NXT, inside its window, so a retransmission and
+// nothing else, as Wireshark says (lossCapture_frame179_isARetransmissionInWindow).
 #include "tests_support/test_support.h"
 
 #include <QDir>
@@ -99,6 +105,7 @@ private Q_SLOTS:
         QTest::newRow("ipv4") << capture("linux_tcp_ipv4.pcap") << 0;
         QTest::newRow("ipv6") << capture("linux_tcp_ipv6.pcap") << 0;
         QTest::newRow("loss") << capture("linux_tcp_loss.pcap") << 5;
+        QTest::newRow("loss pcapng") << capture("linux_tcp_loss.pcapng") << 5;
     }
     void agreesWithTshark() {
         QFETCH(QString, file);
@@ -173,6 +180,30 @@ private Q_SLOTS:
                 QVERIFY2(kVocabulary.count(c.get<std::string>()), qPrintable(where));
         }
         QVERIFY(retransmissions >= minRetransmissions);
+    }
+
+    void lossCapture_frame179_isARetransmissionInWindow() {
+        QTemporaryDir dir;
+        const QString json = dir.filePath(QStringLiteral("out.json"));
+        const Run r = cli({"analyze", "--pcap", capture("linux_tcp_loss.pcap"), "--json", json});
+        QCOMPARE(r.exitCode, 0);
+        QFile f(json);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const auto doc = nlohmann::json::parse(f.readAll().toStdString());
+        bool seen = false;
+        for (const auto& o : doc) {
+            const std::string where = "frame " + std::to_string(o["frame"].get<long>());
+            // Every segment of this capture reached a receiver that could take it.
+            for (const auto& c : o["classes"])
+                QVERIFY2(c.get<std::string>() != "out_of_window", where.c_str());
+            if (o["frame"].get<long>() == 179) {
+                seen = true;
+                QCOMPARE(o["rel_seq"].get<long>(), 105705L);
+                QVERIFY2(o["classes"] == nlohmann::json::array({"retransmission"}),
+                         o["classes"].dump().c_str());
+            }
+        }
+        QVERIFY(seen);
     }
 
     void csv_oneRowPerSegment() {

@@ -581,6 +581,61 @@ private Q_SLOTS:
         QCOMPARE(ack.dupAckCount, std::uint8_t{0});
     }
 
+    // tests/data/captures/linux_tcp_loss.pcap frames 170-179: the peer keeps acknowledging
+    // 105705 with SACK blocks while its window grows (Linux autotuning), so RFC 5681 (e)
+    // makes those ACKs window updates, not duplicate ACKs. Its RCV.NXT is SEG.ACK all the
+    // same; the retransmission at SEG.ACK starts at RCV.NXT inside RCV.WND (RFC 9293
+    // §3.10.7.4, first check): acceptable. Wireshark says "retransmission", and so must we,
+    // not out_of_window (the model once kept the lost data as received).
+    void sackAcks_withGrowingWindow_moveRcvNxtBack_retransmissionIsInWindow() {
+        Wire w;
+        handshake(w);
+        // Six segments; the 1st and the 4th are lost after the capture point.
+        for (std::uint32_t i = 0; i < 6; ++i)
+            w.a({"PA", kIsnA + 1 + 100 * i, kIsnB + 1, 100});
+        QCOMPARE(w.endB().rcvNxt, SeqNum(kIsnA + 601)); // the model's guess so far
+        const auto sacked = [](std::uint32_t holdUpTo) {
+            const std::array<SackBlock, 2> blocks{
+                SackBlock{SeqNum(kIsnA + 401), SeqNum(holdUpTo)},
+                SackBlock{SeqNum(kIsnA + 101), SeqNum(kIsnA + 301)}};
+            return optionsOf({TcpOption::nop(), TcpOption::nop(), TcpOption::sack(blocks)});
+        };
+        for (std::uint16_t n = 1; n <= 2; ++n) {
+            const auto ack =
+                w.b({"A", kIsnB + 1, kIsnA + 1, 0, static_cast<std::uint16_t>(30000 + 1000 * n),
+                     sacked(kIsnA + 401 + 100 * n)});
+            QVERIFY2(!ack.classes.has(SegmentClass::DuplicateAck), qPrintable(classesOf(ack)));
+            QVERIFY2(ack.classes.has(SegmentClass::WindowUpdate), qPrintable(classesOf(ack)));
+            QCOMPARE(w.endB().rcvNxt, SeqNum(kIsnA + 1));
+        }
+        // What b holds is what its blocks say: not the lost [301, 401).
+        QVERIFY(w.endB().outOfOrder.covers(SeqNum(kIsnA + 101), SeqNum(kIsnA + 301)));
+        QVERIFY(!w.endB().outOfOrder.overlaps(SeqNum(kIsnA + 301), SeqNum(kIsnA + 401)));
+        QVERIFY(w.endB().outOfOrder.covers(SeqNum(kIsnA + 401), SeqNum(kIsnA + 601)));
+
+        const auto first = w.a({"A", kIsnA + 1, kIsnB + 1, 100});
+        QCOMPARE(classesOf(first), QStringLiteral("retransmission"));
+        QCOMPARE(w.endB().rcvNxt, SeqNum(kIsnA + 301)); // with the SACKed data after it
+        const auto fourth = w.a({"A", kIsnA + 301, kIsnB + 1, 100});
+        QCOMPARE(classesOf(fourth), QStringLiteral("retransmission"));
+        QCOMPARE(w.endB().rcvNxt, SeqNum(kIsnA + 601));
+        // Now all of it is in: a copy of the first is out of window indeed.
+        const auto again = w.a({"A", kIsnA + 1, kIsnB + 1, 100});
+        QVERIFY(again.classes.has(SegmentClass::OutOfWindow));
+    }
+
+    // Without SACK blocks a window update below the model's RCV.NXT says nothing of loss:
+    // the data after SEG.ACK may still be in flight. The model keeps its guess.
+    void windowUpdate_withoutSack_belowRcvNxt_keepsTheModel() {
+        Wire w;
+        handshake(w);
+        for (std::uint32_t i = 0; i < 3; ++i)
+            w.a({"PA", kIsnA + 1 + 100 * i, kIsnB + 1, 100});
+        const auto update = w.b({"A", kIsnB + 1, kIsnA + 1, 0, 40000});
+        QVERIFY(update.classes.has(SegmentClass::WindowUpdate));
+        QCOMPARE(w.endB().rcvNxt, SeqNum(kIsnA + 301));
+    }
+
     void retransmission_afterFewerThanThreeDupAcks_isNotFast() {
         Wire w;
         handshake(w);
