@@ -245,6 +245,9 @@ TimeSequenceView::TimeSequenceView(QWidget* parent)
     yAxis->setNumberFormat(QStringLiteral("f"));
     yAxis->setNumberPrecision(0);
     legend->setVisible(true);
+    // Sequence numbers climb from the bottom left to the top right: the bottom right
+    // corner is where the legend hides the least.
+    axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignRight);
     // The graph climbs from bottom left to top right: the top left stays free.
     axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
 
