@@ -20,6 +20,8 @@
 #include <fmt/core.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -49,6 +51,7 @@ struct ExperimentOptions {
     std::string timelinePath;
     std::string pcapPath;
     unsigned rtoMs = 250;
+    unsigned repeat = 1;
     bool skipProbe = false;
     bool quiet = false;
 };
@@ -79,6 +82,22 @@ IpAddress parseAddressOption(std::string_view option, const std::string& text) {
         throw CLI::ValidationError(std::string(option),
                                    fmt::format("'{}' is not an IPv4 or IPv6 address", text));
     return *address;
+}
+
+/// An output file must be writable before anything is sent: a run is not repeated for
+/// want of a directory. A directory, or a file in a missing one, is a bad argument.
+void checkOutputPath(std::string_view option, const std::string& path) {
+    if (path.empty())
+        return;
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (fs::is_directory(path, ec))
+        throw CLI::ValidationError(std::string(option), fmt::format("{} is a directory", path));
+    const fs::path parent = fs::path(path).parent_path();
+    if (!parent.empty() && !fs::is_directory(parent, ec))
+        throw CLI::ValidationError(
+            std::string(option),
+            fmt::format("cannot write {}: no directory {}", path, parent.string()));
 }
 
 bool isV6(const IpAddress& a) {
@@ -137,6 +156,9 @@ Plan makePlan(const ExperimentOptions& o) {
         plan.identity.ipv6 = c;
     }
 
+    checkOutputPath("--pcap", o.pcapPath);
+    checkOutputPath("--timeline", o.timelinePath);
+
     auto close = engine::parseCloseMode(o.close);
     if (!close)
         throw CLI::ValidationError("--close",
@@ -154,6 +176,11 @@ Plan makePlan(const ExperimentOptions& o) {
             throw CLI::ValidationError(
                 "--scenario",
                 fmt::format("{}: {}", o.scenarioFile, engine::describe(scenario.error())));
+        if (scenario->steps.empty())
+            throw CLI::ValidationError("--scenario",
+                                       fmt::format("{}: no steps (send, expect, receive, wait, "
+                                                   "linger)",
+                                                   o.scenarioFile));
         plan.scenario = std::move(*scenario);
     }
 
@@ -180,6 +207,78 @@ std::string hostEventLine(const host::HostEvent& e) {
     return "# " + e.message;
 }
 
+/// A line of /proc/self/status ("VmRSS", "VmHWM") in kB; 0 when it cannot be read.
+long statusKb(std::string_view key) {
+    std::ifstream in("/proc/self/status");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.starts_with(key) && line.size() > key.size() && line[key.size()] == ':')
+            return std::strtol(line.c_str() + key.size() + 1, nullptr, 10);
+    return 0;
+}
+
+/// --repeat N (the soak, bench/soak): N runs one after the other in this process,
+/// each with what a single run builds (link, engine, timeline), so a leak in any of
+/// them shows as growth. The first run probes the address; later runs keep that
+/// claim (same MAC and address) instead of probing again. Each run uses the next
+/// source port. No ladder: the first failures, and every 1000 runs a line with the
+/// counts and the process's memory.
+int repeatExperiment(const ExperimentOptions& o, Plan plan) {
+    if (o.skipProbe)
+        std::cerr << "tcplab-cli experiment: warning: --skip-probe: the phantom claims "
+                  << o.phantom << " without checking that nobody else uses it\n";
+    const std::int64_t budgetNs = scenarioBudgetNs(plan.scenario);
+    constexpr unsigned kFailuresShown = 10;
+    unsigned ok = 0;
+    unsigned failures = 0;
+    for (unsigned i = 0; i < o.repeat; ++i) {
+        plan.params.sourcePort = static_cast<std::uint16_t>(1024 + (o.sport - 1024 + i) % 64512);
+        std::string failure;
+        if (auto opened = link::PcapLink::open(o.iface, host::phantomBpfFilter(plan.identity));
+            !opened) {
+            failure = opened.error().message;
+        } else {
+            auto timeline = std::make_shared<timeline::Timeline>();
+            engine::Engine engine(std::move(*opened), timeline);
+            engine.start();
+            const bool probe = i == 0 && !o.skipProbe;
+            engine.configure(plan.identity, host::HostTiming{},
+                             probe ? engine::Engine::Probe::Run : engine::Engine::Probe::Skip);
+            engine.runScenario(plan.scenario, plan.params);
+            const auto deadline =
+                std::chrono::steady_clock::now() + std::chrono::nanoseconds(budgetNs);
+            std::optional<engine::EngineEvent> finished;
+            while (!finished && std::chrono::steady_clock::now() < deadline) {
+                engine.waitForEvents(std::chrono::milliseconds(50));
+                for (auto& e : engine.takeEvents())
+                    if (e.kind == engine::EngineEvent::Kind::ScenarioFinished)
+                        finished = std::move(e);
+            }
+            engine.stop();
+            if (!finished)
+                failure = fmt::format("gave up after {} s without an end to the scenario",
+                                      budgetNs / 1'000'000'000);
+            else if (!finished->ok)
+                failure = finished->message;
+        }
+        if (failure.empty()) {
+            ++ok;
+        } else {
+            ++failures;
+            if (failures <= kFailuresShown)
+                std::cerr << "tcplab-cli experiment: run " << i + 1 << " (port "
+                          << plan.params.sourcePort << "): " << failure << "\n";
+            if (i == 0) // the probe or the link: later runs would fail the same way
+                return kExitFailure;
+        }
+        if ((i + 1) % 1000 == 0 || i + 1 == o.repeat)
+            std::cout << "# " << i + 1 << " runs: " << ok << " ok, " << failures
+                      << " failed; VmRSS " << statusKb("VmRSS") << " kB, VmHWM "
+                      << statusKb("VmHWM") << " kB" << std::endl;
+    }
+    return failures == 0 ? kExitOk : kExitFailure;
+}
+
 int runExperiment(ExperimentOptions o) {
     const bool builtin = o.iface.empty();
     const bool labChosen = !o.lab.empty();
@@ -198,6 +297,14 @@ int runExperiment(ExperimentOptions o) {
         throw CLI::RequiredError(o.phantom.empty() ? "--phantom" : "--peer");
     }
     Plan plan = makePlan(o);
+    if (o.repeat > 1) {
+        if (builtin)
+            throw CLI::ValidationError("--repeat", "needs --iface (the soak runs against the "
+                                                   "namespace lab)");
+        if (!o.timelinePath.empty() || !o.pcapPath.empty())
+            throw CLI::ValidationError("--repeat", "cannot be combined with --timeline or --pcap");
+        return repeatExperiment(o, std::move(plan));
+    }
 
     // The link: the built-in Linux lab's veth (a private namespace pair that lives as
     // long as `linuxLab`), the lwIP helper's socket, or libpcap on the named interface,
@@ -352,8 +459,13 @@ void addExperimentCommand(CLI::App& app, int& exitCode) {
     sub->add_option("--peer", o->peer,
                     "the peer's address (needed with --iface; the built-in lab's: 198.18.0.1, "
                     "2001:db8::1)");
-    sub->add_option("--sport", o->sport, "our port")->capture_default_str();
-    sub->add_option("--dport", o->dport, "the peer's port")->capture_default_str();
+    // Port 0 is no port a TCP can connect from or to (RFC 6335 §6: reserved).
+    sub->add_option("--sport", o->sport, "our port")
+        ->check(CLI::Range(1, 65535))
+        ->capture_default_str();
+    sub->add_option("--dport", o->dport, "the peer's port")
+        ->check(CLI::Range(1, 65535))
+        ->capture_default_str();
     sub->add_option("--isn", o->isn, "our initial sequence number (0-4294967295)")
         ->capture_default_str();
     sub->add_option("--request", o->request,
@@ -364,12 +476,19 @@ void addExperimentCommand(CLI::App& app, int& exitCode) {
                     "we abort with RST; peer: we wait for the peer's FIN and answer it")
         ->capture_default_str();
     sub->add_option("--scenario", o->scenarioFile,
-                    "run this scenario file instead of the classic exercise");
+                    "run this scenario file instead of the classic exercise")
+        ->check(CLI::ExistingFile);
     sub->add_option("--timeline", o->timelinePath, "write the timeline as JSON to this file");
     sub->add_option("--pcap", o->pcapPath, "write the frames to this pcap file");
     sub->add_option("--rto", o->rtoMs,
                     "first retransmission timeout of our SYN/data/FIN in ms (doubles; bounded)")
         ->check(CLI::Range(10u, 60'000u))
+        ->capture_default_str();
+    sub->add_option("--repeat", o->repeat,
+                    "run the experiment this many times in one process, each from the next "
+                    "source port (needs --iface; the soak: prints counts and memory every 1000 "
+                    "runs, not the ladder)")
+        ->check(CLI::Range(1u, 1'000'000u))
         ->capture_default_str();
     sub->add_flag("--skip-probe", o->skipProbe,
                   "claim the address without the conflict probe (warns; for links where the "

@@ -95,6 +95,10 @@ struct Engine::Impl {
         , timeline(std::move(t))
         , clock(options.clock ? std::move(options.clock) : Clock(&timeline::wallClockNanoseconds))
         , maxFramesPerWake(std::max<std::size_t>(options.maxFramesPerWake, 1))
+        , sendRate(options.sendRate)
+        , sendIntervalNs(sendRate.framesPerSecond == 0
+                             ? 0
+                             : std::max<std::int64_t>(1'000'000'000 / sendRate.framesPerSecond, 1))
         , wakeFd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
         if (!link) {
             linkFailure = "no link was given to the engine";
@@ -226,6 +230,8 @@ struct Engine::Impl {
         if (runner)
             if (const auto d = runner->nextDeadline())
                 deadline = deadline ? std::min(*deadline, *d) : *d;
+        if (const auto d = pacedDeadline())
+            deadline = deadline ? std::min(*deadline, *d) : *d;
         std::int64_t ms = wakeFd >= 0 ? kMaxPollWaitMs : kPollWaitWithoutWakeFdMs;
         if (deadline) {
             const std::int64_t remaining = *deadline - clock();
@@ -268,8 +274,49 @@ struct Engine::Impl {
     }
 
     void execute(SendCommand& c) {
-        out.push_back(std::move(c.frame));
+        if (paced.size() >= sendRate.maxQueued) {
+            push({EngineEvent::Kind::SendFailed, std::nullopt, std::nullopt, false,
+                  fmt::format("a {}-byte frame was not sent: {} frames already wait for the send "
+                              "rate cap ({} frames/s, bursts of {}), the most that may wait",
+                              c.frame.size(), paced.size(), sendRate.framesPerSecond,
+                              sendRate.burst)});
+            return;
+        }
+        paced.push_back(std::move(c.frame));
+        sendPaced();
+    }
+
+    /// The token bucket as a virtual schedule (GCRA): `pacedAt` is when the bucket
+    /// would be full again; a frame may go while that is at most burst-1 intervals
+    /// ahead of now. Integer nanoseconds, so a fake clock gives exact counts.
+    std::int64_t pacedSlack() const {
+        return std::int64_t(std::max<std::size_t>(sendRate.burst, 1) - 1) * sendIntervalNs;
+    }
+
+    /// Sends the waiting sendFrame() frames the cap allows now, in order. After a link
+    /// failure they all go to transmit() at once, which reports each as not sent.
+    void sendPaced() {
+        if (paced.empty())
+            return;
+        const std::int64_t now = clock();
+        while (!paced.empty()) {
+            if (sendIntervalNs > 0 && !linkFailure) {
+                const std::int64_t at = std::max(pacedAt, now);
+                if (at - now > pacedSlack())
+                    break;
+                pacedAt = at + sendIntervalNs;
+            }
+            out.push_back(std::move(paced.front()));
+            paced.pop_front();
+        }
         transmit();
+    }
+
+    /// When the next waiting sendFrame() frame may go.
+    std::optional<std::int64_t> pacedDeadline() const {
+        if (paced.empty() || sendIntervalNs == 0)
+            return std::nullopt;
+        return pacedAt - pacedSlack();
     }
 
     void execute(RunCommand& c) {
@@ -419,6 +466,7 @@ struct Engine::Impl {
     }
 
     void tick() {
+        sendPaced();
         if (host && !linkFailure) {
             host->tick(clock(), out);
             transmit();
@@ -622,6 +670,8 @@ struct Engine::Impl {
     std::shared_ptr<timeline::Timeline> timeline;
     Clock clock;
     std::size_t maxFramesPerWake;
+    SendRate sendRate;
+    std::int64_t sendIntervalNs; ///< 1 s / the rate; 0: no cap
     int wakeFd;
 
     std::atomic<bool> stopRequested{false};
@@ -644,6 +694,8 @@ struct Engine::Impl {
     // The engine thread's own state.
     std::vector<EngineEvent> turnEvents;
     FrameList out;
+    std::deque<std::vector<std::uint8_t>> paced; ///< sendFrame() frames waiting for the cap
+    std::int64_t pacedAt = 0;                    ///< see pacedSlack()
     std::optional<host::PhantomHost> host;
     std::optional<ScenarioRunner> runner;
     tcp::ConnectionTable tracker; ///< every TCP frame both ways, for auto-ACK

@@ -51,9 +51,20 @@ struct EngineEvent {
 class Engine {
 public:
     using Clock = std::function<std::int64_t()>; ///< nanoseconds since the Unix epoch
+    /// The cap on frames given to sendFrame() (a user's bursts and repeats; the
+    /// host's and the scenario's own frames are not capped): a token bucket on the
+    /// engine's clock. Frames over the cap wait in order in a bounded queue; a frame
+    /// that finds the queue full is not sent, and a SendFailed event says so. A lab
+    /// tool must not become a flooder by accident: capped by default.
+    struct SendRate {
+        std::uint32_t framesPerSecond = 1000; ///< sustained rate; 0: no cap at all
+        std::size_t burst = 200;              ///< sent at once after a quiet burst/rate seconds
+        std::size_t maxQueued = 10'000;       ///< frames waiting beyond this are refused
+    };
     struct Options {
         Clock clock;                        ///< default: timeline::wallClockNanoseconds
         std::size_t maxFramesPerWake = 256; ///< receive batch per loop turn
+        SendRate sendRate;
     };
 
     Engine(std::unique_ptr<link::Link> link, std::shared_ptr<timeline::Timeline> timeline,
@@ -73,7 +84,8 @@ public:
     /// with Probe::Run the conflict probe runs and nothing else is sent until it
     /// succeeds. With Probe::Skip an AddressClaimed host event per address says so.
     void configure(host::Identity identity, host::HostTiming timing, Probe probe);
-    /// Sends a frame as it is and records it.
+    /// Sends a frame as it is and records it, within Options::sendRate (frames over
+    /// the cap are delayed, or refused with SendFailed when too many wait).
     void sendFrame(std::vector<std::uint8_t> frame);
     /// Runs a scenario once the phantom is ready: resolves params.peer's next hop
     /// (filling params.nextHopMac), then starts. One scenario at a time: a new one

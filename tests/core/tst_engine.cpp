@@ -796,6 +796,86 @@ private Q_SLOTS:
         QVERIFY2(finished[1]->ok, finished[1]->message.c_str());
         QVERIFY(rig.engine->scenarioSnapshot().succeeded);
     }
+
+    // Safety: sendFrame() is rate-capped by default (a token bucket on the engine's
+    // clock). With the clock frozen, the first `burst` frames go at once and the rest
+    // wait; each millisecond the clock moves lets one more go, in order.
+    void sendFrame_isRateCapped_burstThenPaced() {
+        const Engine::SendRate defaults;
+        QCOMPARE(defaults.framesPerSecond, std::uint32_t{1000});
+        QCOMPARE(defaults.burst, std::size_t{200});
+        std::atomic<std::int64_t> now{5'000'000'000};
+        Engine::Options options;
+        options.clock = [&now] { return now.load(); };
+        Rig rig(Timeline::kDefaultCapacity, options);
+        constexpr std::size_t kFrames = 1000;
+        const auto frameOf = [](std::size_t i) {
+            return ByteVector{0xde, 0xad, std::uint8_t(i >> 8), std::uint8_t(i), 0, 0, 0, 0};
+        };
+        for (std::size_t i = 0; i < kFrames; ++i)
+            rig.engine->sendFrame(frameOf(i));
+        QVERIFY(rig.until([&] { return rig.peer->frames.size() >= defaults.burst; }));
+        rig.settle(100ms); // the clock stands still: nothing more may go
+        QCOMPARE(rig.peer->frames.size(), defaults.burst);
+        now += 1'000'000; // 1 ms: one more frame
+        QVERIFY(rig.until([&] { return rig.peer->frames.size() == defaults.burst + 1; }));
+        now += 10'000'000; // 10 ms: ten more
+        QVERIFY(rig.until([&] { return rig.peer->frames.size() == defaults.burst + 11; }));
+        rig.settle(50ms);
+        QCOMPARE(rig.peer->frames.size(), defaults.burst + 11);
+        // A quiet second fills the bucket, but only up to `burst`.
+        now += 1'000'000'000;
+        QVERIFY(rig.until([&] { return rig.peer->frames.size() == 2 * defaults.burst + 11; }));
+        rig.settle(50ms);
+        QCOMPARE(rig.peer->frames.size(), 2 * defaults.burst + 11);
+        // Then 100 frames per 100 ms until the 1000 are out.
+        for (int step = 0; step < 10 && rig.peer->frames.size() < kFrames; ++step) {
+            const std::size_t want = std::min(kFrames, rig.peer->frames.size() + 100);
+            now += 100'000'000;
+            QVERIFY(rig.until([&] { return rig.peer->frames.size() == want; }));
+        }
+        QCOMPARE(rig.peer->frames.size(), kFrames);
+        for (std::size_t i = 0; i < kFrames; ++i)
+            QVERIFY2(rig.peer->frames[i] == frameOf(i), qPrintable(QString::number(i)));
+        QVERIFY(rig.until([&] { return rig.timeline->size() == kFrames; }));
+        QCOMPARE(rig.events.count(EngineEvent::Kind::SendFailed), std::size_t{0});
+    }
+
+    // Over the cap frames wait in a bounded queue; when it is full a frame is refused
+    // with a SendFailed event that says why, and the waiting ones still go later.
+    void sendFrame_overAFullQueue_isASendFailedEvent() {
+        std::atomic<std::int64_t> now{5'000'000'000};
+        Engine::Options options;
+        options.clock = [&now] { return now.load(); };
+        options.sendRate = Engine::SendRate{100, 5, 10};
+        Rig rig(Timeline::kDefaultCapacity, options);
+        for (std::uint8_t i = 0; i < 20; ++i)
+            rig.engine->sendFrame(ByteVector{0xde, 0xad, i, 0, 0, 0, 0, 0});
+        QVERIFY(rig.until([&] { return rig.events.count(EngineEvent::Kind::SendFailed) == 5; }));
+        rig.settle(50ms);
+        QCOMPARE(rig.peer->frames.size(), std::size_t{5});
+        QCOMPARE(rig.events.count(EngineEvent::Kind::SendFailed), std::size_t{5});
+        const std::string& why = rig.events.first(EngineEvent::Kind::SendFailed)->message;
+        QVERIFY2(why.find("rate cap") != std::string::npos &&
+                     why.find("100 frames/s") != std::string::npos,
+                 why.c_str());
+        now += 50'000'000; // 50 ms at 100 frames/s: five of the ten waiting frames
+        QVERIFY(rig.until([&] { return rig.peer->frames.size() == 10; }));
+        now += 50'000'000;
+        QVERIFY(rig.until([&] { return rig.peer->frames.size() == 15; }));
+        QCOMPARE(rig.peer->frames.back()[2], std::uint8_t{14});
+    }
+
+    // framesPerSecond = 0 lifts the cap: a thousand frames go without the clock moving.
+    void sendFrame_uncapped_sendsEverythingAtOnce() {
+        Engine::Options options;
+        options.clock = [] { return std::int64_t{5'000'000'000}; };
+        options.sendRate.framesPerSecond = 0;
+        Rig rig(Timeline::kDefaultCapacity, options);
+        for (std::size_t i = 0; i < 1000; ++i)
+            rig.engine->sendFrame(ByteVector{0xde, 0xad, std::uint8_t(i >> 8), std::uint8_t(i)});
+        QVERIFY(rig.until([&] { return rig.peer->frames.size() == 1000; }));
+    }
 };
 
 QTEST_GUILESS_MAIN(TestEngine)
