@@ -429,7 +429,9 @@ void TestSegmentEditor::options_badValue_isMarked() {
     table->item(raw, 0)->setText(QStringLiteral("253"));
     table->item(raw, 2)->setText(QStringLiteral("0a 0b"));
     QVERIFY2(editor.isValid(), qPrintable(editor.errors().join(QLatin1Char('\n'))));
-    const auto area = editor.spec()->tcp.options.bytes();
+    // The spec is a value: keep it while its option bytes are read.
+    const auto spec = editor.spec();
+    const auto area = spec->tcp.options.bytes();
     const std::vector<std::uint8_t> tail(area.end() - 4, area.end());
     QCOMPARE(tail, (std::vector<std::uint8_t>{253, 4, 0x0a, 0x0b}));
 }
