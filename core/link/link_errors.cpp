@@ -63,10 +63,15 @@ std::vector<std::string> kernelInterfaceNames() {
 
 } // namespace
 
-std::string setcapHint() {
-    return fmt::format("run 'sudo setcap cap_net_raw,cap_net_admin+eip {}' and start it again, "
-                       "or use the built-in lab (--lab linux), which needs no privileges",
+std::string setcapCommand() {
+    return fmt::format("sudo setcap cap_net_raw,cap_net_admin+eip {}",
                        shellQuoted(runningBinary()));
+}
+
+std::string setcapHint() {
+    return fmt::format("run '{}' and start it again, or use the built-in lab (--lab linux), which "
+                       "needs no privileges",
+                       setcapCommand());
 }
 
 std::string interfaceList() {

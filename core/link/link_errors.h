@@ -12,6 +12,11 @@ namespace tcplab::link {
 /// is the running binary (/proc/self/exe), shell-quoted when it needs to be.
 std::string setcapHint();
 
+/// The command alone: "sudo setcap cap_net_raw,cap_net_admin+eip <running binary>",
+/// shell-quoted, for callers that word the rest of the sentence themselves (tcplab's
+/// start-up note).
+std::string setcapCommand();
+
 /// The network interfaces that exist here (libpcap's device list, keeping only real
 /// kernel interfaces: no "any", "nflog", "dbus-system" and the like), comma-separated;
 /// "none" when there are none.
