@@ -219,8 +219,16 @@ void MainWindow::buildEditorDock() {
     buttons->addWidget(m_fire);
     auto* split = new QSplitter(Qt::Vertical);
     split->setObjectName(QStringLiteral("editorSplitter"));
+    m_hexCaption = new QLabel;
+    m_hexCaption->setObjectName(QStringLiteral("hexCaption"));
+    auto* hexBox = new QWidget;
+    auto* hexLayout = new QVBoxLayout(hexBox);
+    hexLayout->setContentsMargins(0, 0, 0, 0);
+    hexLayout->setSpacing(2);
+    hexLayout->addWidget(m_hexCaption);
+    hexLayout->addWidget(m_hex, 1);
     split->addWidget(m_editor);
-    split->addWidget(m_hex);
+    split->addWidget(hexBox);
     split->setStretchFactor(0, 3);
     split->setStretchFactor(1, 1);
     auto* box = new QWidget;
@@ -240,8 +248,10 @@ void MainWindow::buildEditorDock() {
     connect(m_editor, &SegmentEditor::validityChanged, m_fire, &QPushButton::setEnabled);
     connect(m_editor, &SegmentEditor::specChanged, this, [this] {
         // While a field is invalid the hex view keeps the last frame that encoded.
-        if (const auto bytes = m_editor->frameBytes())
+        if (const auto bytes = m_editor->frameBytes()) {
             m_hex->setFrame(*bytes);
+            m_hexCaption->setText(QStringLiteral("Bytes of the segment in the editor"));
+        }
         updateAssist();
     });
     connect(m_editor, &SegmentEditor::fieldFocused, m_hex, &HexView::highlightField);
@@ -743,6 +753,9 @@ void MainWindow::selectRow(int row) {
     }
     showDecode(row);
     updateConnectionPanel();
+    // The selected frame's bytes, until the editor changes again.
+    m_hex->setFrame(m_model->entry(row).bytes);
+    m_hexCaption->setText(QStringLiteral("Bytes of frame %1 (selected)").arg(row + 1));
 }
 
 void MainWindow::showDecode(int row) {
@@ -807,8 +820,9 @@ void MainWindow::updateLabBar() {
     m_family->setEnabled(!running);
     const bool v6 = running ? m_worker->ipv6() : m_family->currentIndex() == 1;
     if (running && m_worker->phantomAddress() && m_worker->peerAddress()) {
-        m_addresses->setText(QStringLiteral("phantom %1 → peer %2 port %3")
+        m_addresses->setText(QStringLiteral("phantom %1 (%2) → peer %3 port %4")
                                  .arg(qs(wire::addressText(*m_worker->phantomAddress())),
+                                      qs(m_worker->phantomMac().toString()),
                                       qs(wire::addressText(*m_worker->peerAddress())))
                                  .arg(m_worker->peerPort()));
     } else {

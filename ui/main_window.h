@@ -139,6 +139,7 @@ private:
     QDockWidget* m_demoDock = nullptr;
     SegmentEditor* m_editor = nullptr;
     HexView* m_hex = nullptr;
+    QLabel* m_hexCaption = nullptr; ///< whose bytes the hex view shows
     QPushButton* m_fire = nullptr;
     QPushButton* m_reply = nullptr;
     DemoPanel* m_demo = nullptr;

@@ -16,6 +16,7 @@
 #include "timeline/analysis.h"
 #include "ui/connection_panel.h"
 #include "ui/engine_worker.h"
+#include "ui/hex_view.h"
 #include "ui/ladder_view.h"
 #include "ui/main_window.h"
 #include "ui/time_sequence_view.h"
@@ -108,6 +109,9 @@ void TestMainWindow::classicExercise_fillsTableAndLadder() {
     QVERIFY(synAck >= 0);
     window.table()->selectRow(synAck);
     QCOMPARE(window.ladder()->selectedRow(), synAck);
+    // Selected everywhere: the hex view shows its bytes.
+    const auto& bytes = window.model()->entry(synAck).bytes;
+    QCOMPARE(window.hexView()->frame(), std::vector<std::uint8_t>(bytes.begin(), bytes.end()));
     QVERIFY(window.decodeTree()->topLevelItemCount() >= 4);
     QVERIFY(!window.decodeTree()->findItems(QStringLiteral("tcp"), Qt::MatchExactly).isEmpty());
 
