@@ -138,40 +138,46 @@ std::string ScenarioRunner::expressionText(const std::optional<SeqExpr>& expr,
 // ---------------------------------------------------------------------------------
 // Building and sending our segments.
 
-SegmentSpec ScenarioRunner::buildSegment(const SendStep& step) const {
+SegmentSpec buildSendSegment(const SendStep& step, const ConnectionParams& params,
+                             std::uint16_t ipId, const SendNumbers& numbers) {
     SegmentSpec spec;
-    spec.ethernet.src = m_params.phantomMac;
-    spec.ethernet.dst = m_params.nextHopMac;
-    if (const auto* peer4 = std::get_if<Ipv4Address>(&m_params.peer)) {
+    spec.ethernet.src = params.phantomMac;
+    spec.ethernet.dst = params.nextHopMac;
+    if (const auto* peer4 = std::get_if<Ipv4Address>(&params.peer)) {
         Ipv4Header ip;
-        if (const auto* own = std::get_if<Ipv4Address>(&m_params.phantom))
+        if (const auto* own = std::get_if<Ipv4Address>(&params.phantom))
             ip.src = *own;
         ip.dst = *peer4;
-        ip.ttl = m_params.ttl;
-        ip.id = m_ipId;
+        ip.ttl = params.ttl;
+        ip.id = ipId;
         ip.flags = ipv4_flags::kDontFragment; // RFC 9293 §3.7.1: no fragmentation en route
         spec.ip = ip;
     } else {
         Ipv6Header ip;
-        if (const auto* own = std::get_if<Ipv6Address>(&m_params.phantom))
+        if (const auto* own = std::get_if<Ipv6Address>(&params.phantom))
             ip.src = *own;
-        ip.dst = std::get<Ipv6Address>(m_params.peer);
-        ip.hopLimit = m_params.ttl;
+        ip.dst = std::get<Ipv6Address>(params.peer);
+        ip.hopLimit = params.ttl;
         spec.ip = ip;
     }
     TcpHeader& tcp = spec.tcp;
-    tcp.srcPort = m_params.sourcePort;
-    tcp.dstPort = m_params.destinationPort;
+    tcp.srcPort = params.sourcePort;
+    tcp.dstPort = params.destinationPort;
     tcp.flags = step.flags;
-    tcp.seq = step.seq ? evaluate(*step.seq).value_or(SeqNum(0)) : m_sndNxt;
+    tcp.seq = step.seq ? numbers.evaluate(*step.seq).value_or(SeqNum(0)) : numbers.sndNxt;
     if (step.ack)
-        tcp.ack = evaluate(*step.ack).value_or(SeqNum(0));
+        tcp.ack = numbers.evaluate(*step.ack).value_or(SeqNum(0));
     else if (step.flags & flags::kAck)
-        tcp.ack = m_rcvNxt.value_or(SeqNum(0));
-    tcp.window = step.window.value_or(m_params.window);
+        tcp.ack = numbers.rcvNxt.value_or(SeqNum(0));
+    tcp.window = step.window.value_or(params.window);
     tcp.options = step.options;
-    spec.payload = step.dataIsRequest ? m_params.request : step.data;
+    spec.payload = step.dataIsRequest ? params.request : step.data;
     return spec;
+}
+
+SegmentSpec ScenarioRunner::buildSegment(const SendStep& step) const {
+    return buildSendSegment(step, m_params, m_ipId,
+                            {[this](const SeqExpr& e) { return evaluate(e); }, m_sndNxt, m_rcvNxt});
 }
 
 void ScenarioRunner::transmit(SegmentSpec& spec, FrameList& out) {

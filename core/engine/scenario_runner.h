@@ -7,6 +7,7 @@
 #include "wire/seq_num.h"
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,6 +31,21 @@ struct ConnectionParams {
     unsigned maxRetransmissions = 6;
     std::uint16_t firstIpId = 1; ///< IPv4 identification of the first segment, +1 per segment
 };
+
+/// Where a send step's sequence numbers come from: its seq=/ack= expressions, evaluated
+/// against the sender's variables, else SND.NXT and (with ACK) RCV.NXT.
+struct SendNumbers {
+    std::function<std::optional<wire::SeqNum>(const SeqExpr&)> evaluate;
+    wire::SeqNum sndNxt;
+    std::optional<wire::SeqNum> rcvNxt;
+};
+
+/// The segment `step` makes on `params`' connection now: the MACs, the addresses (TTL or
+/// hop limit; DF on IPv4, RFC 9293 §3.7.1), IPv4 identification `ipId`, the ports, the
+/// step's flags, seq and ack (an expression that cannot be evaluated yet gives 0), window,
+/// options and data. Shared by the runner and the click-through demo (Walkthrough).
+wire::SegmentSpec buildSendSegment(const SendStep& step, const ConnectionParams& params,
+                                   std::uint16_t ipId, const SendNumbers& numbers);
 
 /// What happened to one step.
 struct StepResult {

@@ -104,39 +104,9 @@ std::optional<SeqNum> Walkthrough::evaluate(const SeqExpr& expr, const Vars& v) 
 
 SegmentSpec Walkthrough::build(const SendStep& step) const {
     const Vars v = vars(m_connection);
-    SegmentSpec spec;
-    spec.ethernet.src = m_params.phantomMac;
-    spec.ethernet.dst = m_params.nextHopMac;
-    if (const auto* peer4 = std::get_if<Ipv4Address>(&m_params.peer)) {
-        Ipv4Header ip;
-        if (const auto* own = std::get_if<Ipv4Address>(&m_params.phantom))
-            ip.src = *own;
-        ip.dst = *peer4;
-        ip.ttl = m_params.ttl;
-        ip.id = m_ipId;
-        ip.flags = ipv4_flags::kDontFragment; // RFC 9293 §3.7.1: no fragmentation en route
-        spec.ip = ip;
-    } else {
-        Ipv6Header ip;
-        if (const auto* own = std::get_if<Ipv6Address>(&m_params.phantom))
-            ip.src = *own;
-        ip.dst = std::get<Ipv6Address>(m_params.peer);
-        ip.hopLimit = m_params.ttl;
-        spec.ip = ip;
-    }
-    TcpHeader& tcp = spec.tcp;
-    tcp.srcPort = m_params.sourcePort;
-    tcp.dstPort = m_params.destinationPort;
-    tcp.flags = step.flags;
-    tcp.seq = step.seq ? evaluate(*step.seq, v).value_or(SeqNum(0)) : v.sndNxt;
-    if (step.ack)
-        tcp.ack = evaluate(*step.ack, v).value_or(SeqNum(0));
-    else if (step.flags & flags::kAck)
-        tcp.ack = v.rcvNxt.value_or(SeqNum(0));
-    tcp.window = step.window.value_or(m_params.window);
-    tcp.options = step.options;
-    spec.payload = step.dataIsRequest ? m_params.request : step.data;
-    return spec;
+    return buildSendSegment(
+        step, m_params, m_ipId,
+        {[this, &v](const SeqExpr& e) { return evaluate(e, v); }, v.sndNxt, v.rcvNxt});
 }
 
 bool Walkthrough::ackOwed() const {
