@@ -8,6 +8,7 @@
 // with SegmentSpec into a real Timeline and read through TimelineModel (so every row has
 // the tracker's relative numbers and classes): handshake, 1448-byte segments, an ACK
 // every second segment, one segment in 100 retransmitted after three duplicate ACKs.
+#include "tests_support/lab_segment.h"
 #include "timeline/timeline.h"
 #include "ui/ladder_view.h"
 #include "ui/plot_export.h"
@@ -31,32 +32,15 @@ using namespace tcplab;
 
 namespace {
 
-const wire::MacAddress kPhantomMac = *wire::MacAddress::parse("02:00:00:00:00:02");
-const wire::MacAddress kPeerMac = *wire::MacAddress::parse("02:00:00:00:00:01");
-const wire::Ipv4Address kPhantom = *wire::Ipv4Address::parse("198.18.0.2");
-const wire::Ipv4Address kPeer = *wire::Ipv4Address::parse("198.18.0.1");
 constexpr std::uint32_t kIss = 100;
 constexpr std::uint32_t kIrs = 3'000'000'000u;
 constexpr std::uint32_t kMss = 1448;
 
-std::vector<std::uint8_t> frame(bool fromPhantom, std::uint8_t flags, std::uint32_t seq,
-                                std::uint32_t ack, std::uint16_t window, std::size_t payload) {
-    wire::SegmentSpec spec;
-    spec.ethernet = {fromPhantom ? kPeerMac : kPhantomMac, fromPhantom ? kPhantomMac : kPeerMac,
-                     std::nullopt};
-    wire::Ipv4Header ip;
-    ip.src = fromPhantom ? kPhantom : kPeer;
-    ip.dst = fromPhantom ? kPeer : kPhantom;
-    spec.ip = ip;
-    spec.tcp.srcPort = fromPhantom ? 50000 : 50001;
-    spec.tcp.dstPort = fromPhantom ? 50001 : 50000;
-    spec.tcp.seq = wire::SeqNum(seq);
-    spec.tcp.ack = wire::SeqNum(ack);
-    spec.tcp.flags = flags;
-    spec.tcp.window = window;
-    spec.payload.assign(payload, std::uint8_t{'x'});
-    return spec.encode().value_or(std::vector<std::uint8_t>{});
-}
+using test::kPeer;
+using test::kPeerMac;
+using test::kPhantom;
+using test::kPhantomMac;
+using test::labSegment;
 
 std::shared_ptr<timeline::Timeline> bulkTransfer(std::size_t count) {
     using namespace wire::tcp_flags;
@@ -66,7 +50,7 @@ std::shared_ptr<timeline::Timeline> bulkTransfer(std::size_t count) {
                          std::size_t payload) {
         t += 20'000; // 20 us apart: 100,000 segments in 2 s
         tl->append(t, fromPhantom ? timeline::Direction::Sent : timeline::Direction::Received,
-                   frame(fromPhantom, flags, seq, ack, 65535, payload));
+                   labSegment(fromPhantom, flags, seq, ack, 65535, payload));
     };
     add(true, kSyn, kIss, 0, 0);
     add(false, kSyn | kAck, kIrs, kIss + 1, 0);

@@ -4,6 +4,7 @@
 #include <QSignalSpy>
 #include <QTest>
 
+#include "tests_support/lab_segment.h"
 #include "timeline/timeline.h"
 #include "ui/plot_export.h"
 #include "ui/time_sequence_view.h"
@@ -16,11 +17,6 @@ using namespace tcplab;
 
 namespace {
 
-const wire::MacAddress kPhantomMac = *wire::MacAddress::parse("02:00:00:00:00:02");
-const wire::MacAddress kPeerMac = *wire::MacAddress::parse("02:00:00:00:00:01");
-const wire::Ipv4Address kPhantom = *wire::Ipv4Address::parse("198.18.0.2");
-const wire::Ipv4Address kPeer = *wire::Ipv4Address::parse("198.18.0.1");
-
 constexpr std::uint8_t kSyn = wire::tcp_flags::kSyn;
 constexpr std::uint8_t kAck = wire::tcp_flags::kAck;
 constexpr std::uint8_t kPsh = wire::tcp_flags::kPsh;
@@ -29,26 +25,11 @@ constexpr std::uint32_t kIss = 100;
 constexpr std::uint32_t kIrs = 3'000'000'000u;
 constexpr std::int64_t kT0 = 1'700'000'000'000'000'000;
 
-/// A frame of the phantom's connection 50000 <-> 50001.
-std::vector<std::uint8_t> segment(bool fromPhantom, std::uint8_t flags, std::uint32_t seq,
-                                  std::uint32_t ack, std::uint16_t window,
-                                  std::size_t payload = 0) {
-    wire::SegmentSpec spec;
-    spec.ethernet = {fromPhantom ? kPeerMac : kPhantomMac, fromPhantom ? kPhantomMac : kPeerMac,
-                     std::nullopt};
-    wire::Ipv4Header ip;
-    ip.src = fromPhantom ? kPhantom : kPeer;
-    ip.dst = fromPhantom ? kPeer : kPhantom;
-    spec.ip = ip;
-    spec.tcp.srcPort = fromPhantom ? 50000 : 50001;
-    spec.tcp.dstPort = fromPhantom ? 50001 : 50000;
-    spec.tcp.seq = wire::SeqNum(seq);
-    spec.tcp.ack = wire::SeqNum(ack);
-    spec.tcp.flags = flags;
-    spec.tcp.window = window;
-    spec.payload.assign(payload, std::uint8_t{'x'});
-    return spec.encode().value_or(std::vector<std::uint8_t>{});
-}
+using test::kPeer;
+using test::kPeerMac;
+using test::kPhantom;
+using test::kPhantomMac;
+using test::labSegment;
 
 struct Fed {
     std::shared_ptr<timeline::Timeline> timeline = std::make_shared<timeline::Timeline>();
@@ -57,7 +38,7 @@ struct Fed {
              std::uint16_t window, std::size_t payload = 0) {
         timeline->append(kT0 + std::int64_t(ms++) * 1'000'000,
                          fromPhantom ? timeline::Direction::Sent : timeline::Direction::Received,
-                         segment(fromPhantom, flags, seq, ack, window, payload));
+                         labSegment(fromPhantom, flags, seq, ack, window, payload));
     }
 };
 

@@ -4,6 +4,7 @@
 #include <QTest>
 
 #include "tcp/tracker.h"
+#include "tests_support/lab_segment.h"
 #include "timeline/timeline.h"
 #include "ui/timeline_model.h"
 #include "wire/segment_spec.h"
@@ -14,31 +15,11 @@ using namespace tcplab;
 
 namespace {
 
-const wire::MacAddress kPhantomMac = *wire::MacAddress::parse("02:00:00:00:00:02");
-const wire::MacAddress kPeerMac = *wire::MacAddress::parse("02:00:00:00:00:01");
-const wire::Ipv4Address kPhantom = *wire::Ipv4Address::parse("198.18.0.2");
-const wire::Ipv4Address kPeer = *wire::Ipv4Address::parse("198.18.0.1");
-
-/// A frame of the phantom's connection 50000 <-> 50001.
-std::vector<std::uint8_t> segment(bool fromPhantom, std::uint8_t flags, std::uint32_t seq,
-                                  std::uint32_t ack, std::uint16_t window,
-                                  std::size_t payload = 0) {
-    wire::SegmentSpec spec;
-    spec.ethernet = {fromPhantom ? kPeerMac : kPhantomMac, fromPhantom ? kPhantomMac : kPeerMac,
-                     std::nullopt};
-    wire::Ipv4Header ip;
-    ip.src = fromPhantom ? kPhantom : kPeer;
-    ip.dst = fromPhantom ? kPeer : kPhantom;
-    spec.ip = ip;
-    spec.tcp.srcPort = fromPhantom ? 50000 : 50001;
-    spec.tcp.dstPort = fromPhantom ? 50001 : 50000;
-    spec.tcp.seq = wire::SeqNum(seq);
-    spec.tcp.ack = wire::SeqNum(ack);
-    spec.tcp.flags = flags;
-    spec.tcp.window = window;
-    spec.payload.assign(payload, std::uint8_t{'x'});
-    return spec.encode().value_or(std::vector<std::uint8_t>{});
-}
+using test::kPeer;
+using test::kPeerMac;
+using test::kPhantom;
+using test::kPhantomMac;
+using test::labSegment;
 
 constexpr std::uint8_t kSyn = wire::tcp_flags::kSyn;
 constexpr std::uint8_t kAck = wire::tcp_flags::kAck;
@@ -59,13 +40,13 @@ private Q_SLOTS:
 void TestTimelineModel::handshake_rowsHaveRelativeNumbersAndStates() {
     auto tl = std::make_shared<timeline::Timeline>();
     const std::int64_t t0 = 1'700'000'000'000'000'000;
-    tl->append(t0, timeline::Direction::Sent, segment(true, kSyn, kIss, 0, 65535));
+    tl->append(t0, timeline::Direction::Sent, labSegment(true, kSyn, kIss, 0, 65535));
     tl->append(t0 + 250'000, timeline::Direction::Received,
-               segment(false, kSyn | kAck, kIrs, kIss + 1, 64240));
+               labSegment(false, kSyn | kAck, kIrs, kIss + 1, 64240));
     tl->append(t0 + 500'000, timeline::Direction::Sent,
-               segment(true, kAck, kIss + 1, kIrs + 1, 65535));
+               labSegment(true, kAck, kIss + 1, kIrs + 1, 65535));
     tl->append(t0 + 2'000'000, timeline::Direction::Sent,
-               segment(true, kPsh | kAck, kIss + 1, kIrs + 1, 65535, 18));
+               labSegment(true, kPsh | kAck, kIss + 1, kIrs + 1, 65535, 18));
 
     ui::TimelineModel model;
     QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
@@ -115,16 +96,16 @@ void TestTimelineModel::growth_insertsOnlyTheNewRows() {
     QCOMPARE(model.rowCount(), 0);
     QSignalSpy inserted(&model, &QAbstractItemModel::rowsInserted);
 
-    tl->append(1000, timeline::Direction::Sent, segment(true, kSyn, kIss, 0, 65535));
+    tl->append(1000, timeline::Direction::Sent, labSegment(true, kSyn, kIss, 0, 65535));
     tl->append(2000, timeline::Direction::Received,
-               segment(false, kSyn | kAck, kIrs, kIss + 1, 64240));
+               labSegment(false, kSyn | kAck, kIrs, kIss + 1, 64240));
     model.onTimelineGrew(2);
     QCOMPARE(inserted.count(), 1);
     QCOMPARE(inserted.at(0).at(1).toInt(), 0);
     QCOMPARE(inserted.at(0).at(2).toInt(), 1);
 
     // A size beyond what is published is bounded by the timeline; a repeat is a no-op.
-    tl->append(3000, timeline::Direction::Sent, segment(true, kAck, kIss + 1, kIrs + 1, 65535));
+    tl->append(3000, timeline::Direction::Sent, labSegment(true, kAck, kIss + 1, kIrs + 1, 65535));
     model.onTimelineGrew(10);
     model.onTimelineGrew(3);
     QCOMPARE(inserted.count(), 2);

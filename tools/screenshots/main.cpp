@@ -42,8 +42,7 @@ bool save(QWidget& widget, const QString& path) {
 }
 
 /// Fires demo steps until `stopAfter` steps were fired or the demo ends (bounded).
-bool fireSteps(ui::MainWindow& window, QSignalSpy& prefilled, QSignalSpy& finished,
-               int stopAfter) {
+bool fireSteps(ui::MainWindow& window, QSignalSpy& prefilled, QSignalSpy& finished, int stopAfter) {
     for (int fired = 0; fired < stopAfter && finished.isEmpty();) {
         if (!waitFor([&] { return !prefilled.isEmpty() || !finished.isEmpty(); }, 10'000))
             return false;
