@@ -178,130 +178,12 @@ QString joined(const std::vector<std::string>& lines) {
     return l.join(QStringLiteral("; "));
 }
 
+/// A source port of its own for each connection, so runs never meet an old 4-tuple.
+std::uint16_t clientPort() {
+    return static_cast<std::uint16_t>(40000 + std::random_device{}() % 20000);
+}
+
 // --- The phantom, over the lab's link ------------------------------------------
-
-/// One TCP connection from the phantom, by hand: the segments a user would craft.
-class RawClient {
-public:
-    RawClient(Phantom& phantom, const lab::LabAddresses& a, bool ipv6, std::uint16_t port,
-              MacAddress peerMac)
-        : m_phantom(phantom)
-        , m_addresses(a)
-        , m_ipv6(ipv6)
-        , m_peerMac(peerMac)
-        , m_dport(port)
-        , m_sport(static_cast<std::uint16_t>(40000 + std::random_device{}() % 20000)) {}
-
-    std::uint16_t sport() const { return m_sport; }
-    SeqNum rcvNxt() const { return m_rcvNxt; }
-    SeqNum sndNxt() const { return m_sndNxt; }
-
-    wire::SegmentSpec segment(std::uint8_t tcpFlags, const std::string& payload = {}) const {
-        wire::SegmentSpec s;
-        s.ethernet.src = m_phantom.mac();
-        s.ethernet.dst = m_peerMac;
-        if (m_ipv6) {
-            wire::Ipv6Header ip;
-            ip.src = m_addresses.phantom6;
-            ip.dst = m_addresses.peer6;
-            s.ip = ip;
-        } else {
-            wire::Ipv4Header ip;
-            ip.src = m_addresses.phantom4;
-            ip.dst = m_addresses.peer4;
-            s.ip = ip;
-        }
-        s.tcp.srcPort = m_sport;
-        s.tcp.dstPort = m_dport;
-        s.tcp.seq = m_sndNxt;
-        s.tcp.ack = (tcpFlags & flags::kAck) ? m_rcvNxt : SeqNum(0);
-        s.tcp.flags = tcpFlags;
-        s.tcp.window = 64240;
-        s.payload.assign(payload.begin(), payload.end());
-        return s;
-    }
-
-    void send(const wire::SegmentSpec& s) {
-        const auto bytes = s.encode();
-        QVERIFY(bytes.has_value());
-        m_phantom.send(*bytes);
-        m_sndNxt = m_sndNxt + s.tcp.sequenceLength(s.payload.size());
-    }
-
-    /// The next segment of this connection from the peer, within `ms`.
-    std::optional<std::vector<std::uint8_t>> next(int ms) {
-        return m_phantom.waitFor(
-            [this](const wire::Frame& f) {
-                const auto* tcp = f.tcp();
-                if (!tcp || tcp->dstPort != m_sport || tcp->srcPort != m_dport)
-                    return false;
-                return m_ipv6 ? f.ipv6() != nullptr : f.ipv4() != nullptr;
-            },
-            ms);
-    }
-
-    /// SYN (ISN 100, with `options`), the SYN-ACK (returned), our ACK.
-    std::optional<std::vector<std::uint8_t>> connect(const wire::TcpOptionList& options,
-                                                     bool ack = true) {
-        m_sndNxt = SeqNum(100);
-        auto syn = segment(flags::kSyn);
-        syn.tcp.options = options;
-        send(syn);
-        auto synAck = next(3000);
-        if (!synAck)
-            return std::nullopt;
-        const auto f = wire::decodeFrame(wire::Bytes(*synAck));
-        if (f.tcp() && f.tcp()->has(flags::kSyn))
-            m_rcvNxt = f.tcp()->seq + 1;
-        if (ack)
-            send(segment(flags::kAck));
-        return synAck;
-    }
-
-    /// Takes the peer's segments in, acknowledging every one that carries data or FIN,
-    /// until `done` says enough or `ms` pass. Every segment is kept in `segments`.
-    void receive(const std::function<bool()>& done, int ms) {
-        const auto deadline = Clock::now() + std::chrono::milliseconds(ms);
-        while (!done() && Clock::now() < deadline) {
-            const auto left =
-                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-            auto frame = next(static_cast<int>(std::max<long long>(1, left.count())));
-            if (!frame)
-                return;
-            const auto f = wire::decodeFrame(wire::Bytes(*frame));
-            const auto* tcp = f.tcp();
-            const auto payload = f.payload();
-            if (tcp->has(flags::kRst))
-                resetSeen = true;
-            if (tcp->seq == m_rcvNxt) {
-                data.append(payload.begin(), payload.end());
-                m_rcvNxt = m_rcvNxt + static_cast<std::uint32_t>(payload.size());
-                if (tcp->has(flags::kFin)) {
-                    finSeen = true;
-                    m_rcvNxt = m_rcvNxt + 1;
-                }
-            }
-            segments.push_back(std::move(*frame));
-            if (!payload.empty() || tcp->has(flags::kFin))
-                send(segment(flags::kAck));
-        }
-    }
-
-    std::string data;
-    bool finSeen = false;
-    bool resetSeen = false;
-    std::vector<std::vector<std::uint8_t>> segments;
-
-private:
-    Phantom& m_phantom;
-    lab::LabAddresses m_addresses;
-    bool m_ipv6;
-    MacAddress m_peerMac;
-    std::uint16_t m_dport;
-    std::uint16_t m_sport;
-    SeqNum m_sndNxt{100};
-    SeqNum m_rcvNxt{0};
-};
 
 /// The options a Linux client offers in its SYN.
 wire::TcpOptionList linuxLikeOptions() {
@@ -915,7 +797,8 @@ private Q_SLOTS:
         QVERIFY2(l.has_value(), l ? "" : l.error().message.c_str());
         Phantom phantom(*l->link(), l->addresses());
         phantom.answerNeighbours = false;
-        RawClient client(phantom, l->addresses(), ipv6, 50001, l->addresses().peerMac);
+        RawClient client(phantom, l->addresses(), ipv6, clientPort(), 50001,
+                         l->addresses().peerMac);
         client.send(client.segment(flags::kSyn));
         const auto frames = phantom.drain(1500);
         int asks = 0;
@@ -951,7 +834,8 @@ private Q_SLOTS:
             ipv6 ? IpAddress{l->addresses().peer6} : IpAddress{l->addresses().peer4};
         const auto mac = phantom.resolve(peer, 3000);
         QVERIFY(mac.has_value());
-        RawClient client(phantom, l->addresses(), ipv6, static_cast<std::uint16_t>(port), *mac);
+        RawClient client(phantom, l->addresses(), ipv6, clientPort(),
+                         static_cast<std::uint16_t>(port), *mac);
         const auto synAck = client.connect(linuxLikeOptions(), false);
         QVERIFY2(synAck.has_value(), "no SYN-ACK from the peer's kernel within 3 s");
         const auto f = wire::decodeFrame(wire::Bytes(*synAck));
@@ -1002,7 +886,8 @@ private Q_SLOTS:
             ipv6 ? IpAddress{l->addresses().peer6} : IpAddress{l->addresses().peer4};
         const auto mac = phantom.resolve(peer, 3000);
         QVERIFY(mac.has_value());
-        RawClient client(phantom, l->addresses(), ipv6, static_cast<std::uint16_t>(port), *mac);
+        RawClient client(phantom, l->addresses(), ipv6, clientPort(),
+                         static_cast<std::uint16_t>(port), *mac);
         QVERIFY2(client.connect(linuxLikeOptions()).has_value(), "no SYN-ACK");
         const std::string body =
             lab::PeerApp::body(static_cast<std::uint16_t>(port), 1, "GET", "/");
@@ -1060,7 +945,7 @@ private Q_SLOTS:
         Phantom phantom(*l->link(), l->addresses());
         const auto mac = phantom.resolve(IpAddress{l->addresses().peer6}, 3000);
         QVERIFY(mac.has_value());
-        RawClient client(phantom, l->addresses(), true, 50001, *mac);
+        RawClient client(phantom, l->addresses(), true, clientPort(), 50001, *mac);
         QVERIFY(client.connect(linuxLikeOptions()).has_value());
         const std::string text = "GET / HTTP/1.1\r\n\r\n";
         client.send(client.segment(flags::kPsh | flags::kAck, text));
@@ -1086,7 +971,7 @@ private Q_SLOTS:
         QVERIFY(mac.has_value());
 
         const auto synAckOptions = [&]() -> std::optional<wire::TcpOptionList> {
-            RawClient client(phantom, l->addresses(), false, 50001, *mac);
+            RawClient client(phantom, l->addresses(), false, clientPort(), 50001, *mac);
             const auto synAck = client.connect(linuxLikeOptions(), false);
             if (!synAck)
                 return std::nullopt;
@@ -1151,7 +1036,7 @@ private Q_SLOTS:
             Phantom phantom(*l->link(), l->addresses());
             const auto mac = phantom.resolve(IpAddress{l->addresses().peer4}, 3000);
             QVERIFY(mac.has_value());
-            RawClient client(phantom, l->addresses(), false, 50001, *mac);
+            RawClient client(phantom, l->addresses(), false, clientPort(), 50001, *mac);
             QVERIFY(client.connect(linuxLikeOptions()).has_value());
             QTRY_COMPARE_WITH_TIMEOUT(l->peerApp()->connectionCount(), std::size_t{1}, 3000);
             if (::geteuid() == 0) // holding the peer's namespace to look into it afterwards

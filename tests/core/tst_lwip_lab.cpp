@@ -72,118 +72,6 @@ char processState(pid_t pid) {
     return close == std::string::npos || close + 2 >= line.size() ? '?' : line[close + 2];
 }
 
-/// One TCP connection from the phantom, segment by segment.
-class RawClient {
-public:
-    RawClient(Phantom& phantom, const lab::LabAddresses& a, bool ipv6, std::uint16_t sport,
-              std::uint16_t dport, MacAddress peerMac)
-        : m_phantom(phantom)
-        , m_addresses(a)
-        , m_ipv6(ipv6)
-        , m_peerMac(peerMac)
-        , m_sport(sport)
-        , m_dport(dport) {}
-
-    SeqNum rcvNxt() const { return m_rcvNxt; }
-
-    wire::SegmentSpec segment(std::uint8_t tcpFlags, const std::string& payload = {}) const {
-        wire::SegmentSpec s;
-        s.ethernet.src = m_phantom.mac();
-        s.ethernet.dst = m_peerMac;
-        if (m_ipv6) {
-            wire::Ipv6Header ip;
-            ip.src = m_addresses.phantom6;
-            ip.dst = m_addresses.peer6;
-            s.ip = ip;
-        } else {
-            wire::Ipv4Header ip;
-            ip.src = m_addresses.phantom4;
-            ip.dst = m_addresses.peer4;
-            s.ip = ip;
-        }
-        s.tcp.srcPort = m_sport;
-        s.tcp.dstPort = m_dport;
-        s.tcp.seq = m_sndNxt;
-        s.tcp.ack = (tcpFlags & flags::kAck) ? m_rcvNxt : SeqNum(0);
-        s.tcp.flags = tcpFlags;
-        s.tcp.window = 64240;
-        s.payload.assign(payload.begin(), payload.end());
-        return s;
-    }
-
-    void send(const wire::SegmentSpec& s) {
-        const auto bytes = s.encode();
-        QVERIFY(bytes.has_value());
-        m_phantom.send(*bytes);
-        m_sndNxt = m_sndNxt + s.tcp.sequenceLength(s.payload.size());
-    }
-
-    std::optional<std::vector<std::uint8_t>> next(int ms) {
-        return m_phantom.waitFor(
-            [this](const wire::Frame& f) {
-                const auto* tcp = f.tcp();
-                if (!tcp || tcp->dstPort != m_sport || tcp->srcPort != m_dport)
-                    return false;
-                return m_ipv6 ? f.ipv6() != nullptr : f.ipv4() != nullptr;
-            },
-            ms);
-    }
-
-    /// SYN with ISN 100; returns the SYN-ACK (not yet acknowledged).
-    std::optional<std::vector<std::uint8_t>> syn() {
-        m_sndNxt = SeqNum(100);
-        send(segment(flags::kSyn));
-        auto synAck = next(3000);
-        if (!synAck)
-            return std::nullopt;
-        const auto f = wire::decodeFrame(wire::Bytes(*synAck));
-        if (f.tcp() && f.tcp()->has(flags::kSyn))
-            m_rcvNxt = f.tcp()->seq + 1;
-        return synAck;
-    }
-
-    /// Takes the peer's segments in, acknowledging data and FIN, until `done` or `ms`.
-    void receive(const std::function<bool()>& done, int ms) {
-        const auto deadline = Clock::now() + std::chrono::milliseconds(ms);
-        while (!done() && Clock::now() < deadline) {
-            const auto left =
-                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-            auto frame = next(static_cast<int>(std::max<long long>(1, left.count())));
-            if (!frame)
-                return;
-            const auto f = wire::decodeFrame(wire::Bytes(*frame));
-            const auto* tcp = f.tcp();
-            const auto payload = f.payload();
-            if (tcp->has(flags::kRst))
-                resetSeen = true;
-            if (tcp->seq == m_rcvNxt) {
-                data.append(payload.begin(), payload.end());
-                m_rcvNxt = m_rcvNxt + static_cast<std::uint32_t>(payload.size());
-                if (tcp->has(flags::kFin)) {
-                    finSeen = true;
-                    m_rcvNxt = m_rcvNxt + 1;
-                }
-            }
-            if (!payload.empty() || tcp->has(flags::kFin))
-                send(segment(flags::kAck));
-        }
-    }
-
-    std::string data;
-    bool finSeen = false;
-    bool resetSeen = false;
-
-private:
-    Phantom& m_phantom;
-    lab::LabAddresses m_addresses;
-    bool m_ipv6;
-    MacAddress m_peerMac;
-    std::uint16_t m_sport;
-    std::uint16_t m_dport;
-    SeqNum m_sndNxt{100};
-    SeqNum m_rcvNxt{0};
-};
-
 /// The response PeerApp gives (its body is PeerApp::body: the two peers share it).
 std::string expectedResponse(std::uint16_t port, unsigned number, const std::string& method,
                              const std::string& target, bool closing) {
@@ -294,7 +182,7 @@ private Q_SLOTS:
         const auto dport = static_cast<std::uint16_t>(port);
         RawClient client(phantom, l->addresses(), ipv6, 50000, dport, l->addresses().peerMac);
 
-        const auto synAck = client.syn();
+        const auto synAck = client.connect({}, false);
         QVERIFY2(synAck.has_value(), "no SYN-ACK from lwIP within 3 s");
         const auto f = wire::decodeFrame(wire::Bytes(*synAck));
         QVERIFY(f.tcp() != nullptr);
@@ -342,7 +230,7 @@ private Q_SLOTS:
         QVERIFY2(l.has_value(), l ? "" : l.error().message.c_str());
         Phantom phantom(*l->link(), l->addresses());
         RawClient client(phantom, l->addresses(), false, 50002, 50001, l->addresses().peerMac);
-        QVERIFY(client.syn().has_value());
+        QVERIFY(client.connect({}, false).has_value());
         client.send(client.segment(flags::kAck));
         client.send(client.segment(flags::kPsh | flags::kAck, "GET /a HTTP/1.1\r\n\r\n"));
         const std::string first = expectedResponse(50001, 1, "GET", "/a", false);
@@ -368,7 +256,8 @@ private Q_SLOTS:
         wrong.send(wrong.segment(flags::kSyn));
         QVERIFY2(!wrong.next(700).has_value(), "lwIP answered a SYN sent to another MAC");
         RawClient right(phantom, l->addresses(), false, 50004, 50001, l->addresses().peerMac);
-        QVERIFY2(right.syn().has_value(), "no SYN-ACK to the same SYN sent to lwIP's MAC");
+        QVERIFY2(right.connect({}, false).has_value(),
+                 "no SYN-ACK to the same SYN sent to lwIP's MAC");
     }
 
     void startupNoise_isLabelled() {
@@ -393,7 +282,7 @@ private Q_SLOTS:
         // A frame of the lab's traffic is not noise.
         RawClient client(phantom, l->addresses(), false, 50005, 50001, l->addresses().peerMac);
         phantom.answerNeighbours = true;
-        const auto synAck = client.syn();
+        const auto synAck = client.connect({}, false);
         QVERIFY(synAck.has_value());
         QVERIFY(!lab::lwipStartupNoise(wire::decodeFrame(wire::Bytes(*synAck)),
                                        l->addresses().peerMac));
@@ -414,7 +303,7 @@ private Q_SLOTS:
             Phantom phantom(*l->link(), l->addresses());
             RawClient client(phantom, l->addresses(), round == 1, 50006, 50001,
                              l->addresses().peerMac);
-            const auto synAck = client.syn();
+            const auto synAck = client.connect({}, false);
             QVERIFY2(synAck.has_value(), "no SYN-ACK from lwIP on a virtual clock");
             const auto first = wire::decodeFrame(wire::Bytes(*synAck));
             isns.push_back(first.tcp()->seq.value());

@@ -7,14 +7,18 @@
 #include "lab/builtin_lab.h"
 #include "link/link.h"
 #include "wire/frame.h"
+#include "wire/segment_spec.h"
+#include "wire/tcp.h"
 
 #include <poll.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace tcplab::test {
@@ -136,6 +140,130 @@ private:
     link::Link& m_link;
     host::PhantomHost m_host;
     std::deque<std::vector<std::uint8_t>> m_queue;
+};
+
+/// One TCP connection from the phantom, by hand: the segments a user would craft (the
+/// built-in labs' suites drive the Linux and the lwIP peer with it).
+class RawClient {
+public:
+    RawClient(Phantom& phantom, const lab::LabAddresses& a, bool ipv6, std::uint16_t sport,
+              std::uint16_t dport, wire::MacAddress peerMac)
+        : m_phantom(phantom)
+        , m_addresses(a)
+        , m_ipv6(ipv6)
+        , m_peerMac(peerMac)
+        , m_dport(dport)
+        , m_sport(sport) {}
+
+    std::uint16_t sport() const { return m_sport; }
+    wire::SeqNum rcvNxt() const { return m_rcvNxt; }
+    wire::SeqNum sndNxt() const { return m_sndNxt; }
+
+    wire::SegmentSpec segment(std::uint8_t tcpFlags, const std::string& payload = {}) const {
+        wire::SegmentSpec s;
+        s.ethernet.src = m_phantom.mac();
+        s.ethernet.dst = m_peerMac;
+        if (m_ipv6) {
+            wire::Ipv6Header ip;
+            ip.src = m_addresses.phantom6;
+            ip.dst = m_addresses.peer6;
+            s.ip = ip;
+        } else {
+            wire::Ipv4Header ip;
+            ip.src = m_addresses.phantom4;
+            ip.dst = m_addresses.peer4;
+            s.ip = ip;
+        }
+        s.tcp.srcPort = m_sport;
+        s.tcp.dstPort = m_dport;
+        s.tcp.seq = m_sndNxt;
+        s.tcp.ack = (tcpFlags & wire::tcp_flags::kAck) ? m_rcvNxt : wire::SeqNum(0);
+        s.tcp.flags = tcpFlags;
+        s.tcp.window = 64240;
+        s.payload.assign(payload.begin(), payload.end());
+        return s;
+    }
+
+    void send(const wire::SegmentSpec& s) {
+        const auto bytes = s.encode();
+        QVERIFY(bytes.has_value());
+        m_phantom.send(*bytes);
+        m_sndNxt = m_sndNxt + s.tcp.sequenceLength(s.payload.size());
+    }
+
+    /// The next segment of this connection from the peer, within `ms`.
+    std::optional<std::vector<std::uint8_t>> next(int ms) {
+        return m_phantom.waitFor(
+            [this](const wire::Frame& f) {
+                const auto* tcp = f.tcp();
+                if (!tcp || tcp->dstPort != m_sport || tcp->srcPort != m_dport)
+                    return false;
+                return m_ipv6 ? f.ipv6() != nullptr : f.ipv4() != nullptr;
+            },
+            ms);
+    }
+
+    /// SYN (ISN 100, with `options`), the SYN-ACK (returned), our ACK.
+    std::optional<std::vector<std::uint8_t>> connect(const wire::TcpOptionList& options,
+                                                     bool ack = true) {
+        m_sndNxt = wire::SeqNum(100);
+        auto syn = segment(wire::tcp_flags::kSyn);
+        syn.tcp.options = options;
+        send(syn);
+        auto synAck = next(3000);
+        if (!synAck)
+            return std::nullopt;
+        const auto f = wire::decodeFrame(wire::Bytes(*synAck));
+        if (f.tcp() && f.tcp()->has(wire::tcp_flags::kSyn))
+            m_rcvNxt = f.tcp()->seq + 1;
+        if (ack)
+            send(segment(wire::tcp_flags::kAck));
+        return synAck;
+    }
+
+    /// Takes the peer's segments in, acknowledging every one that carries data or FIN,
+    /// until `done` says enough or `ms` pass. Every segment is kept in `segments`.
+    void receive(const std::function<bool()>& done, int ms) {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+        while (!done() && std::chrono::steady_clock::now() < deadline) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - std::chrono::steady_clock::now());
+            auto frame = next(static_cast<int>(std::max<long long>(1, left.count())));
+            if (!frame)
+                return;
+            const auto f = wire::decodeFrame(wire::Bytes(*frame));
+            const auto* tcp = f.tcp();
+            const auto payload = f.payload();
+            if (tcp->has(wire::tcp_flags::kRst))
+                resetSeen = true;
+            if (tcp->seq == m_rcvNxt) {
+                data.append(payload.begin(), payload.end());
+                m_rcvNxt = m_rcvNxt + static_cast<std::uint32_t>(payload.size());
+                if (tcp->has(wire::tcp_flags::kFin)) {
+                    finSeen = true;
+                    m_rcvNxt = m_rcvNxt + 1;
+                }
+            }
+            segments.push_back(std::move(*frame));
+            if (!payload.empty() || tcp->has(wire::tcp_flags::kFin))
+                send(segment(wire::tcp_flags::kAck));
+        }
+    }
+
+    std::string data;
+    bool finSeen = false;
+    bool resetSeen = false;
+    std::vector<std::vector<std::uint8_t>> segments;
+
+private:
+    Phantom& m_phantom;
+    lab::LabAddresses m_addresses;
+    bool m_ipv6;
+    wire::MacAddress m_peerMac;
+    std::uint16_t m_dport;
+    std::uint16_t m_sport;
+    wire::SeqNum m_sndNxt{100};
+    wire::SeqNum m_rcvNxt{0};
 };
 
 } // namespace tcplab::test
