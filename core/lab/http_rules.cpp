@@ -1,5 +1,7 @@
 #include "lab/http_rules.h"
 
+#include "peer/pattern.h"
+
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
@@ -153,19 +155,55 @@ std::string responseBody(std::uint16_t port, unsigned number, std::string_view m
            printable(target) + "\n";
 }
 
-std::string response(const Request& request, std::uint16_t port, unsigned number) {
-    const std::string content = responseBody(port, number, request.method, request.target);
+std::optional<std::uint64_t> bulkLength(std::string_view target) {
+    constexpr std::string_view kPrefix = "/bytes/";
+    if (target.substr(0, kPrefix.size()) != kPrefix)
+        return std::nullopt;
+    const std::string_view digits = target.substr(kPrefix.size());
+    if (digits.empty() || digits.size() > 10)
+        return std::nullopt;
+    std::uint64_t n = 0;
+    for (const char c : digits) {
+        if (c < '0' || c > '9')
+            return std::nullopt;
+        n = n * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    return n;
+}
+
+Response plan(const Request& request, std::uint16_t port, unsigned number) {
     const char* connection = !request.persistent             ? "Connection: close\r\n"
                              : request.version == "HTTP/1.0" ? "Connection: keep-alive\r\n"
                                                              : "";
-    std::string text = "HTTP/1.1 200 OK\r\n"
-                       "Server: tcplab-lab\r\n"
-                       "Content-Type: text/plain\r\n"
-                       "Content-Length: " +
-                       std::to_string(content.size()) + "\r\n" + connection + "\r\n";
-    if (request.method != "HEAD")
-        text += content;
-    return text;
+    const auto bulk = bulkLength(request.target);
+    const bool tooLarge = bulk && *bulk > kMaxBulkBytes;
+    const std::string content =
+        tooLarge ? "GET /bytes/N serves at most " + std::to_string(kMaxBulkBytes) + " bytes\n"
+        : bulk   ? std::string()
+                 : responseBody(port, number, request.method, request.target);
+    const std::uint64_t length = bulk && !tooLarge ? *bulk : content.size();
+    Response r;
+    r.text = std::string("HTTP/1.1 ") + (tooLarge ? "413 Content Too Large" : "200 OK") +
+             "\r\n"
+             "Server: tcplab-lab\r\n" +
+             (bulk && !tooLarge ? "Content-Type: application/octet-stream\r\n"
+                                : "Content-Type: text/plain\r\n") +
+             "Content-Length: " + std::to_string(length) + "\r\n" + connection + "\r\n";
+    if (request.method == "HEAD")
+        return r;
+    r.text += content;
+    if (bulk && !tooLarge)
+        r.patternBytes = *bulk;
+    return r;
+}
+
+std::string response(const Request& request, std::uint16_t port, unsigned number) {
+    Response r = plan(request, port, number);
+    const std::size_t head = r.text.size();
+    r.text.resize(head + r.patternBytes);
+    for (std::uint64_t i = 0; i < r.patternBytes; ++i)
+        r.text[head + i] = static_cast<char>(peer::patternByte(i));
+    return r.text;
 }
 
 } // namespace tcplab::lab::http

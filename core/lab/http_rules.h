@@ -52,9 +52,29 @@ std::string printable(std::string_view bytes);
 std::string responseBody(std::uint16_t port, unsigned number, std::string_view method,
                          std::string_view target);
 
+/// The largest GET /bytes/N body.
+constexpr std::uint64_t kMaxBulkBytes = std::uint64_t{1} << 30;
+
+/// N of a "/bytes/N" target (N decimal digits, at most 10 of them): the response body is
+/// N bytes of the bulk pattern (peer/pattern.h) instead of the greeting. nullopt for any
+/// other target. An N over kMaxBulkBytes is returned as it is: response() answers it with
+/// 413.
+std::optional<std::uint64_t> bulkLength(std::string_view target);
+
+/// A response in two parts, so that a bulk body is streamed, never built whole: the head
+/// and a short body as text, then `patternBytes` bytes of the pattern from offset 0.
+struct Response {
+    std::string text;               ///< status line, headers, and the short body
+    std::uint64_t patternBytes = 0; ///< bulk body bytes that follow `text`
+};
+/// The response to `request` as response() words it, with GET /bytes/N's body (N bytes of
+/// the pattern) left to the caller to stream; HEAD gets the head alone.
+Response plan(const Request& request, std::uint16_t port, unsigned number);
+
 /// The whole response to `request`, request number `number` on a connection to
 /// `port`: "HTTP/1.1 200 OK" with Content-Length, "Connection: close" when it does not
-/// persist ("keep-alive" for a persistent HTTP/1.0 one), and the body but for HEAD.
+/// persist ("keep-alive" for a persistent HTTP/1.0 one), and the body but for HEAD. A bulk
+/// body (GET /bytes/N) is written out in full: use plan() to stream one.
 std::string response(const Request& request, std::uint16_t port, unsigned number);
 
 } // namespace tcplab::lab::http

@@ -159,19 +159,25 @@ tl::expected<ImportSummary, std::string> importPcap(const std::string& path, Tim
 
     DirectionRule rule(options);
     // Frames read before the automatic rule has seen the first SYN wait here.
-    std::vector<std::pair<std::int64_t, std::vector<std::uint8_t>>> pending;
-    const auto append = [&](std::int64_t timeNs, Direction d, wire::Bytes bytes) {
-        if (timeline.append(timeNs, d, bytes))
+    struct Pending {
+        std::int64_t timeNs;
+        std::vector<std::uint8_t> bytes;
+        std::uint32_t wireLength;
+    };
+    std::vector<Pending> pending;
+    const auto append = [&](std::int64_t timeNs, Direction d, wire::Bytes bytes,
+                            std::uint32_t wireLength) {
+        if (timeline.append(timeNs, d, bytes, wireLength))
             ++summary.frames;
         else
             ++summary.skipped;
     };
     const auto flushPending = [&](const std::optional<wire::MacAddress>& us) {
-        for (auto& [timeNs, bytes] : pending) {
-            const auto frame = wire::decodeFrame(bytes);
+        for (auto& p : pending) {
+            const auto frame = wire::decodeFrame(p.bytes);
             const Direction d =
                 us && frame.ethernet.src == *us ? Direction::Sent : Direction::Received;
-            append(timeNs, d, bytes);
+            append(p.timeNs, d, p.bytes, p.wireLength);
         }
         pending.clear();
     };
@@ -185,14 +191,15 @@ tl::expected<ImportSummary, std::string> importPcap(const std::string& path, Tim
             // checksum verification) per frame. The analysis decodes once, later.
             const auto src = wire::MacAddress::fromBytes(record.data.data() + 6);
             append(record.timestampNs, src == *rule.us() ? Direction::Sent : Direction::Received,
-                   record.data);
+                   record.data, record.originalLength);
         } else if (const auto d = rule.of(wire::decodeFrame(record.data))) {
             if (!pending.empty())
                 flushPending(rule.us());
-            append(record.timestampNs, *d, record.data);
+            append(record.timestampNs, *d, record.data, record.originalLength);
         } else {
-            pending.emplace_back(record.timestampNs,
-                                 std::vector<std::uint8_t>(record.data.begin(), record.data.end()));
+            pending.push_back({record.timestampNs,
+                               std::vector<std::uint8_t>(record.data.begin(), record.data.end()),
+                               record.originalLength});
         }
         if (progress && read % kProgressEvery == 0)
             progress(read);

@@ -1,7 +1,6 @@
 #include "timeline/timeline.h"
 
 #include <algorithm>
-#include <array>
 #include <cstring>
 #include <new>
 
@@ -19,53 +18,44 @@ std::string_view directionName(Direction d) noexcept {
     return "unknown";
 }
 
-/// A fixed block of entries. Allocated whole by the writer when the first entry in it
-/// is appended, never moved or freed before the Timeline: a reader holding a reference
-/// to an entry keeps a valid one for the Timeline's lifetime.
-struct Timeline::Chunk {
-    std::array<Entry, kChunkSize> entries;
-};
-
-Timeline::Timeline(std::size_t capacity)
-    : m_capacity(capacity)
-    , m_chunkCount(capacity / kChunkSize + (capacity % kChunkSize != 0 ? 1 : 0))
-    , m_chunks(std::make_unique<std::atomic<Chunk*>[]>(m_chunkCount)) {
-    for (std::size_t i = 0; i < m_chunkCount; ++i)
-        m_chunks[i].store(nullptr, std::memory_order_relaxed);
-}
+Timeline::Timeline(std::size_t capacity, std::size_t peerCapacity)
+    : m_entries(capacity)
+    , m_peer(peerCapacity) {}
 
 Timeline::~Timeline() {
-    for (std::size_t i = 0; i < m_chunkCount; ++i)
-        delete m_chunks[i].load(std::memory_order_relaxed);
     for (const Block& b : m_blocks)
         ::munmap(b.data, b.size);
 }
 
 std::optional<std::size_t> Timeline::append(std::int64_t timeNs, Direction direction,
-                                            wire::Bytes frame) {
-    // Only the writer changes m_size, so its own relaxed read is exact.
-    const std::size_t index = m_size.load(std::memory_order_relaxed);
-    if (index >= m_capacity)
+                                            wire::Bytes frame, std::uint32_t wireLength) {
+    Entry* entry = m_entries.next();
+    if (!entry)
         return std::nullopt;
-    std::atomic<Chunk*>& slot = m_chunks[index / kChunkSize];
-    Chunk* chunk = slot.load(std::memory_order_relaxed);
-    if (!chunk) {
-        chunk = new Chunk;
-        // Readers reach a chunk only through an index below the published size, and
-        // the release store of that size below orders this store before it; release
-        // here too so the pointer is never seen without its constructed entries.
-        slot.store(chunk, std::memory_order_release);
-    }
-    Entry& entry = chunk->entries[index % kChunkSize];
-    entry.timeNs = timeNs;
-    entry.direction = direction;
-    std::uint8_t* stored = reserveBytes(frame.size());
-    if (!frame.empty())
-        std::memcpy(stored, frame.data(), frame.size());
-    entry.bytes = wire::Bytes(stored, frame.size());
-    // Publish: everything written above happens-before a reader's acquire of size().
-    m_size.store(index + 1, std::memory_order_release);
-    return index;
+    const std::size_t kept =
+        m_snapLength != 0 ? std::min(frame.size(), m_snapLength) : frame.size();
+    entry->timeNs = timeNs;
+    entry->direction = direction;
+    entry->wireLength = wireLength != 0 ? wireLength : static_cast<std::uint32_t>(frame.size());
+    std::uint8_t* stored = reserveBytes(kept);
+    if (kept != 0)
+        std::memcpy(stored, frame.data(), kept);
+    entry->bytes = wire::Bytes(stored, kept);
+    return m_entries.publish();
+}
+
+std::optional<std::size_t> Timeline::appendPeer(std::int64_t timeNs, PeerRecordKind kind,
+                                                wire::Bytes bytes) {
+    PeerRecord* record = m_peer.next();
+    if (!record)
+        return std::nullopt;
+    record->timeNs = timeNs;
+    record->kind = kind;
+    std::uint8_t* stored = reserveBytes(bytes.size());
+    if (!bytes.empty())
+        std::memcpy(stored, bytes.data(), bytes.size());
+    record->bytes = wire::Bytes(stored, bytes.size());
+    return m_peer.publish();
 }
 
 std::uint8_t* Timeline::reserveBytes(std::size_t length) {
@@ -91,11 +81,6 @@ std::uint8_t* Timeline::reserveBytes(std::size_t length) {
     m_blockNext += length;
     m_blockLeft -= length;
     return p;
-}
-
-const Entry& Timeline::operator[](std::size_t index) const noexcept {
-    const Chunk* chunk = m_chunks[index / kChunkSize].load(std::memory_order_acquire);
-    return chunk->entries[index % kChunkSize];
 }
 
 } // namespace tcplab::timeline

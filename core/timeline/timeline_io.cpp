@@ -1,6 +1,9 @@
 #include "timeline/timeline_io.h"
 
+#include "peer/call_text.h"
+#include "peer/tcp_info.h"
 #include "timeline/pcap_file.h"
+#include "timeline/peer_records.h"
 #include "wire/frame_json.h"
 
 #include <fcntl.h>
@@ -171,14 +174,17 @@ private:
 };
 
 nlohmann::json entryToJson(std::size_t index, const Entry& entry) {
-    return {
+    nlohmann::json j = {
         {"index", index},
         {"time_ns", entry.timeNs},
         {"direction", directionName(entry.direction)},
-        {"length", entry.bytes.size()},
+        {"length", entry.wireLength},
         {"hex", wire::toHex(entry.bytes)},
         {"frame", wire::frameToJson(entry.decode())},
     };
+    if (entry.bytes.size() < entry.wireLength)
+        j["captured"] = entry.bytes.size();
+    return j;
 }
 
 /// Never throws on odd bytes: the decoder's JSON is ASCII, but a stray byte in a string
@@ -189,6 +195,85 @@ std::string dumpJson(const nlohmann::json& j) {
 
 } // namespace
 
+nlohmann::json peerRecordToJson(std::size_t index, const PeerRecord& record) {
+    nlohmann::json j = {{"index", index}, {"time_ns", record.timeNs}};
+    switch (record.kind) {
+    case PeerRecordKind::Call: {
+        j["kind"] = "syscall";
+        const auto call = callRecord(record);
+        if (!call) {
+            j["malformed"] = true;
+            break;
+        }
+        const peer::Request& q = call->request;
+        const peer::Answer& a = call->answer;
+        j["call"] = peer::callName(q.call);
+        if (q.fd >= 0)
+            j["fd"] = q.fd;
+        j["arguments"] = peer::formatCall(q);
+        j["c"] = peer::describeCall(q);
+        j["outcome"] = a.outcome == peer::Outcome::Done ? "done" : "refused";
+        j["result"] = a.result;
+        j["errno"] =
+            a.error == 0 ? nlohmann::json(nullptr) : nlohmann::json(peer::errnoName(a.error));
+        j["duration_ns"] = a.durationNs;
+        j["answer"] = peer::describeAnswer(q, a);
+        if (!a.text.empty())
+            j["text"] = a.text;
+        if (!a.data.empty())
+            j["data_hex"] = wire::toHex(a.data);
+        break;
+    }
+    case PeerRecordKind::Sample: {
+        j["kind"] = "tcp_info";
+        const auto sample = sampleRecord(record);
+        if (!sample) {
+            j["malformed"] = true;
+            break;
+        }
+        const peer::SocketSample& s = sample->sockets.front();
+        nlohmann::json socket = {{"inode", s.inode},
+                                 {"local", peer::endpointText(s.local, s.localPort)},
+                                 {"remote", peer::endpointText(s.remote, s.remotePort)},
+                                 {"receive_queue", s.receiveQueue},
+                                 {"send_queue", s.sendQueue}};
+        if (s.fd >= 0)
+            socket["fd"] = s.fd;
+        if (!s.congestion.empty())
+            socket["congestion"] = s.congestion;
+        if (s.gone)
+            socket["gone"] = true;
+        j["socket"] = std::move(socket);
+        if (sample->after != 0)
+            j["after_request"] = sample->after;
+        nlohmann::json info = nlohmann::json::object();
+        const auto tcpInfo = peer::TcpInfo::fromPairs(s.fields);
+        for (const auto& f : peer::tcpInfoFields())
+            if (const auto v = tcpInfo.get(f.field))
+                info[std::string(f.name)] = *v;
+        j["tcp_info"] = std::move(info);
+        if (const auto state = tcpInfo.get(peer::TcpInfoField::State))
+            j["state"] = peer::linuxStateName(*state);
+        break;
+    }
+    case PeerRecordKind::Hello: {
+        j["kind"] = "agent";
+        const auto hello = helloRecord(record);
+        if (!hello) {
+            j["malformed"] = true;
+            break;
+        }
+        j["stack"] = hello->stack;
+        j["release"] = hello->release;
+        j["pid"] = hello->pid;
+        if (!hello->limits.empty())
+            j["limits"] = hello->limits;
+        break;
+    }
+    }
+    return j;
+}
+
 tl::expected<void, std::string> exportPcap(const Timeline& timeline, const std::string& path) {
     // One snapshot of the published size: frames appended meanwhile are not exported.
     const std::size_t count = timeline.size();
@@ -197,7 +282,7 @@ tl::expected<void, std::string> exportPcap(const Timeline& timeline, const std::
         return tl::make_unexpected(writer.error());
     for (std::size_t i = 0; i < count; ++i) {
         const Entry& entry = timeline[i];
-        writer->write(entry.bytes, entry.timeNs);
+        writer->write(entry.bytes, entry.timeNs, entry.wireLength);
     }
     return writer->close();
 }
@@ -207,7 +292,14 @@ nlohmann::json timelineToJson(const Timeline& timeline) {
     nlohmann::json frames = nlohmann::json::array();
     for (std::size_t i = 0; i < count; ++i)
         frames.push_back(entryToJson(i, timeline[i]));
-    return {{"format", "tcplab-timeline"}, {"version", 1}, {"frames", std::move(frames)}};
+    const std::size_t peerCount = timeline.peerSize();
+    nlohmann::json peer = nlohmann::json::array();
+    for (std::size_t i = 0; i < peerCount; ++i)
+        peer.push_back(peerRecordToJson(i, timeline.peer(i)));
+    return {{"format", "tcplab-timeline"},
+            {"version", 2},
+            {"frames", std::move(frames)},
+            {"peer", std::move(peer)}};
 }
 
 tl::expected<void, std::string> exportJson(const Timeline& timeline, const std::string& path) {
@@ -217,13 +309,19 @@ tl::expected<void, std::string> exportJson(const Timeline& timeline, const std::
     auto file = AtomicFile::create(path);
     if (!file)
         return tl::make_unexpected(file.error());
-    bool ok = file->write(R"({"format":"tcplab-timeline","version":1,"frames":[)");
+    const std::size_t peerCount = timeline.peerSize();
+    bool ok = file->write(R"({"format":"tcplab-timeline","version":2,"frames":[)");
     for (std::size_t i = 0; ok && i < count; ++i) {
         ok = file->write(i == 0 ? "\n" : ",\n");
         ok = ok && file->write(dumpJson(entryToJson(i, timeline[i])));
     }
+    ok = ok && file->write(count == 0 ? R"(],"peer":[)" : "\n],\"peer\":[");
+    for (std::size_t i = 0; ok && i < peerCount; ++i) {
+        ok = file->write(i == 0 ? "\n" : ",\n");
+        ok = ok && file->write(dumpJson(peerRecordToJson(i, timeline.peer(i))));
+    }
     if (ok)
-        file->write(count == 0 ? "]}\n" : "\n]}\n");
+        file->write(peerCount == 0 ? "]}\n" : "\n]}\n");
     return file->commit();
 }
 

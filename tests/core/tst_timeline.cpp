@@ -291,7 +291,7 @@ private Q_SLOTS:
         QVERIFY(t.append(1'000'000'011, Direction::Received, frames[2]));
         const nlohmann::json j = timelineToJson(t);
         QCOMPARE(j.at("format").get<std::string>(), std::string("tcplab-timeline"));
-        QCOMPARE(j.at("version").get<int>(), 1);
+        QCOMPARE(j.at("version").get<int>(), 2);
         const auto& list = j.at("frames");
         QCOMPARE(list.size(), std::size_t{3});
         for (std::size_t i = 0; i < 3; ++i) {
