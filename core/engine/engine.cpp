@@ -1,7 +1,9 @@
 #include "engine/engine.h"
 
+#include "peer/call_text.h"
 #include "tcp/tutor.h"
 #include "timeline/pcap_file.h"
+#include "timeline/peer_records.h"
 #include "wire/frame.h"
 
 #include <poll.h>
@@ -18,6 +20,8 @@
 #include <mutex>
 #include <stdexcept>
 #include <thread>
+#include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 #include <fmt/format.h>
@@ -60,13 +64,38 @@ struct CancelCommand {};
 struct AutoAckCommand {
     bool on = false;
 };
+struct WindowCommand {
+    std::optional<std::uint16_t> window;
+};
+struct ListenCommand {
+    Engine::Listener listener;
+};
+struct SnapCommand {
+    std::size_t bytes = 0;
+};
+struct AttachAgentCommand {
+    std::unique_ptr<peer::AgentClient> agent;
+    std::string whyNone;
+};
+struct PeerCallCommand {
+    peer::Request request;
+};
 using Command =
-    std::variant<ConfigureCommand, SendCommand, RunCommand, CancelCommand, AutoAckCommand>;
+    std::variant<ConfigureCommand, SendCommand, RunCommand, CancelCommand, AutoAckCommand,
+                 WindowCommand, ListenCommand, SnapCommand, AttachAgentCommand, PeerCallCommand>;
+
+/// Engine-initiated samples (after frames) go at most this often; the agent samples on its
+/// own every 10 ms besides.
+constexpr std::int64_t kFrameSampleIntervalNs = 1'000'000;
+/// Agent messages handled per loop turn.
+constexpr std::size_t kMaxAgentMessagesPerTurn = 256;
 
 /// Events that come once per frame: under pressure they are the ones to drop.
 bool perFrame(const EngineEvent& e) {
     if (e.kind == EngineEvent::Kind::SendFailed || e.kind == EngineEvent::Kind::ReceiveFailed)
         return true;
+    if (e.kind == EngineEvent::Kind::PeerCall)
+        return false;
     return e.kind == EngineEvent::Kind::Host && e.host &&
            (e.host->kind == host::HostEvent::Kind::AnsweredArp ||
             e.host->kind == host::HostEvent::Kind::AnsweredNeighborSolicitation);
@@ -83,6 +112,16 @@ bool isOwnAddress(const host::Identity& identity, const wire::IpAddress& address
 
 struct Engine::Impl {
     using FrameList = std::vector<std::vector<std::uint8_t>>;
+
+    /// How to answer on a connection Auto-ACK looks after: the addresses, ports and MACs of
+    /// a reply to its latest frame, and which end is the phantom.
+    struct ReplyTemplate {
+        wire::SegmentSpec spec;
+        tcp::Endpoint local;
+    };
+    struct AckDue {
+        bool owed = false; ///< an ACK is due even without new data (tcp::owesAck)
+    };
 
     struct PendingScenario {
         Scenario scenario;
@@ -180,8 +219,10 @@ struct Engine::Impl {
             else if (timeoutMs > 0)
                 zeroTimeouts = 0;
 
-            pollfd fds[2] = {{wakeFd, POLLIN, 0}, {linkFd, POLLIN, 0}};
-            const nfds_t count = pollLink ? 2 : 1;
+            // The agent's fd is always polled (-1 when there is none: poll ignores it).
+            const int agentFd = agent && !agent->failure() ? agent->pollFd() : -1;
+            pollfd fds[3] = {{wakeFd, POLLIN, 0}, {agentFd, POLLIN, 0}, {linkFd, POLLIN, 0}};
+            const nfds_t count = pollLink ? 3 : 2;
             if (::poll(fds, count, static_cast<int>(timeoutMs)) < 0 && errno != EINTR)
                 throw std::runtime_error(fmt::format("poll failed: {}", std::strerror(errno)));
             if (stopRequested.load(std::memory_order_acquire))
@@ -193,7 +234,10 @@ struct Engine::Impl {
             }
             runCommands();
 
-            if (pollLink && fds[1].revents != 0 && !receiveStopped) {
+            if (agentFd >= 0 && fds[1].revents != 0)
+                receiveAgent();
+
+            if (pollLink && fds[2].revents != 0 && !receiveStopped) {
                 const std::size_t delivered = receiveFrames(fds[1].revents);
                 if (delivered > 0 || receiveStopped) {
                     idleLinkWakes = 0;
@@ -205,6 +249,7 @@ struct Engine::Impl {
 
             tick();
             receiveEagerly();
+            samplePeerAfterFrames();
             publishEvents();
         }
     }
@@ -259,6 +304,8 @@ struct Engine::Impl {
         host.emplace(std::move(c.identity), c.timing);
         refusal.clear();
         tracker.clear();
+        replyTemplates.clear();
+        acksDue.clear();
         if (host->identity().ipv4)
             tracker.addLocalAddress(host->identity().ipv4->address);
         if (host->identity().ipv6)
@@ -336,26 +383,282 @@ struct Engine::Impl {
 
     void execute(AutoAckCommand& c) { autoAckOn = c.on; }
 
+    void execute(WindowCommand& c) {
+        const bool changed = c.window != advertisedWindow;
+        advertisedWindow = c.window;
+        if (changed && c.window && autoAckOn && !runner)
+            sendWindowUpdates();
+    }
+
+    void execute(ListenCommand& c) { listener = c.listener; }
+
+    void execute(SnapCommand& c) { timeline->setSnapLength(c.bytes); }
+
+    void execute(AttachAgentCommand& c) {
+        if (agent)
+            refuseCallsOfGoneAgent(); // the old agent's pending calls get their answer
+        agent = std::move(c.agent);
+        agentMissing = c.whyNone.empty() && !agent
+                           ? std::string("this lab has no peer agent: peer calls are not available")
+                           : std::move(c.whyNone);
+        agentGoneReported = false;
+        lastSamples.clear();
+        internalSamples.clear();
+        if (!agent)
+            push({EngineEvent::Kind::PeerAgent, std::nullopt, std::nullopt, false, agentMissing});
+        else if (const auto& hello = agent->hello())
+            onAgentHello(*hello);
+    }
+
+    void execute(PeerCallCommand& c) { sendPeerCall(std::move(c.request), false); }
+
+    /// Sends a call to the agent; one that cannot be sent is answered Refused at once, as
+    /// if the agent had refused it, so every call gets exactly one answer.
+    void sendPeerCall(peer::Request request, bool internal) {
+        std::string why;
+        if (!agent)
+            why = agentMissing;
+        else if (auto sent = agent->send(request)) {
+            if (internal)
+                internalSamples.insert(*sent);
+            return;
+        } else {
+            why = sent.error();
+        }
+        if (internal)
+            return;
+        peer::Answer a;
+        a.id = request.id;
+        a.call = request.call;
+        a.outcome = peer::Outcome::Refused;
+        a.result = -1;
+        a.startNs = clock();
+        a.text = why;
+        onPeerCall(peer::CallRecord{std::move(request), std::move(a)});
+        if (agent && agent->failure())
+            reportAgentGone();
+    }
+
+    void receiveAgent() {
+        auto got = agent->receive(
+            [this](peer::AgentEvent e) {
+                if (auto* hello = std::get_if<peer::Hello>(&e))
+                    onAgentHello(*hello);
+                else if (auto* call = std::get_if<peer::CallRecord>(&e))
+                    onPeerCall(std::move(*call));
+                else if (auto* sample = std::get_if<peer::Sample>(&e))
+                    onPeerSample(*sample);
+            },
+            kMaxAgentMessagesPerTurn);
+        if (!got)
+            reportAgentGone();
+    }
+
+    void onAgentHello(const peer::Hello& hello) {
+        timeline::appendHello(*timeline, clock(), hello);
+        push({EngineEvent::Kind::PeerAgent, std::nullopt, std::nullopt, true,
+              fmt::format("{} (pid {}) is ready: {} {}{}", agent->description(), hello.pid,
+                          hello.stack, hello.release,
+                          hello.limits.empty() ? "" : "; " + hello.limits)});
+    }
+
+    void onPeerCall(peer::CallRecord call) {
+        const std::uint32_t id = call.answer.id;
+        if (internalSamples.erase(id) != 0)
+            return; // our own "sample after frames": only its Sample message counts
+        if (!timeline::appendCall(*timeline, call))
+            reportPeerRecordsFull();
+        if (runner && id >= kRunnerCallIds)
+            runner->onPeerAnswer(call, clock(), out);
+        const bool ok = call.answer.outcome == peer::Outcome::Done && call.answer.error == 0 &&
+                        call.answer.result >= 0;
+        std::string message = peer::describeCallLine(call.request, call.answer);
+        push({EngineEvent::Kind::PeerCall, std::nullopt, std::nullopt, ok, std::move(message),
+              std::move(call)});
+        transmit();
+        collectRunnerEvents();
+    }
+
+    /// Records each socket of `sample` whose state changed since it was last recorded.
+    void onPeerSample(const peer::Sample& sample) {
+        peer::Sample changed;
+        changed.timeNs = sample.timeNs;
+        changed.after = sample.after;
+        for (const auto& socket : sample.sockets) {
+            auto it = lastSamples.find(socket.inode);
+            if (it != lastSamples.end() && sameSample(it->second, socket))
+                continue;
+            if (socket.gone && it == lastSamples.end())
+                continue; // never seen alive: nothing to end
+            changed.sockets.push_back(socket);
+            if (socket.gone)
+                lastSamples.erase(it);
+            else
+                lastSamples[socket.inode] = socket;
+        }
+        if (changed.sockets.empty())
+            return;
+        if (!timeline::appendSample(*timeline, changed))
+            reportPeerRecordsFull();
+        if (runner)
+            runner->onPeerSample(changed, clock(), out);
+        transmit();
+        collectRunnerEvents();
+    }
+
+    static bool sameSample(const peer::SocketSample& a, const peer::SocketSample& b) {
+        if (a.fd != b.fd || a.gone != b.gone || a.local != b.local || a.remote != b.remote ||
+            a.localPort != b.localPort || a.remotePort != b.remotePort ||
+            a.receiveQueue != b.receiveQueue || a.sendQueue != b.sendQueue ||
+            a.congestion != b.congestion)
+            return false;
+        return peer::TcpInfo::fromPairs(a.fields).sameState(peer::TcpInfo::fromPairs(b.fields));
+    }
+
+    /// "After each frame the peer receives or sends": a sample request once TCP frames went
+    /// by, at most every kFrameSampleIntervalNs and one at a time.
+    void samplePeerAfterFrames() {
+        if (!tcpFramesSinceSample || !agent || agent->failure() || !agent->hello() ||
+            !internalSamples.empty())
+            return;
+        const std::int64_t now = clock();
+        if (now - lastFrameSampleNs < kFrameSampleIntervalNs)
+            return;
+        lastFrameSampleNs = now;
+        tcpFramesSinceSample = false;
+        peer::Request r;
+        r.id = nextCallId();
+        r.call = peer::Call::Sample;
+        sendPeerCall(std::move(r), true);
+    }
+
+    std::uint32_t nextCallId() {
+        std::uint32_t id = callIds.fetch_add(1, std::memory_order_relaxed);
+        if (id == 0 || id >= kRunnerCallIds) {
+            callIds.store(2, std::memory_order_relaxed);
+            id = 1;
+        }
+        return id;
+    }
+
+    void reportAgentGone() {
+        if (agentGoneReported || !agent || !agent->failure())
+            return;
+        agentGoneReported = true;
+        internalSamples.clear();
+        push({EngineEvent::Kind::PeerAgent, std::nullopt, std::nullopt, false, *agent->failure()});
+    }
+
+    void refuseCallsOfGoneAgent() {
+        // The AgentClient answers its pending requests Refused once it has failed; one
+        // being replaced has not, so its calls are refused here.
+        agent.reset();
+    }
+
+    void reportPeerRecordsFull() {
+        if (peerFullReported)
+            return;
+        peerFullReported = true;
+        push({EngineEvent::Kind::TimelineFull, std::nullopt, std::nullopt, false,
+              fmt::format("the timeline holds its maximum of {} peer records: later calls and "
+                          "samples are no longer recorded",
+                          timeline->peerCapacity())});
+    }
+
     /// Auto-ACK: while no scenario runs (a scenario acknowledges for itself), the phantom
     /// acknowledges the peer's new data and FIN at once, so a long answer never stalls
     /// on a user who has not clicked yet. `result` is what the tracker made of `frame`.
+    /// The ACK itself goes at the end of the receive batch (flushAutoAcks): one cumulative
+    /// ACK per connection for all the frames that came together.
     void autoAcknowledge(const wire::Frame& frame, const tcp::SegmentResult& result) {
         if (!autoAckOn || runner || !host || !host->ready())
             return;
         const auto segment = tcp::segmentOf(frame);
         if (!segment || !isPhantomAddress(segment->dst.ip()))
             return;
-        const auto ack = tcp::autoAck(tracker[result.connection], segment->dst, result);
-        if (!ack)
+        if ((result.flags & wire::tcp_flags::kRst) != 0)
+            return;
+        auto [it, fresh] = replyTemplates.try_emplace(result.connection);
+        if (fresh) {
+            auto spec = wire::SegmentSpec::replyTo(frame);
+            if (!spec) {
+                replyTemplates.erase(it);
+                return;
+            }
+            spec->ethernet.src = host->identity().mac;
+            it->second = ReplyTemplate{std::move(*spec), segment->dst};
+        }
+        AckDue& due = acksDue[result.connection];
+        due.owed = due.owed || tcp::owesAck(tracker[result.connection], segment->dst, result);
+    }
+
+    /// Sends the ACKs autoAcknowledge() left for the end of the batch.
+    void flushAutoAcks() {
+        if (acksDue.empty())
+            return;
+        for (const auto& [connection, due] : acksDue) {
+            const auto t = replyTemplates.find(connection);
+            if (t == replyTemplates.end())
+                continue;
+            const auto ack = tcp::ackNow(tracker[connection], t->second.local, due.owed);
+            if (ack)
+                queueAck(t->second, *ack);
+        }
+        acksDue.clear();
+    }
+
+    void queueAck(const ReplyTemplate& t, const tcp::Suggestion& ack) {
+        wire::SegmentSpec spec = t.spec;
+        spec.tcp.flags = ack.flags;
+        spec.tcp.seq = ack.seq;
+        spec.tcp.ack = ack.ack;
+        spec.tcp.window = advertisedWindow.value_or(ack.window);
+        spec.tcp.options = {};
+        spec.payload.clear();
+        if (auto bytes = spec.encode())
+            out.push_back(std::move(*bytes));
+    }
+
+    /// A new advertised window: a pure ACK with it on every connection Auto-ACK looks
+    /// after that is still synchronized (RFC 9293 §3.8.6.2.2, a window update).
+    void sendWindowUpdates() {
+        for (const auto& [connection, t] : replyTemplates) {
+            const auto& c = tracker[connection];
+            const auto li = c.endOf(t.local);
+            if (!li || !tcp::isSynchronized(c.end(*li).state) || !c.end(*li).irsKnown)
+                continue;
+            if (const auto ack = tcp::ackNow(c, t.local, true))
+                queueAck(t, *ack);
+        }
+        transmit();
+    }
+
+    /// The listener (setListener): a SYN to the phantom's listening port gets a SYN-ACK, as
+    /// a TCP in LISTEN answers (RFC 9293 §3.10.7.2): ISN from the listener (or the one
+    /// already given on this connection, for a retransmitted SYN), ack = SEG.SEQ + 1.
+    void answerListened(const wire::Frame& frame, const tcp::SegmentResult& result) {
+        if (listener.port == 0 || !host || !host->ready())
+            return;
+        using namespace wire::tcp_flags;
+        if ((result.flags & (kSyn | kAck | kRst)) != kSyn)
+            return;
+        const auto segment = tcp::segmentOf(frame);
+        if (!segment || segment->dst.port != listener.port || !isPhantomAddress(segment->dst.ip()))
             return;
         auto spec = wire::SegmentSpec::replyTo(frame);
         if (!spec)
             return;
+        const auto& c = tracker[result.connection];
+        const auto li = c.endOf(segment->dst);
+        const bool known = li && c.end(*li).issKnown && c.end(*li).synAckSent;
         spec->ethernet.src = host->identity().mac;
-        spec->tcp.flags = ack->flags;
-        spec->tcp.seq = ack->seq;
-        spec->tcp.ack = ack->ack;
-        spec->tcp.window = ack->window;
+        spec->tcp.flags = kSyn | kAck;
+        spec->tcp.seq = known ? c.end(*li).iss : listener.iss;
+        spec->tcp.ack = segment->segment.seq + 1;
+        spec->tcp.window = advertisedWindow.value_or(65535);
+        spec->tcp.options = {};
+        spec->tcp.options.append(wire::TcpOption::mss(listener.mss));
+        spec->payload.clear();
         if (auto bytes = spec->encode())
             out.push_back(std::move(*bytes));
     }
@@ -402,7 +705,11 @@ struct Engine::Impl {
         const auto sink = [this](std::int64_t timestampNs, wire::Bytes bytes) {
             onFrame(timestampNs, bytes);
         };
+        inBatch = true;
         auto received = link->receive(sink, maxFramesPerWake);
+        inBatch = false;
+        flushAutoAcks();
+        transmit();
         if (!received) {
             receiveError(received.error());
             return 0;
@@ -455,11 +762,17 @@ struct Engine::Impl {
             consumed = host->onFrame(frame, now, out);
         if (!consumed) {
             const auto tracked = tracker.onFrame(frame, timestampNs != 0 ? timestampNs : now);
+            if (tracked)
+                tcpFramesSinceSample = true;
             if (runner)
                 runner->onFrame(frame, now, out);
-            else if (tracked)
+            else if (tracked) {
+                answerListened(frame, *tracked);
                 autoAcknowledge(frame, *tracked);
+            }
         }
+        if (!inBatch)
+            flushAutoAcks();
         transmit();
         collectHostEvents();
         collectRunnerEvents();
@@ -700,6 +1013,21 @@ struct Engine::Impl {
     std::optional<ScenarioRunner> runner;
     tcp::ConnectionTable tracker; ///< every TCP frame both ways, for auto-ACK
     bool autoAckOn = false;
+    std::optional<std::uint16_t> advertisedWindow; ///< setAdvertisedWindow()
+    Listener listener;
+    std::unordered_map<std::uint32_t, ReplyTemplate> replyTemplates;
+    std::unordered_map<std::uint32_t, AckDue> acksDue; ///< this batch's, by connection
+    bool inBatch = false; ///< receiveFrames() runs: ACKs wait for its end
+
+    std::unique_ptr<peer::AgentClient> agent;
+    std::string agentMissing = "this lab has no peer agent: peer calls are not available";
+    bool agentGoneReported = false;
+    std::atomic<std::uint32_t> callIds{1};
+    std::unordered_set<std::uint32_t> internalSamples; ///< samplePeerAfterFrames() requests
+    std::unordered_map<std::uint64_t, peer::SocketSample> lastSamples; ///< by inode
+    bool tcpFramesSinceSample = false;
+    std::int64_t lastFrameSampleNs = 0;
+    bool peerFullReported = false;
     std::optional<PendingScenario> pending;
     std::optional<std::string> linkFailure; ///< why the link failed (reported once)
     bool sentThisTurn = false;              ///< a frame went out since the last eager read
@@ -757,6 +1085,29 @@ void Engine::cancelScenario() {
 
 void Engine::setAutoAck(bool on) {
     m_impl->post(AutoAckCommand{on});
+}
+
+void Engine::setAdvertisedWindow(std::optional<std::uint16_t> window) {
+    m_impl->post(WindowCommand{window});
+}
+
+void Engine::setListener(Listener listener) {
+    m_impl->post(ListenCommand{listener});
+}
+
+void Engine::setSnapLength(std::size_t bytes) {
+    m_impl->post(SnapCommand{bytes});
+}
+
+void Engine::attachAgent(std::unique_ptr<peer::AgentClient> agent, std::string whyNone) {
+    m_impl->post(AttachAgentCommand{std::move(agent), std::move(whyNone)});
+}
+
+std::uint32_t Engine::peerCall(peer::Request request) {
+    request.id = m_impl->nextCallId();
+    const std::uint32_t id = request.id;
+    m_impl->post(PeerCallCommand{std::move(request)});
+    return id;
 }
 
 void Engine::stop() {

@@ -4,6 +4,7 @@
 #include "engine/scenario_runner.h"
 #include "host/phantom_host.h"
 #include "link/link.h"
+#include "peer/agent_client.h"
 #include "timeline/timeline.h"
 #include "wire/segment_spec.h"
 
@@ -31,20 +32,25 @@ struct EngineEvent {
         Stopped,          ///< the engine thread has ended
         ReceiveFailed,    ///< one received frame was dropped by the link (too large...); the link
                           ///< still works
+        PeerAgent, ///< the peer agent said hello (ok) or is gone or missing (not ok): `message`
+        PeerCall,  ///< a peer call came back (`call`): ok when it was made and did not fail
     };
     Kind kind;
     std::optional<host::HostEvent> host;
     std::optional<ScenarioEvent> scenario;
     bool ok = false;
-    std::string message; ///< one sentence for a person
+    std::string message;                                 ///< one sentence for a person
+    std::optional<peer::CallRecord> call = std::nullopt; ///< PeerCall: the request and its answer
 };
 
-/// The engine: owns its thread, the link, the phantom host, the scenario runner and
-/// the timeline's writer side.
+/// The engine: owns its thread, the link, the phantom host, the scenario runner, the peer
+/// agent's channel and the timeline's writer side.
 ///
-/// Its loop polls the link's fd, an eventfd for commands, and the earliest timer of
-/// the host and the runner. Commands come in through a locked queue from any thread.
-/// Events go out through a queue: the notifier is called (on the engine thread) only
+/// Its loop polls the link's fd, the peer agent's, an eventfd for commands, and the
+/// earliest timer of the host and the runner. Peer calls and the agent's tcp_info samples
+/// become timeline records beside the frames, on the same clock; a sample of a socket
+/// whose state did not change is not recorded again. Commands come in through a locked queue from
+/// any thread. Events go out through a queue: the notifier is called (on the engine thread) only
 /// when the queue turns non-empty, so a flood of frames or events costs a consumer
 /// one wake-up until it calls takeEvents(). A Qt adapter turns the notifier into a
 /// queued signal.
@@ -96,8 +102,39 @@ public:
     void runScenario(Scenario scenario, ConnectionParams params);
     void cancelScenario();
     /// Auto-ACK (off by default; switch it at any time): while no scenario runs, the
-    /// phantom acknowledges the peer's new data and FIN as soon as they arrive.
+    /// phantom acknowledges the peer's new data and FIN as soon as they arrive (one
+    /// cumulative ACK per connection for the frames of one receive batch, as a receiver
+    /// with GRO does), and answers an unacceptable segment (a zero-window probe, a
+    /// keep-alive, data beyond its window) with an ACK of RCV.NXT, as RFC 9293 §3.10.7.4
+    /// says a TCP does.
     void setAutoAck(bool on);
+    /// The window the phantom advertises in Auto-ACK's and the listener's segments
+    /// (nullopt: repeat the window it last sent, 65535 before it sent any). Changing it
+    /// sends a window update at once on every connection Auto-ACK looks after, so a zero
+    /// window and its opening again are one call each (RFC 9293 §3.8.6).
+    void setAdvertisedWindow(std::optional<std::uint16_t> window);
+    /// The phantom as a server (passive open, RFC 9293 §3.5): while no scenario runs, a SYN
+    /// to the phantom's `port` is answered with a SYN-ACK (ISN `iss`, MSS `mss`, window as
+    /// setAdvertisedWindow says), and Auto-ACK, when on, looks after the connection.
+    /// `port` 0 stops listening.
+    struct Listener {
+        std::uint16_t port = 0;
+        wire::SeqNum iss{1000};
+        std::uint16_t mss = 1460;
+    };
+    void setListener(Listener listener);
+    /// Frames recorded from now on keep their first `bytes` bytes (0: all), see
+    /// Timeline::setSnapLength.
+    void setSnapLength(std::size_t bytes);
+
+    /// The peer agent to send peer calls to (nullptr: none; `whyNone` says why, and every
+    /// call is answered Refused with that sentence). Its Hello and every answer and sample
+    /// go into the timeline. Replaces any previous agent.
+    void attachAgent(std::unique_ptr<peer::AgentClient> agent, std::string whyNone = {});
+    /// Sends `request` to the peer agent; its id (set here, unique in this engine: ids
+    /// below 0x80000000) is returned at once, and a PeerCall event with the same id brings
+    /// the answer. Without an agent the answer is Refused, saying why.
+    std::uint32_t peerCall(peer::Request request);
     /// Ends the thread; pending commands are dropped. Idempotent; joins the thread unless
     /// called on it (from the notifier). A running scenario finishes (failed) first, then
     /// a Stopped event is the last event.
@@ -121,6 +158,9 @@ public:
         bool succeeded = false;
     };
     ScenarioSnapshot scenarioSnapshot() const;
+
+    /// Request ids from 0x80000000 up are the scenario runner's.
+    static constexpr std::uint32_t kRunnerCallIds = 0x80000000u;
 
 private:
     struct Impl;

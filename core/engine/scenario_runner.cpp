@@ -686,4 +686,8 @@ void ScenarioRunner::onFrame(const Frame& frame, std::int64_t nowNs, FrameList& 
     advance(nowNs, out);
 }
 
+void ScenarioRunner::onPeerAnswer(const peer::CallRecord&, std::int64_t, FrameList&) {}
+
+void ScenarioRunner::onPeerSample(const peer::Sample&, std::int64_t, FrameList&) {}
+
 } // namespace tcplab::engine

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "engine/scenario.h"
+#include "peer/agent_client.h"
 #include "wire/address.h"
 #include "wire/frame.h"
 #include "wire/segment_spec.h"
@@ -101,6 +102,10 @@ public:
     void onFrame(const wire::Frame& frame, std::int64_t nowNs, FrameList& out);
     /// Timeouts and retransmissions.
     void tick(std::int64_t nowNs, FrameList& out);
+    /// The answer to one of the runner's peer calls (takePeerRequests()).
+    void onPeerAnswer(const peer::CallRecord& call, std::int64_t nowNs, FrameList& out);
+    /// Sockets of the peer whose state changed (what the engine recorded).
+    void onPeerSample(const peer::Sample& sample, std::int64_t nowNs, FrameList& out);
     std::optional<std::int64_t> nextDeadline() const noexcept;
     /// Stops at the current step, which fails with `reason`.
     void cancel(std::int64_t nowNs, const std::string& reason);

@@ -707,4 +707,32 @@ std::optional<Suggestion> autoAck(const Connection& connection, const Endpoint& 
     return ackOf(connection, *li, ackReason(connection, *li, "Auto-ACK: "));
 }
 
+bool owesAck(const Connection& connection, const Endpoint& local, const SegmentResult& result) {
+    const auto li = connection.endOf(local);
+    if (!li || result.sender == *li || (result.flags & kRst) != 0)
+        return false;
+    const SegmentClasses& c = result.classes;
+    return c.has(SegmentClass::OutOfWindow) || c.has(SegmentClass::ZeroWindowProbe) ||
+           c.has(SegmentClass::KeepAlive) || c.has(SegmentClass::OutOfOrder) ||
+           c.has(SegmentClass::UnacceptableAck) || c.has(SegmentClass::SynInWindow) ||
+           (c.has(SegmentClass::Retransmission) && result.segLen > 0);
+}
+
+std::optional<Suggestion> ackNow(const Connection& connection, const Endpoint& local, bool owed) {
+    const auto li = connection.endOf(local);
+    if (!li)
+        return std::nullopt;
+    const EndState& x = connection.end(*li);
+    if (!x.irsKnown || !isSynchronized(x.state))
+        return std::nullopt;
+    if (!hasNewToAck(x) && !owed)
+        return std::nullopt;
+    if (hasNewToAck(x))
+        return ackOf(connection, *li, ackReason(connection, *li, "Auto-ACK: "));
+    return ackOf(connection, *li,
+                 fmt::format("Auto-ACK: the segment brought nothing acceptable; a TCP answers "
+                             "with an ACK of RCV.NXT = {} (RFC 9293 §3.10.7.4).",
+                             x.rcvNxt.value()));
+}
+
 } // namespace tcplab::tcp

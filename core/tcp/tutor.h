@@ -60,4 +60,14 @@ std::optional<Suggestion> suggestReset(const Connection& connection, const Endpo
 std::optional<Suggestion> autoAck(const Connection& connection, const Endpoint& local,
                                   const SegmentResult& result);
 
+/// Whether the segment of `result`, sent by the peer to `local`, calls for an immediate
+/// ACK even when it brings nothing new: RFC 9293 §3.10.7.4 (an unacceptable segment, a
+/// zero-window probe or a keep-alive is answered with an ACK of RCV.NXT) and RFC 5681 §3.2
+/// and §4.2 (out-of-order data is answered at once with a duplicate ACK). Never for a RST.
+bool owesAck(const Connection& connection, const Endpoint& local, const SegmentResult& result);
+/// The ACK `local` sends now: the pure ACK of its RCV.NXT at SND.NXT (`reason` begins with
+/// "Auto-ACK: "), when it has new data or a FIN to acknowledge, or when `owed` (see
+/// owesAck); nullopt before the handshake or after a RST.
+std::optional<Suggestion> ackNow(const Connection& connection, const Endpoint& local, bool owed);
+
 } // namespace tcplab::tcp

@@ -11,6 +11,8 @@
 #include "engine/engine.h"
 #include "engine/scenario.h"
 #include "link/memory_link.h"
+#include "peer/call_text.h"
+#include "timeline/peer_records.h"
 #include "timeline/timeline.h"
 #include "wire/arp.h"
 #include "wire/ethernet.h"
@@ -18,6 +20,8 @@
 #include "wire/segment_spec.h"
 
 #include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -311,6 +315,66 @@ engine::ConnectionParams connectionParams() {
     return p;
 }
 
+/// The agent's end of a socketpair, played by the test thread: it reads requests and answers
+/// them as told.
+class FakeAgent {
+public:
+    FakeAgent() {
+        int fds[2];
+        if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) == 0) {
+            m_fd = fds[0];
+            auto c = peer::AgentClient::adopt(fds[1], "the test's agent");
+            if (c)
+                client = std::move(*c);
+        }
+    }
+    ~FakeAgent() { close(); }
+    void close() {
+        if (m_fd >= 0)
+            ::close(m_fd);
+        m_fd = -1;
+    }
+    bool say(const peer::Message& m) {
+        const auto bytes = peer::encode(m);
+        return m_fd >= 0 &&
+               ::send(m_fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == ssize_t(bytes.size());
+    }
+    /// The next request, waiting up to `timeoutMs`.
+    std::optional<peer::Request> request(int timeoutMs = 2000) {
+        pollfd p{m_fd, POLLIN, 0};
+        if (::poll(&p, 1, timeoutMs) <= 0)
+            return std::nullopt;
+        std::vector<std::uint8_t> buffer(peer::kMaxMessageBytes);
+        const ssize_t n = ::recv(m_fd, buffer.data(), buffer.size(), 0);
+        if (n <= 0)
+            return std::nullopt;
+        auto m = peer::decode({buffer.data(), std::size_t(n)});
+        if (!m || !std::holds_alternative<peer::Request>(*m))
+            return std::nullopt;
+        return std::get<peer::Request>(*m);
+    }
+    std::unique_ptr<peer::AgentClient> client;
+
+private:
+    int m_fd = -1;
+};
+
+peer::SocketSample socketSample(std::uint64_t inode, std::uint64_t cwnd) {
+    peer::SocketSample s;
+    s.inode = inode;
+    s.fd = 3;
+    s.local = {198, 18, 0, 1};
+    s.localPort = 5000;
+    s.remote = {198, 18, 0, 2};
+    s.remotePort = 50000;
+    peer::TcpInfo info;
+    info.set(peer::TcpInfoField::State, 1);
+    info.set(peer::TcpInfoField::SndCwnd, cwnd);
+    info.set(peer::TcpInfoField::LastDataRecv, cwnd * 7); // clock-driven: not news alone
+    s.fields = info.pairs();
+    return s;
+}
+
 constexpr std::string_view kHandshake = "title handshake\n"
                                         "send S seq=iss\n"
                                         "expect SA ack=iss+1 within=2000\n"
@@ -355,12 +419,16 @@ private Q_SLOTS:
             rig.settle(100ms);
             QCOMPARE(acksFromPhantom(kPeerIss + 11), std::size_t{0});
         }
-        // A retransmission of the same data is not new: no second ACK of it.
+        // A retransmission of data already acknowledged brings nothing new, but a TCP
+        // answers it with an ACK of RCV.NXT (RFC 9293 §3.10.7.4: our ACK may have been lost).
         QVERIFY(rig.peer->send(tcpSegment(false, kPsh | kAck, kPeerIss + 1, 101, "0123456789")));
+        if (on)
+            QVERIFY(rig.until([&] { return acksFromPhantom(kPeerIss + 11) == 2; }));
         QVERIFY(rig.peer->send(tcpSegment(false, kFin | kAck, kPeerIss + 11, 101)));
         if (on) {
             QVERIFY(rig.until([&] { return acksFromPhantom(kPeerIss + 12) == 1; }));
-            QCOMPARE(acksFromPhantom(kPeerIss + 11), std::size_t{1});
+            rig.settle(50ms);
+            QCOMPARE(acksFromPhantom(kPeerIss + 11), std::size_t{2});
         } else {
             rig.settle(100ms);
             QCOMPARE(acksFromPhantom(kPeerIss + 12), std::size_t{0});
@@ -371,6 +439,189 @@ private Q_SLOTS:
         rig.settle(100ms);
         QCOMPARE(acksFromPhantom(kPeerIss + 16), std::size_t{0});
     }
+    // The listener: a SYN to the phantom's listening port is answered with a SYN-ACK (the
+    // listener's ISN, ack = SEG.SEQ + 1, its MSS); with Auto-ACK the peer's data is then
+    // acknowledged. A SYN to another port gets nothing.
+    void listener_answersSynWithSynAck() {
+        Rig rig;
+        QVERIFY(rig.claimed());
+        rig.engine->setListener({50000, SeqNum(7000), 1400});
+        rig.engine->setAutoAck(true);
+        using namespace tcp_flags;
+        QVERIFY(rig.peer->send(tcpSegment(false, kSyn, kPeerIss, 0)));
+        const auto synAcks = [&] {
+            return rig.peer->count([](const Frame& f) {
+                const TcpHeader* t = f.tcp();
+                return t && t->flags == (kSyn | kAck) && t->seq == SeqNum(7000) &&
+                       t->ack == SeqNum(kPeerIss + 1) && t->options.byteSize() == 4 &&
+                       t->options.mss() == std::uint16_t{1400};
+            });
+        };
+        QVERIFY(rig.until([&] { return synAcks() == 1; }));
+        // A retransmitted SYN gets the same SYN-ACK again.
+        QVERIFY(rig.peer->send(tcpSegment(false, kSyn, kPeerIss, 0)));
+        QVERIFY(rig.until([&] { return synAcks() == 2; }));
+        QVERIFY(rig.peer->send(tcpSegment(false, kAck, kPeerIss + 1, 7001)));
+        QVERIFY(rig.peer->send(tcpSegment(false, kPsh | kAck, kPeerIss + 1, 7001, "hello")));
+        QVERIFY(rig.until([&] {
+            return rig.peer->count([](const Frame& f) {
+                const TcpHeader* t = f.tcp();
+                return t && t->flags == kAck && t->seq == SeqNum(7001) &&
+                       t->ack == SeqNum(kPeerIss + 6);
+            }) == 1;
+        }));
+        // Not listening any more: a new SYN is not answered.
+        rig.engine->setListener({});
+        auto other = tcpSegment(false, kSyn, kPeerIss + 5000, 0);
+        other[34 + 1] = 0x99; // another source port
+        QVERIFY(rig.peer->send(other));
+        rig.settle(100ms);
+        QCOMPARE(synAcks(), std::size_t{2});
+    }
+
+    // The advertised window: Auto-ACK's ACKs carry it, and changing it sends a window
+    // update at once; a zero-window probe (one byte beyond the window) is answered with an
+    // ACK of RCV.NXT and window 0 (RFC 9293 §3.8.6.1).
+    void advertisedWindow_zeroThenOpen() {
+        Rig rig;
+        rig.peer->answerSyn = true;
+        QVERIFY(rig.claimed());
+        rig.engine->setAutoAck(true);
+        rig.engine->setAdvertisedWindow(0);
+        using namespace tcp_flags;
+        rig.engine->sendFrame(tcpSegment(true, kSyn, 100, 0));
+        QVERIFY(rig.until([&] { return rig.count(Direction::Received) >= 1; }));
+        rig.engine->sendFrame(tcpSegment(true, kAck, 101, kPeerIss + 1));
+        QVERIFY(rig.until([&] { return rig.count(Direction::Sent) >= 2; }));
+        const auto acks = [&](std::uint32_t ack, std::uint16_t window) {
+            return rig.peer->count([&](const Frame& f) {
+                const TcpHeader* t = f.tcp();
+                return t && f.ethernet.src == kPhantomMac && t->flags == kAck &&
+                       t->ack == SeqNum(ack) && t->window == window;
+            });
+        };
+        QVERIFY(rig.peer->send(tcpSegment(false, kPsh | kAck, kPeerIss + 1, 101, "0123456789")));
+        QVERIFY(rig.until([&] { return acks(kPeerIss + 11, 0) == 1; }));
+        // The probe: one byte at RCV.NXT into a zero window.
+        QVERIFY(rig.peer->send(tcpSegment(false, kAck, kPeerIss + 11, 101, "x")));
+        QVERIFY(rig.until([&] { return acks(kPeerIss + 11, 0) == 2; }));
+        // Open again: an update at once, with nothing new to acknowledge.
+        rig.engine->setAdvertisedWindow(4096);
+        QVERIFY(rig.until([&] { return acks(kPeerIss + 11, 4096) == 1; }));
+    }
+
+    void snapLength_keepsHeadersAndWireLength() {
+        Rig rig;
+        QVERIFY(rig.claimed());
+        rig.engine->setSnapLength(60);
+        const std::string data(1000, 'd');
+        QVERIFY(rig.peer->send(tcpSegment(false, tcp_flags::kAck, kPeerIss, 100, data)));
+        QVERIFY(rig.until([&] { return rig.count(Direction::Received) >= 1; }));
+        const timeline::Entry& e = (*rig.timeline)[rig.timeline->size() - 1];
+        QCOMPARE(e.bytes.size(), std::size_t{60});
+        QCOMPARE(e.wireLength, std::uint32_t(54 + 1000));
+        const auto seg = tcp::segmentOf(e.decode());
+        QVERIFY(seg);
+        QCOMPARE(seg->segment.payloadLength, std::uint32_t{1000});
+    }
+
+    // Peer calls go to the agent and come back as events and timeline records; the agent's
+    // samples are recorded once per change of state; a gone agent answers every call
+    // with a sentence, pending ones included.
+    void peerCalls_throughTheAgent() {
+        Rig rig;
+        FakeAgent agent;
+        QVERIFY(agent.client);
+        rig.engine->attachAgent(std::move(agent.client));
+        QVERIFY(agent.say(peer::Hello{peer::kProtocolVersion, "linux", "6.18", 99, ""}));
+        QVERIFY(rig.until([&] { return rig.events.count(EngineEvent::Kind::PeerAgent) == 1; }));
+        QVERIFY(rig.events.first(EngineEvent::Kind::PeerAgent)->ok);
+
+        const std::uint32_t id = rig.engine->peerCall(*peer::parseCall("socket inet"));
+        QVERIFY(id > 0 && id < Engine::kRunnerCallIds);
+        const auto request = agent.request();
+        QVERIFY(request);
+        QCOMPARE(request->id, id);
+        QCOMPARE(request->call, peer::Call::Socket);
+        peer::Answer answer;
+        answer.id = id;
+        answer.call = peer::Call::Socket;
+        answer.result = 3;
+        answer.startNs = 1234;
+        answer.durationNs = 5000;
+        QVERIFY(agent.say(answer));
+        QVERIFY(rig.until([&] { return rig.events.count(EngineEvent::Kind::PeerCall) == 1; }));
+        const EngineEvent* e = rig.events.first(EngineEvent::Kind::PeerCall);
+        QVERIFY(e->ok && e->call);
+        QCOMPARE(e->call->answer.result, std::int64_t{3});
+        QCOMPARE(QString::fromStdString(e->message),
+                 QStringLiteral("socket(AF_INET, SOCK_STREAM, 0) = 3 [5 us]"));
+        QVERIFY(rig.until([&] { return rig.timeline->peerSize() == 2; })); // hello, call
+        QCOMPARE(timeline::callRecord(rig.timeline->peer(1))->answer.result, std::int64_t{3});
+        QCOMPARE(rig.timeline->peer(1).timeNs, std::int64_t{1234});
+
+        // Samples: recorded when the state changes, not when only the clock moved.
+        peer::Sample sample;
+        sample.timeNs = 2000;
+        sample.sockets = {socketSample(11, 10)};
+        QVERIFY(agent.say(sample));
+        sample.timeNs = 3000;
+        sample.sockets = {socketSample(11, 10)};
+        sample.sockets[0].fields = socketSample(11, 10).fields;
+        auto clockOnly = peer::TcpInfo::fromPairs(sample.sockets[0].fields);
+        clockOnly.set(peer::TcpInfoField::LastDataRecv, 99999);
+        sample.sockets[0].fields = clockOnly.pairs();
+        QVERIFY(agent.say(sample));
+        sample.timeNs = 4000;
+        sample.sockets = {socketSample(11, 20)};
+        QVERIFY(agent.say(sample));
+        sample.timeNs = 5000;
+        sample.sockets = {socketSample(11, 20)};
+        sample.sockets[0].gone = true;
+        QVERIFY(agent.say(sample));
+        QVERIFY(rig.until([&] { return rig.timeline->peerSize() == 5; }));
+        rig.settle(50ms);
+        QCOMPARE(rig.timeline->peerSize(), std::size_t{5});
+        QCOMPARE(rig.timeline->peer(2).timeNs, std::int64_t{2000});
+        QCOMPARE(rig.timeline->peer(3).timeNs, std::int64_t{4000});
+        QVERIFY(timeline::sampleRecord(rig.timeline->peer(4))->sockets[0].gone);
+
+        // The agent goes away with a call pending: it is answered, with a sentence, and so is
+        // every later call.
+        const std::uint32_t pending = rig.engine->peerCall(*peer::parseCall("accept 3"));
+        QVERIFY(agent.request());
+        agent.close();
+        const std::uint32_t later = rig.engine->peerCall(*peer::parseCall("close 3"));
+        QVERIFY(rig.until([&] { return rig.events.count(EngineEvent::Kind::PeerCall) == 3; }));
+        for (const auto& ev : rig.events.all) {
+            if (ev.kind != EngineEvent::Kind::PeerCall || ev.call->answer.id == id)
+                continue;
+            QVERIFY(ev.call->answer.id == pending || ev.call->answer.id == later);
+            QCOMPARE(ev.call->answer.outcome, peer::Outcome::Refused);
+            QVERIFY2(ev.call->answer.text.find("is gone") != std::string::npos,
+                     ev.call->answer.text.c_str());
+            QVERIFY(!ev.ok);
+        }
+        QCOMPARE(rig.events.count(EngineEvent::Kind::PeerAgent), std::size_t{2});
+    }
+
+    void peerCalls_withoutAgent_sayWhy() {
+        Rig rig;
+        rig.engine->attachAgent(nullptr, "the lwIP lab was started without its agent");
+        rig.engine->peerCall(*peer::parseCall("sysctl net.ipv4.tcp_sack"));
+        QVERIFY(rig.until([&] { return rig.events.count(EngineEvent::Kind::PeerCall) == 1; }));
+        const EngineEvent* e = rig.events.first(EngineEvent::Kind::PeerCall);
+        QCOMPARE(e->call->answer.outcome, peer::Outcome::Refused);
+        QCOMPARE(QString::fromStdString(e->call->answer.text),
+                 QStringLiteral("the lwIP lab was started without its agent"));
+        // An engine never given an agent says so too.
+        Rig bare;
+        bare.engine->peerCall(*peer::parseCall("sample"));
+        QVERIFY(bare.until([&] { return bare.events.count(EngineEvent::Kind::PeerCall) == 1; }));
+        QVERIFY(bare.events.first(EngineEvent::Kind::PeerCall)
+                    ->call->answer.text.find("no peer agent") != std::string::npos);
+    }
+
     void probe_sendsProbesThenClaimsAndAnnounces() {
         Rig rig;
         rig.engine->configure(identity(), fastTiming(), Engine::Probe::Run);
