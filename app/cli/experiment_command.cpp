@@ -227,7 +227,7 @@ int repeatExperiment(const ExperimentOptions& o, Plan plan) {
     if (o.skipProbe)
         std::cerr << "tcplab-cli experiment: warning: --skip-probe: the phantom claims "
                   << o.phantom << " without checking that nobody else uses it\n";
-    const std::int64_t budgetNs = scenarioBudgetNs(plan.scenario);
+    const std::int64_t budgetNs = engine::timeBudgetNs(plan.scenario);
     constexpr unsigned kFailuresShown = 10;
     unsigned ok = 0;
     unsigned failures = 0;
@@ -362,7 +362,7 @@ int runExperiment(ExperimentOptions o) {
     engine.runScenario(plan.scenario, plan.params);
 
     // Bound the whole run: the probe and resolution, then every step's own limit.
-    const std::int64_t budgetNs = scenarioBudgetNs(plan.scenario);
+    const std::int64_t budgetNs = engine::timeBudgetNs(plan.scenario);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(budgetNs);
 
     Ladder ladder(plan.params, out);

@@ -49,19 +49,4 @@ void Ladder::print(const timeline::Entry& entry) {
     m_out.flush();
 }
 
-std::int64_t scenarioBudgetNs(const engine::Scenario& scenario) {
-    std::int64_t budgetNs = 15'000'000'000;
-    for (const auto& step : scenario.steps)
-        std::visit(
-            [&](const auto& a) {
-                using T = std::decay_t<decltype(a)>;
-                if constexpr (std::is_same_v<T, engine::LingerStep>)
-                    budgetNs += a.durationNs;
-                else if constexpr (!std::is_same_v<T, engine::SendStep>)
-                    budgetNs += a.withinNs;
-            },
-            step.action);
-    return budgetNs;
-}
-
 } // namespace tcplab::cli

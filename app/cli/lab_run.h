@@ -1,6 +1,6 @@
 #pragma once
 // Pieces shared by the commands that run a scenario against a built-in lab
-// (experiment, compare): the text ladder, the lab's addresses, the run's time budget.
+// (experiment, compare): the text ladder and the lab's addresses.
 
 #include "engine/scenario.h"
 #include "engine/scenario_runner.h"
@@ -34,9 +34,5 @@ private:
     std::optional<std::int64_t> m_start;
     std::optional<wire::SeqNum> m_irs;
 };
-
-/// How long a run of `scenario` may take in all: 15 s for the probe and the
-/// resolution, plus every step's own limit.
-std::int64_t scenarioBudgetNs(const engine::Scenario& scenario);
 
 } // namespace tcplab::cli

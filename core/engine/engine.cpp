@@ -249,6 +249,7 @@ struct Engine::Impl {
 
             tick();
             receiveEagerly();
+            answerRefusedCalls();
             samplePeerAfterFrames();
             publishEvents();
         }
@@ -269,6 +270,8 @@ struct Engine::Impl {
 
     /// Milliseconds until the earliest timer, rounded up so that we wake at or after it.
     std::int64_t pollTimeoutMs() const {
+        if (!refused.empty())
+            return 0;
         std::optional<std::int64_t> deadline;
         if (host && !linkFailure)
             deadline = host->nextDeadline();
@@ -434,9 +437,26 @@ struct Engine::Impl {
         a.result = -1;
         a.startNs = clock();
         a.text = why;
-        onPeerCall(peer::CallRecord{std::move(request), std::move(a)});
+        // Answered on the next turn, not from inside whoever sent it (the runner).
+        refused.push_back(peer::CallRecord{std::move(request), std::move(a)});
         if (agent && agent->failure())
             reportAgentGone();
+    }
+
+    void answerRefusedCalls() {
+        while (!refused.empty()) {
+            peer::CallRecord call = std::move(refused.front());
+            refused.pop_front();
+            onPeerCall(std::move(call));
+        }
+    }
+
+    /// The peer calls the runner's steps asked for.
+    void sendRunnerCalls() {
+        if (!runner)
+            return;
+        for (auto& r : runner->takePeerRequests())
+            sendPeerCall(std::move(r), false);
     }
 
     void receiveAgent() {
@@ -856,6 +876,7 @@ struct Engine::Impl {
     void collectRunnerEvents() {
         if (!runner)
             return;
+        sendRunnerCalls();
         auto produced = runner->takeEvents();
         const bool changed = !produced.empty() || runner->received().size() != lastReceivedSize;
         for (auto& e : produced) {
@@ -1024,6 +1045,7 @@ struct Engine::Impl {
     bool agentGoneReported = false;
     std::atomic<std::uint32_t> callIds{1};
     std::unordered_set<std::uint32_t> internalSamples; ///< samplePeerAfterFrames() requests
+    std::deque<peer::CallRecord> refused; ///< calls answered Refused by us, not the agent
     std::unordered_map<std::uint64_t, peer::SocketSample> lastSamples; ///< by inode
     bool tcpFramesSinceSample = false;
     std::int64_t lastFrameSampleNs = 0;

@@ -160,7 +160,7 @@ public:
     ScenarioSnapshot scenarioSnapshot() const;
 
     /// Request ids from 0x80000000 up are the scenario runner's.
-    static constexpr std::uint32_t kRunnerCallIds = 0x80000000u;
+    static constexpr std::uint32_t kRunnerCallIds = ScenarioRunner::kFirstCallId;
 
 private:
     struct Impl;

@@ -1,8 +1,11 @@
 #include "engine/scenario.h"
 
+#include "peer/call_text.h"
+#include "peer/tcp_info.h"
 #include "wire/bytes.h"
 
 #include <array>
+#include <cctype>
 #include <charconv>
 #include <limits>
 #include <utility>
@@ -629,6 +632,189 @@ std::optional<std::string> tooManyPositional(std::string_view kind,
     return fmt::format("unexpected '{}' ({} is written {})", pos[expected], kind, form);
 }
 
+/// A byte count: decimal digits with an optional k, M or G (powers of 1024), at most 2^40.
+std::optional<std::uint64_t> sizeValue(std::string_view w) {
+    std::uint64_t scale = 1;
+    if (!w.empty() && (w.back() == 'k' || w.back() == 'K' || w.back() == 'M' || w.back() == 'G')) {
+        scale = w.back() == 'G' ? 1ull << 30 : w.back() == 'M' ? 1ull << 20 : 1ull << 10;
+        w.remove_suffix(1);
+    }
+    if (w.empty() || w.size() > 13 || w.find_first_not_of("0123456789") != std::string_view::npos)
+        return std::nullopt;
+    std::uint64_t v = 0;
+    std::from_chars(w.data(), w.data() + w.size(), v);
+    if (v > (1ull << 40) / scale)
+        return std::nullopt;
+    return v * scale;
+}
+
+/// "peer CALL [= RESULT [ERRNO] | = *] [background] [within=MS] [name=...]"; `name` receives
+/// the name= value when there is one.
+StepResultOr parsePeer(const std::vector<std::string_view>& words,
+                       std::optional<std::string_view>& name) {
+    PeerStep s;
+    std::vector<std::string_view> call;
+    std::vector<std::string_view> result;
+    bool inResult = false;
+    for (std::size_t i = 1; i < words.size(); ++i) {
+        const std::string_view w = words[i];
+        if (w.starts_with("within=")) {
+            auto d = parseDuration(w.substr(7), "within");
+            if (!d)
+                return tl::make_unexpected(d.error());
+            s.withinNs = *d;
+        } else if (w.starts_with("name=")) {
+            name = w.substr(5);
+        } else if (w == "background") {
+            s.background = true;
+        } else if (w == "=") {
+            if (inResult)
+                return tl::make_unexpected(std::string("a second '=' in a peer step"));
+            inResult = true;
+        } else if (inResult) {
+            result.push_back(w);
+        } else {
+            call.push_back(w);
+        }
+    }
+    if (call.empty())
+        return tl::make_unexpected(
+            std::string("missing value: peer needs a call (peer socket inet, peer listen 3)"));
+    for (const auto w : call) {
+        s.call += s.call.empty() ? "" : " ";
+        s.call += w;
+    }
+    // Checked now, with stand-in values for the variables, so a typo fails before anything
+    // is sent.
+    const auto checked =
+        peer::parseCall(expandPeerCall(s.call, {"198.18.0.2", "198.18.0.1", "50000", "50001"}));
+    if (!checked)
+        return tl::make_unexpected(checked.error());
+    if (inResult) {
+        if (result.empty())
+            return tl::make_unexpected(
+                std::string("'=' needs the result it expects (= 0, = -1 ECONNREFUSED, = *)"));
+        if (result.size() > 2)
+            return tl::make_unexpected(
+                fmt::format("unexpected '{}' after the expected result", result[2]));
+        if (result[0] == "*") {
+            if (result.size() > 1)
+                return tl::make_unexpected(std::string("'= *' takes no errno"));
+            s.anyResult = true;
+        } else {
+            std::int64_t v = 0;
+            const auto [end, ec] =
+                std::from_chars(result[0].data(), result[0].data() + result[0].size(), v);
+            if (ec != std::errc() || end != result[0].data() + result[0].size())
+                return tl::make_unexpected(
+                    fmt::format("'{}' is not a result (a number such as 0, 4 or -1)", result[0]));
+            s.result = v;
+            if (result.size() == 2) {
+                std::optional<int> e = peer::errnoByName(result[1]);
+                if (int n = 0;
+                    !e &&
+                    std::from_chars(result[1].data(), result[1].data() + result[1].size(), n).ptr ==
+                        result[1].data() + result[1].size() &&
+                    n > 0 && n < 4096)
+                    e = n;
+                if (!e)
+                    return tl::make_unexpected(fmt::format(
+                        "'{}' is not an errno name (ECONNREFUSED, EAGAIN...)", result[1]));
+                if (v != -1)
+                    return tl::make_unexpected(std::string("an errno goes with the result -1"));
+                s.error = *e;
+            }
+        }
+    }
+    return s;
+}
+
+/// A tcp_info state by name ("ESTABLISHED", "time-wait", "TIME_WAIT").
+std::optional<std::uint64_t> stateByName(std::string_view name) {
+    std::string n(name);
+    for (auto& c : n)
+        c = c == '_' ? '-' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    for (std::uint64_t v = 1; v <= 13; ++v)
+        if (peer::linuxStateName(v) == n)
+            return v;
+    if (n == "SYN-RECV")
+        return 3;
+    if (n == "CLOSE")
+        return 7;
+    return std::nullopt;
+}
+
+/// "expect-peer FIELD OP VALUE [fd=N] [within=MS] [name=...]".
+StepResultOr parseExpectPeer(const std::vector<std::string_view>& words,
+                             std::optional<std::string_view>& name) {
+    constexpr std::string_view kForm =
+        "expect-peer FIELD OP VALUE [fd=N] [within=MS] [name=...] (expect-peer snd_cwnd >= 20)";
+    ExpectPeerStep s;
+    std::vector<std::string_view> pos;
+    for (std::size_t i = 1; i < words.size(); ++i) {
+        const std::string_view w = words[i];
+        if (w.starts_with("within=")) {
+            auto d = parseDuration(w.substr(7), "within");
+            if (!d)
+                return tl::make_unexpected(d.error());
+            s.withinNs = *d;
+        } else if (w.starts_with("name=")) {
+            name = w.substr(5);
+        } else if (w.starts_with("fd=")) {
+            auto n = parseNumber(w.substr(3), 1'000'000, "fd");
+            if (!n)
+                return tl::make_unexpected(n.error());
+            s.fd = static_cast<int>(*n);
+        } else {
+            pos.push_back(w);
+        }
+    }
+    if (pos.size() != 3)
+        return tl::make_unexpected(fmt::format("expect-peer is written {}", kForm));
+    const std::string_view field = pos[0];
+    if (field != "rqueue" && field != "wqueue" && !peer::fieldByName(field))
+        return tl::make_unexpected(fmt::format(
+            "'{}' is not a tcp_info field (snd_cwnd, snd_ssthresh, rtt, rto, state, unacked, "
+            "snd_wnd, rcv_wnd, total_retrans, ...) nor rqueue or wqueue",
+            field));
+    s.field = std::string(field);
+    static constexpr std::pair<std::string_view, ExpectPeerStep::Op> kOps[] = {
+        {"==", ExpectPeerStep::Op::Equal},        {"=", ExpectPeerStep::Op::Equal},
+        {"!=", ExpectPeerStep::Op::NotEqual},     {"<", ExpectPeerStep::Op::Less},
+        {"<=", ExpectPeerStep::Op::LessEqual},    {">", ExpectPeerStep::Op::Greater},
+        {">=", ExpectPeerStep::Op::GreaterEqual},
+    };
+    bool known = false;
+    for (const auto& [text, op] : kOps)
+        if (pos[1] == text) {
+            s.op = op;
+            known = true;
+        }
+    if (!known)
+        return tl::make_unexpected(
+            fmt::format("'{}' is not a comparison (==, !=, <, <=, >, >=)", pos[1]));
+    if (s.field == "state") {
+        const auto v = stateByName(pos[2]);
+        if (!v)
+            return tl::make_unexpected(fmt::format(
+                "'{}' is not a TCP state (ESTABLISHED, SYN-SENT, FIN-WAIT-1, TIME-WAIT, ...)",
+                pos[2]));
+        s.value = *v;
+    } else {
+        std::optional<std::uint64_t> v = sizeValue(pos[2]);
+        if (!v && !pos[2].empty()) {
+            std::uint64_t n = 0;
+            const auto [end, ec] = std::from_chars(pos[2].data(), pos[2].data() + pos[2].size(), n);
+            if (ec == std::errc() && end == pos[2].data() + pos[2].size())
+                v = n;
+        }
+        if (!v)
+            return tl::make_unexpected(fmt::format("'{}' is not a number", pos[2]));
+        s.value = *v;
+    }
+    return s;
+}
+
 StepResultOr parseSend(LineReader& r) {
     constexpr std::string_view kForm =
         "send FLAGS [seq=EXPR] [ack=EXPR] [win=N] [data=...] [options=...] [name=...]";
@@ -700,15 +886,21 @@ StepResultOr parseReceive(LineReader& r) {
     if (pos.empty())
         return tl::make_unexpected(
             std::string("missing value: receive needs what to receive (http or fin)"));
-    if (auto e = tooManyPositional("receive", pos, 1, "receive http|fin [within=MS] [name=...]"))
+    if (auto e =
+            tooManyPositional("receive", pos, 1, "receive http|fin|BYTES [within=MS] [name=...]"))
         return tl::make_unexpected(*e);
     ReceiveStep s;
-    if (pos[0] == "http")
+    if (pos[0] == "http") {
         s.until = ReceiveStep::Until::HttpResponse;
-    else if (pos[0] == "fin")
+    } else if (pos[0] == "fin") {
         s.until = ReceiveStep::Until::PeerFin;
-    else
-        return tl::make_unexpected(fmt::format("receive takes http or fin, not '{}'", pos[0]));
+    } else if (const auto n = sizeValue(pos[0]); n && *n > 0) {
+        s.until = ReceiveStep::Until::Bytes;
+        s.bytes = *n;
+    } else {
+        return tl::make_unexpected(fmt::format(
+            "receive takes http, fin or a number of bytes (1000, 4M), not '{}'", pos[0]));
+    }
     auto within = withinValue(r, s.withinNs);
     if (!within)
         return tl::make_unexpected(within.error());
@@ -783,15 +975,37 @@ std::string formatAction(const StepAction& action) {
                        seqPart("ack", a.ack) + " within=" + formatDuration(a.withinNs);
             } else if constexpr (std::is_same_v<T, ReceiveStep>) {
                 return fmt::format("receive {} within={}",
-                                   a.until == ReceiveStep::Until::HttpResponse ? "http" : "fin",
+                                   a.until == ReceiveStep::Until::HttpResponse ? "http"
+                                   : a.until == ReceiveStep::Until::PeerFin
+                                       ? "fin"
+                                       : std::to_string(a.bytes),
                                    formatDuration(a.withinNs));
             } else if constexpr (std::is_same_v<T, WaitStep>) {
                 const char* what = a.acked && a.peerFin ? "acked,peer-fin"
                                    : a.peerFin          ? "peer-fin"
                                                         : "acked";
                 return fmt::format("wait {} within={}", what, formatDuration(a.withinNs));
-            } else {
+            } else if constexpr (std::is_same_v<T, LingerStep>) {
                 return "linger " + formatDuration(a.durationNs);
+            } else if constexpr (std::is_same_v<T, PeerStep>) {
+                std::string s = "peer " + a.call;
+                if (a.anyResult)
+                    s += " = *";
+                else if (a.result)
+                    s += fmt::format(" = {}", *a.result);
+                if (a.error) {
+                    const std::string name = peer::errnoName(*a.error);
+                    s += " " + (name.starts_with("errno ") ? std::to_string(*a.error) : name);
+                }
+                if (a.background)
+                    s += " background";
+                return s + " within=" + formatDuration(a.withinNs);
+            } else {
+                std::string s = fmt::format("expect-peer {} {} ", a.field, opText(a.op));
+                s += a.field == "state" ? peer::linuxStateName(a.value) : std::to_string(a.value);
+                if (a.fd)
+                    s += fmt::format(" fd={}", *a.fd);
+                return s + " within=" + formatDuration(a.withinNs);
             }
         },
         action);
@@ -864,6 +1078,8 @@ std::string defaultStepName(const StepAction& action) {
             } else if constexpr (std::is_same_v<T, ExpectStep>) {
                 return "expect " + flagName(a.flags);
             } else if constexpr (std::is_same_v<T, ReceiveStep>) {
+                if (a.until == ReceiveStep::Until::Bytes)
+                    return fmt::format("receive {} byte{}", a.bytes, a.bytes == 1 ? "" : "s");
                 return a.until == ReceiveStep::Until::HttpResponse ? "receive the response"
                                                                    : "receive the peer's FIN";
             } else if constexpr (std::is_same_v<T, WaitStep>) {
@@ -872,10 +1088,16 @@ std::string defaultStepName(const StepAction& action) {
                 if (a.peerFin)
                     return "wait for the peer's FIN";
                 return "wait until everything is acknowledged";
-            } else {
+            } else if constexpr (std::is_same_v<T, LingerStep>) {
                 return fmt::format("linger {}", a.durationNs % kNsPerMs == 0
                                                     ? fmt::format("{} ms", a.durationNs / kNsPerMs)
                                                     : fmt::format("{} ns", a.durationNs));
+            } else if constexpr (std::is_same_v<T, PeerStep>) {
+                return "peer " + a.call;
+            } else {
+                return fmt::format("expect-peer {} {} {}", a.field, opText(a.op),
+                                   a.field == "state" ? peer::linuxStateName(a.value)
+                                                      : std::to_string(a.value));
             }
         },
         action);
@@ -913,7 +1135,12 @@ tl::expected<Scenario, ScenarioError> parseScenario(std::string_view text) {
         if (!words)
             return fail(words.error());
         LineReader reader(kind, *words);
+        std::optional<std::string_view> peerName;
         StepResultOr action = [&]() -> StepResultOr {
+            if (kind == "peer")
+                return parsePeer(*words, peerName);
+            if (kind == "expect-peer")
+                return parseExpectPeer(*words, peerName);
             if (kind == "send")
                 return parseSend(reader);
             if (kind == "expect")
@@ -925,14 +1152,16 @@ tl::expected<Scenario, ScenarioError> parseScenario(std::string_view text) {
             if (kind == "linger")
                 return parseLinger(reader);
             return tl::make_unexpected(fmt::format(
-                "unknown step kind '{}' (use send, expect, receive, wait, linger or title)", kind));
+                "unknown step kind '{}' (use send, expect, receive, wait, linger, peer, "
+                "expect-peer or title)",
+                kind));
         }();
         if (!action)
             return fail(action.error());
         Step step;
         step.line = lineNo;
         step.action = std::move(*action);
-        if (const auto name = reader.value("name")) {
+        if (const auto name = peerName ? peerName : reader.value("name")) {
             auto bytes = valueBytes(*name);
             if (!bytes)
                 return fail(fmt::format("name: {}", bytes.error()));
@@ -958,6 +1187,82 @@ std::string formatScenario(const Scenario& scenario) {
         out += '\n';
     }
     return out;
+}
+
+/// The call text of a peer step with its variables replaced by `values` ($phantom, $peer,
+/// $sport, $dport, in that order).
+std::string expandPeerCall(std::string_view call, const std::array<std::string, 4>& values) {
+    static constexpr std::array<std::string_view, 4> kNames = {"$phantom", "$peer", "$sport",
+                                                               "$dport"};
+    std::string out;
+    std::size_t i = 0;
+    while (i < call.size()) {
+        bool replaced = false;
+        if (call[i] == '$') {
+            for (std::size_t k = 0; k < kNames.size(); ++k) {
+                if (call.substr(i, kNames[k].size()) == kNames[k]) {
+                    out += values[k];
+                    i += kNames[k].size();
+                    replaced = true;
+                    break;
+                }
+            }
+        }
+        if (!replaced)
+            out += call[i++];
+    }
+    return out;
+}
+
+std::int64_t timeBudgetNs(const Scenario& scenario) {
+    std::int64_t budgetNs = 15'000'000'000;
+    for (const auto& step : scenario.steps)
+        std::visit(
+            [&](const auto& a) {
+                using T = std::decay_t<decltype(a)>;
+                if constexpr (std::is_same_v<T, LingerStep>)
+                    budgetNs += a.durationNs;
+                else if constexpr (!std::is_same_v<T, SendStep>)
+                    budgetNs += a.withinNs;
+            },
+            step.action);
+    return budgetNs;
+}
+
+std::string_view opText(ExpectPeerStep::Op op) noexcept {
+    switch (op) {
+    case ExpectPeerStep::Op::Equal:
+        return "==";
+    case ExpectPeerStep::Op::NotEqual:
+        return "!=";
+    case ExpectPeerStep::Op::Less:
+        return "<";
+    case ExpectPeerStep::Op::LessEqual:
+        return "<=";
+    case ExpectPeerStep::Op::Greater:
+        return ">";
+    case ExpectPeerStep::Op::GreaterEqual:
+        return ">=";
+    }
+    return "?";
+}
+
+bool holds(ExpectPeerStep::Op op, std::uint64_t value, std::uint64_t expected) noexcept {
+    switch (op) {
+    case ExpectPeerStep::Op::Equal:
+        return value == expected;
+    case ExpectPeerStep::Op::NotEqual:
+        return value != expected;
+    case ExpectPeerStep::Op::Less:
+        return value < expected;
+    case ExpectPeerStep::Op::LessEqual:
+        return value <= expected;
+    case ExpectPeerStep::Op::Greater:
+        return value > expected;
+    case ExpectPeerStep::Op::GreaterEqual:
+        return value >= expected;
+    }
+    return false;
 }
 
 std::optional<CloseMode> parseCloseMode(std::string_view text) {

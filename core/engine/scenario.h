@@ -4,6 +4,7 @@
 #include "wire/seq_num.h"
 #include "wire/tcp.h"
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -55,12 +56,14 @@ struct ExpectStep {
     friend bool operator==(const ExpectStep&, const ExpectStep&) = default;
 };
 
-/// "receive http|fin [within=MS]": takes the peer's data in order, acknowledging
+/// "receive http|fin|BYTES [within=MS]": takes the peer's data in order, acknowledging
 /// it, until a whole HTTP response has arrived (headers, then Content-Length bytes,
-/// or chunked to the last chunk, or until the peer's FIN), or until the peer's FIN.
+/// or chunked to the last chunk, or until the peer's FIN), until the peer's FIN, or until
+/// BYTES more bytes (a number with k, M or G: powers of 1024) have arrived.
 struct ReceiveStep {
-    enum class Until : std::uint8_t { HttpResponse, PeerFin };
+    enum class Until : std::uint8_t { HttpResponse, PeerFin, Bytes };
     Until until = Until::HttpResponse;
+    std::uint64_t bytes = 0; ///< Until::Bytes
     std::int64_t withinNs = 5'000'000'000;
     friend bool operator==(const ReceiveStep&, const ReceiveStep&) = default;
 };
@@ -82,7 +85,45 @@ struct LingerStep {
     friend bool operator==(const LingerStep&, const LingerStep&) = default;
 };
 
-using StepAction = std::variant<SendStep, ExpectStep, ReceiveStep, WaitStep, LingerStep>;
+/// "peer CALL [= RESULT [ERRNO] | = *] [background] [within=MS]": a socket call or sysctl
+/// the peer agent makes on the peer's side, in the call grammar of core/peer/call_text.h
+/// ("peer connect 3 $phantom $sport"). In CALL, $phantom and $peer are the connection's
+/// addresses, $sport the phantom's port and $dport the peer's. Without "=", the step fails
+/// when the call fails (-1) or is not made; "= -1 EINPROGRESS" expects exactly that result
+/// and errno, "= 4" that result, "= *" anything the call returns. The step waits for the
+/// answer (within MS, 5 s by default); with "background" it starts the call and completes at
+/// once, so that the next steps can make a blocking call return (a blocking accept that
+/// the phantom's SYN completes), and its answer is checked when it comes: the scenario
+/// fails then if it is wrong, and ends only when every background call has answered.
+struct PeerStep {
+    std::string call; ///< as written, the variables not yet replaced
+    /// The expected result; nullopt: anything but a failure.
+    std::optional<std::int64_t> result;
+    std::optional<int> error; ///< the expected errno, with result -1
+    bool anyResult = false;   ///< "= *"
+    bool background = false;
+    std::int64_t withinNs = 5'000'000'000;
+    friend bool operator==(const PeerStep&, const PeerStep&) = default;
+};
+
+/// "expect-peer FIELD OP VALUE [fd=N] [within=MS]": waits until the peer's kernel says so
+/// in a sample of its socket (the peer's end of the scenario's connection, or the agent's
+/// fd N): FIELD is a struct tcp_info field without "tcpi_" (snd_cwnd, rto, state, ...) or
+/// rqueue/wqueue (the bytes waiting to be read, and not yet acknowledged); OP is ==, !=, <,
+/// <=, > or >=; VALUE a number (k, M, G allowed), or for state a state's name (ESTABLISHED,
+/// TIME-WAIT, CLOSE-WAIT...). "expect-peer snd_cwnd >= 20 within=2000".
+struct ExpectPeerStep {
+    enum class Op : std::uint8_t { Equal, NotEqual, Less, LessEqual, Greater, GreaterEqual };
+    std::string field;
+    Op op = Op::Equal;
+    std::uint64_t value = 0;
+    std::optional<int> fd;
+    std::int64_t withinNs = 5'000'000'000;
+    friend bool operator==(const ExpectPeerStep&, const ExpectPeerStep&) = default;
+};
+
+using StepAction =
+    std::variant<SendStep, ExpectStep, ReceiveStep, WaitStep, LingerStep, PeerStep, ExpectPeerStep>;
 
 struct Step {
     std::string name;  ///< name="..." or a default made from the action ("send SYN")
@@ -122,6 +163,19 @@ std::string describe(const ScenarioError& error);
 tl::expected<Scenario, ScenarioError> parseScenario(std::string_view text);
 /// The scenario as text that parseScenario reads back to an equal Scenario.
 std::string formatScenario(const Scenario& scenario);
+
+/// A peer step's call with its variables replaced by `values` ($phantom, $peer, $sport and
+/// $dport, in that order).
+std::string expandPeerCall(std::string_view call, const std::array<std::string, 4>& values);
+
+/// How long a run of `scenario` may take in all: 15 s for the probe and the resolution,
+/// plus every step's own limit.
+std::int64_t timeBudgetNs(const Scenario& scenario);
+
+/// "==", "!=", "<", "<=", ">", ">=".
+std::string_view opText(ExpectPeerStep::Op op) noexcept;
+/// Whether `value` OP `expected` holds.
+bool holds(ExpectPeerStep::Op op, std::uint64_t value, std::uint64_t expected) noexcept;
 
 /// How the classic experiment ends.
 enum class CloseMode : std::uint8_t {

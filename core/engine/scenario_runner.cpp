@@ -3,6 +3,9 @@
 #include "engine/http_response.h"
 #include "engine/segment_text.h"
 
+#include "peer/call_text.h"
+#include "peer/tcp_info.h"
+
 #include "wire/ethernet.h"
 #include "wire/ipv4.h"
 #include "wire/ipv6.h"
@@ -89,6 +92,9 @@ std::optional<std::int64_t> ScenarioRunner::nextDeadline() const noexcept {
     std::optional<std::int64_t> at = m_stepDeadline;
     if (m_rtxAt && (!at || *m_rtxAt < *at))
         at = m_rtxAt;
+    for (const auto& [id, call] : m_calls)
+        if (call.background && (!at || call.deadlineNs < *at))
+            at = call.deadlineNs;
     return at;
 }
 
@@ -312,7 +318,9 @@ void ScenarioRunner::start(std::int64_t nowNs, FrameList& out) {
 void ScenarioRunner::advance(std::int64_t nowNs, FrameList& out) {
     while (!m_finished) {
         if (m_current >= m_scenario.steps.size()) {
-            finish(nowNs);
+            // Every step is done; background calls still answer before the end.
+            if (m_calls.empty())
+                finish(nowNs);
             break;
         }
         StepResult& result = m_results[m_current];
@@ -355,7 +363,12 @@ void ScenarioRunner::beginStep(std::int64_t nowNs, FrameList& out) {
                 executeSend(a, nowNs, out);
             } else if constexpr (std::is_same_v<T, LingerStep>) {
                 m_stepDeadline = nowNs + a.durationNs;
+            } else if constexpr (std::is_same_v<T, PeerStep>) {
+                beginPeerStep(a, nowNs);
             } else {
+                if constexpr (std::is_same_v<T, ReceiveStep>)
+                    if (a.until == ReceiveStep::Until::Bytes)
+                        m_bytesTarget = m_taken + a.bytes;
                 m_stepDeadline = nowNs + a.withinNs;
             }
         },
@@ -368,7 +381,24 @@ void ScenarioRunner::beginStep(std::int64_t nowNs, FrameList& out) {
 
 void ScenarioRunner::checkRunningStep(std::int64_t nowNs) {
     const StepAction& action = m_scenario.steps[m_current].action;
+    if (const auto* expect = std::get_if<ExpectPeerStep>(&action)) {
+        if (const auto v = peerValue(*expect); v && holds(expect->op, *v, expect->value))
+            completeStep(nowNs, fmt::format("the peer's kernel says {} = {}", expect->field,
+                                            expect->field == "state" ? peer::linuxStateName(*v)
+                                                                     : std::to_string(*v)));
+        return;
+    }
     if (const auto* receive = std::get_if<ReceiveStep>(&action)) {
+        if (receive->until == ReceiveStep::Until::Bytes) {
+            if (m_taken >= m_bytesTarget)
+                completeStep(nowNs, fmt::format("got {}", bytesText(receive->bytes)));
+            else if (m_peerFin)
+                failStep(nowNs, fmt::format("the peer closed the connection (FIN) after {} of "
+                                            "the {} expected",
+                                            bytesText(receive->bytes - (m_bytesTarget - m_taken)),
+                                            bytesText(receive->bytes)));
+            return;
+        }
         if (receive->until == ReceiveStep::Until::PeerFin) {
             if (m_peerFin)
                 completeStep(nowNs, fmt::format("got the peer's FIN after {} of data",
@@ -527,6 +557,28 @@ void ScenarioRunner::timeout(std::int64_t nowNs) {
                                             retransmissionNote()));
             } else if constexpr (std::is_same_v<T, LingerStep>) {
                 completeStep(nowNs, fmt::format("lingered {}", durationText(a.durationNs)));
+            } else if constexpr (std::is_same_v<T, PeerStep>) {
+                failStep(nowNs, fmt::format("{} did not return within {} (a blocking call waits "
+                                            "for the other side: add \"background\" to let the "
+                                            "next steps run meanwhile)",
+                                            peerCallText(a), durationText(a.withinNs)));
+            } else if constexpr (std::is_same_v<T, ExpectPeerStep>) {
+                const std::string wanted = fmt::format(
+                    "{} {} {}", a.field, opText(a.op),
+                    a.field == "state" ? peer::linuxStateName(a.value) : std::to_string(a.value));
+                const auto v = peerValue(a);
+                std::string got;
+                if (!peerSocket(a))
+                    got = a.fd ? fmt::format("no sample of the agent's fd {} came", *a.fd)
+                               : std::string("no sample of the peer's end of the connection came");
+                else if (!v)
+                    got = fmt::format("this stack does not report {}", a.field);
+                else
+                    got = fmt::format("the last sample said {} = {}", a.field,
+                                      a.field == "state" ? peer::linuxStateName(*v)
+                                                         : std::to_string(*v));
+                failStep(nowNs, fmt::format("expected the peer's kernel to say {} within {}; {}",
+                                            wanted, durationText(a.withinNs), got));
             }
         },
         step.action);
@@ -535,6 +587,15 @@ void ScenarioRunner::timeout(std::int64_t nowNs) {
 void ScenarioRunner::tick(std::int64_t nowNs, FrameList& out) {
     if (!m_started || m_finished)
         return;
+    for (const auto& [id, call] : m_calls) {
+        if (call.background && nowNs >= call.deadlineNs) {
+            const auto& step = std::get<PeerStep>(m_scenario.steps[call.step].action);
+            failBackground(
+                call.step, nowNs,
+                fmt::format("{} did not return within {}", call.text, durationText(step.withinNs)));
+            return;
+        }
+    }
     if (m_stepDeadline && nowNs >= *m_stepDeadline) {
         timeout(nowNs); // fails the step, or ends a linger
         advance(nowNs, out);
@@ -557,7 +618,13 @@ void ScenarioRunner::onFrame(const Frame& frame, std::int64_t nowNs, FrameList& 
     if (!m_started || m_finished)
         return;
     const TcpHeader* tcp = frame.tcp();
-    if (!tcp || tcp->srcPort != m_params.destinationPort || tcp->dstPort != m_params.sourcePort)
+    if (!tcp || tcp->dstPort != m_params.sourcePort)
+        return;
+    // Passive open: the peer's port is the one its SYN comes from.
+    const bool learnsPort = m_params.destinationPort == 0;
+    if (learnsPort && (tcp->flags & (flags::kSyn | flags::kAck | flags::kRst)) != flags::kSyn)
+        return;
+    if (!learnsPort && tcp->srcPort != m_params.destinationPort)
         return;
     if (const auto* ip = frame.ipv4()) {
         const auto* peer = std::get_if<Ipv4Address>(&m_params.peer);
@@ -577,9 +644,15 @@ void ScenarioRunner::onFrame(const Frame& frame, std::int64_t nowNs, FrameList& 
     // stack would. (A partial checksum left by offload is not a failure.)
     if (frame.diagnostics.has(Diagnostic::TcpChecksumBad))
         return;
+    if (learnsPort)
+        m_params.destinationPort = tcp->srcPort;
 
     const Bytes payload = frame.payload();
     const std::string description = describeSegment(*tcp, payload.size());
+    if (m_current >= m_scenario.steps.size()) {
+        advance(nowNs, out); // only background calls are left: nothing to take
+        return;
+    }
     const StepAction& action = m_scenario.steps[m_current].action;
     const auto* expect = std::get_if<ExpectStep>(&action);
     const bool expectsSyn = expect && (expect->flags & flags::kSyn);
@@ -664,9 +737,14 @@ void ScenarioRunner::onFrame(const Frame& frame, std::int64_t nowNs, FrameList& 
                 (end > *m_rcvNxt || (fin && end == *m_rcvNxt))) {
                 const auto skip =
                     static_cast<std::size_t>(static_cast<std::uint32_t>(*m_rcvNxt - start));
-                m_received.insert(m_received.end(),
-                                  payload.begin() + static_cast<std::ptrdiff_t>(skip),
-                                  payload.end());
+                const auto* receive = std::get_if<ReceiveStep>(&action);
+                const bool counting = receive && receive->until == ReceiveStep::Until::Bytes &&
+                                      m_results[m_current].status == StepResult::Status::Running;
+                m_taken += payload.size() - skip;
+                if (!counting)
+                    m_received.insert(m_received.end(),
+                                      payload.begin() + static_cast<std::ptrdiff_t>(skip),
+                                      payload.end());
                 m_rcvNxt = end;
                 if (fin) {
                     m_rcvNxt = end + 1;
@@ -686,8 +764,176 @@ void ScenarioRunner::onFrame(const Frame& frame, std::int64_t nowNs, FrameList& 
     advance(nowNs, out);
 }
 
-void ScenarioRunner::onPeerAnswer(const peer::CallRecord&, std::int64_t, FrameList&) {}
+// ---------------------------------------------------------------------------------
+// The peer's side: calls and samples.
 
-void ScenarioRunner::onPeerSample(const peer::Sample&, std::int64_t, FrameList&) {}
+std::vector<peer::Request> ScenarioRunner::takePeerRequests() {
+    std::vector<peer::Request> out;
+    out.swap(m_peerOut);
+    return out;
+}
+
+std::string ScenarioRunner::peerCallText(const PeerStep& step) const {
+    const std::string call = expandPeerCall(
+        step.call, {addressText(m_params.phantom), addressText(m_params.peer),
+                    std::to_string(m_params.sourcePort), std::to_string(m_params.destinationPort)});
+    if (auto r = peer::parseCall(call))
+        return peer::describeCall(*r);
+    return call;
+}
+
+void ScenarioRunner::beginPeerStep(const PeerStep& step, std::int64_t nowNs) {
+    const std::string text = expandPeerCall(
+        step.call, {addressText(m_params.phantom), addressText(m_params.peer),
+                    std::to_string(m_params.sourcePort), std::to_string(m_params.destinationPort)});
+    auto request = peer::parseCall(text);
+    if (!request) {
+        failStep(nowNs, fmt::format("cannot make the call '{}': {}", text, request.error()));
+        return;
+    }
+    request->id = m_nextCallId++;
+    if (m_nextCallId < kFirstCallId)
+        m_nextCallId = kFirstCallId;
+    const std::string what = peer::describeCall(*request);
+    m_calls.emplace_back(request->id,
+                         PendingCall{m_current, nowNs + step.withinNs, step.background, what});
+    m_peerOut.push_back(std::move(*request));
+    if (step.background)
+        completeStep(nowNs, fmt::format("started {} in the background", what));
+    else
+        m_stepDeadline = nowNs + step.withinNs;
+}
+
+std::optional<std::string> ScenarioRunner::peerVerdict(const PeerStep& step,
+                                                       const peer::CallRecord& call) const {
+    const peer::Answer& a = call.answer;
+    const std::string line =
+        peer::describeCall(call.request) + " " + peer::describeAnswer(call.request, a);
+    if (a.outcome == peer::Outcome::Refused)
+        return line;
+    if (step.anyResult)
+        return std::nullopt;
+    if (!step.result) {
+        if (a.result < 0)
+            return fmt::format("{}; the call failed (write \"= -1 {}\" if that is what you "
+                               "expect)",
+                               line, peer::errnoName(a.error));
+        return std::nullopt;
+    }
+    if (a.result != *step.result || (step.error && a.error != *step.error))
+        return fmt::format("{}; expected = {}{}", line, *step.result,
+                           step.error ? " " + peer::errnoName(*step.error) : std::string());
+    return std::nullopt;
+}
+
+void ScenarioRunner::failBackground(std::size_t step, std::int64_t nowNs,
+                                    const std::string& reason) {
+    if (m_finished)
+        return;
+    StepResult& result = m_results[step];
+    result.status = StepResult::Status::Failed;
+    result.endNs = nowNs;
+    result.message = fmt::format("{}: {}", stepLabel(step), reason);
+    m_failed = true;
+    m_finished = true;
+    m_ackOwed = false;
+    m_stepDeadline.reset();
+    m_rtxAt.reset();
+    m_calls.clear();
+    if (m_current < m_results.size() &&
+        m_results[m_current].status == StepResult::Status::Running) {
+        m_results[m_current].status = StepResult::Status::Failed;
+        m_results[m_current].endNs = nowNs;
+        m_results[m_current].message =
+            fmt::format("{}: stopped, {} failed", stepLabel(m_current), stepLabel(step));
+    }
+    m_events.push_back({ScenarioEvent::Kind::StepFailed, step, nowNs, result.message});
+    m_events.push_back({ScenarioEvent::Kind::Finished, step, nowNs, "failed at " + result.message});
+}
+
+void ScenarioRunner::onPeerAnswer(const peer::CallRecord& call, std::int64_t nowNs,
+                                  FrameList& out) {
+    if (!m_started || m_finished)
+        return;
+    const auto it = std::find_if(m_calls.begin(), m_calls.end(),
+                                 [&](const auto& c) { return c.first == call.answer.id; });
+    if (it == m_calls.end())
+        return;
+    const PendingCall pending = it->second;
+    m_calls.erase(it);
+    const auto& step = std::get<PeerStep>(m_scenario.steps[pending.step].action);
+    const auto verdict = peerVerdict(step, call);
+    if (pending.background) {
+        if (verdict) {
+            failBackground(pending.step, nowNs, *verdict);
+            return;
+        }
+        m_events.push_back({ScenarioEvent::Kind::StepDone, pending.step, nowNs,
+                            fmt::format("{} {} (background)", peer::describeCall(call.request),
+                                        peer::describeAnswer(call.request, call.answer))});
+    } else if (pending.step == m_current) {
+        if (verdict) {
+            failStep(nowNs, *verdict);
+            return;
+        }
+        completeStep(nowNs, peer::describeCall(call.request) + " " +
+                                peer::describeAnswer(call.request, call.answer));
+    }
+    advance(nowNs, out);
+}
+
+const peer::SocketSample* ScenarioRunner::peerSocket(const ExpectPeerStep& step) const {
+    const auto octets = [](const IpAddress& a) {
+        std::vector<std::uint8_t> v;
+        if (const auto* v4 = std::get_if<Ipv4Address>(&a))
+            v.assign(v4->octets.begin(), v4->octets.end());
+        else
+            v.assign(std::get<Ipv6Address>(a).octets.begin(),
+                     std::get<Ipv6Address>(a).octets.end());
+        return v;
+    };
+    const auto peerAddress = octets(m_params.peer);
+    const auto phantomAddress = octets(m_params.phantom);
+    for (const auto& [inode, s] : m_peerSockets) {
+        if (step.fd) {
+            if (s.fd == *step.fd)
+                return &s;
+            continue;
+        }
+        if (m_params.destinationPort != 0 && s.local == peerAddress &&
+            s.localPort == m_params.destinationPort && s.remote == phantomAddress &&
+            s.remotePort == m_params.sourcePort)
+            return &s;
+    }
+    return nullptr;
+}
+
+std::optional<std::uint64_t> ScenarioRunner::peerValue(const ExpectPeerStep& step) const {
+    const peer::SocketSample* s = peerSocket(step);
+    if (!s)
+        return std::nullopt;
+    if (step.field == "rqueue")
+        return s->receiveQueue;
+    if (step.field == "wqueue")
+        return s->sendQueue;
+    const auto field = peer::fieldByName(step.field);
+    if (!field)
+        return std::nullopt;
+    return peer::TcpInfo::fromPairs(s->fields).get(*field);
+}
+
+void ScenarioRunner::onPeerSample(const peer::Sample& sample, std::int64_t nowNs, FrameList& out) {
+    for (const auto& socket : sample.sockets) {
+        if (socket.gone)
+            m_peerSockets.erase(socket.inode);
+        else
+            m_peerSockets[socket.inode] = socket;
+    }
+    m_peerSampleNs = sample.timeNs;
+    if (!m_started || m_finished || m_current >= m_scenario.steps.size())
+        return;
+    if (std::holds_alternative<ExpectPeerStep>(m_scenario.steps[m_current].action))
+        advance(nowNs, out);
+}
 
 } // namespace tcplab::engine

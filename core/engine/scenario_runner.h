@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,7 +22,9 @@ struct ConnectionParams {
     wire::MacAddress nextHopMac; ///< the peer's, or the gateway's when off-link
     wire::IpAddress phantom;     ///< same family as peer
     wire::IpAddress peer;
-    std::uint16_t sourcePort = 50000;
+    std::uint16_t sourcePort = 50000; ///< the phantom's port
+    /// The peer's port; 0 when the peer opens the connection (passive open: the phantom
+    /// listens on sourcePort): learned from the peer's first SYN to sourcePort.
     std::uint16_t destinationPort = 50001;
     wire::SeqNum iss{100};
     std::uint16_t window = 65535;
@@ -102,6 +105,10 @@ public:
     void onFrame(const wire::Frame& frame, std::int64_t nowNs, FrameList& out);
     /// Timeouts and retransmissions.
     void tick(std::int64_t nowNs, FrameList& out);
+    /// The peer calls the runner's steps make, for the engine to send to the agent (their
+    /// ids are kFirstCallId and up); the answers come back through onPeerAnswer().
+    std::vector<peer::Request> takePeerRequests();
+    static constexpr std::uint32_t kFirstCallId = 0x80000000u;
     /// The answer to one of the runner's peer calls (takePeerRequests()).
     void onPeerAnswer(const peer::CallRecord& call, std::int64_t nowNs, FrameList& out);
     /// Sockets of the peer whose state changed (what the engine recorded).
@@ -154,6 +161,14 @@ private:
     void flushAck(FrameList& out);
     void transmit(wire::SegmentSpec& spec, FrameList& out);
     void noteSeen(const std::string& description);
+    void beginPeerStep(const PeerStep& step, std::int64_t nowNs);
+    std::optional<std::string> peerVerdict(const PeerStep& step,
+                                           const peer::CallRecord& call) const;
+    void failBackground(std::size_t step, std::int64_t nowNs, const std::string& reason);
+    /// The sample ExpectPeerStep looks at: its fd's, else the peer's end of our connection.
+    const peer::SocketSample* peerSocket(const ExpectPeerStep& step) const;
+    std::optional<std::uint64_t> peerValue(const ExpectPeerStep& step) const;
+    std::string peerCallText(const PeerStep& step) const;
     std::optional<wire::SeqNum> evaluate(const SeqExpr& expr) const;
     std::string expressionText(const std::optional<SeqExpr>& expr, std::string_view key) const;
     std::string stepLabel(std::size_t index) const;
@@ -187,6 +202,22 @@ private:
     std::optional<std::int64_t> m_rtxAt;
     std::int64_t m_rto = 0;
     unsigned m_rtxCount = 0; ///< retransmissions of the oldest outstanding segment
+
+    /// Bytes taken in order from the peer since the start (received() keeps them but during
+    /// a "receive BYTES" step, which only counts: a bulk transfer is not kept).
+    std::uint64_t m_taken = 0;
+    std::uint64_t m_bytesTarget = 0; ///< a "receive BYTES" step completes at this m_taken
+    std::vector<peer::Request> m_peerOut;
+    std::uint32_t m_nextCallId = kFirstCallId;
+    struct PendingCall {
+        std::size_t step;
+        std::int64_t deadlineNs;
+        bool background;
+        std::string text; ///< the call as sent
+    };
+    std::vector<std::pair<std::uint32_t, PendingCall>> m_calls; ///< by id, oldest first
+    std::map<std::uint64_t, peer::SocketSample> m_peerSockets;  ///< the latest, by inode
+    std::int64_t m_peerSampleNs = 0;                            ///< when m_peerSockets last changed
 };
 
 } // namespace tcplab::engine

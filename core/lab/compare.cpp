@@ -81,30 +81,13 @@ host::Identity makeIdentity(const LabAddresses& lab, bool ipv6) {
     return identity;
 }
 
-/// How long a run of `scenario` may take in all: 15 s for the conflict probe and the
-/// resolution, plus every step's own limit.
-std::int64_t budgetNs(const engine::Scenario& scenario) {
-    std::int64_t total = 15'000'000'000;
-    for (const auto& step : scenario.steps)
-        std::visit(
-            [&](const auto& a) {
-                using T = std::decay_t<decltype(a)>;
-                if constexpr (std::is_same_v<T, engine::LingerStep>)
-                    total += a.durationNs;
-                else if constexpr (!std::is_same_v<T, engine::SendStep>)
-                    total += a.withinNs;
-            },
-            step.action);
-    return total;
-}
-
 constexpr std::string_view kCancelled = "cancelled";
 
 /// Waits for the scenario's end within its budget (or a stop request); the failure, if
 /// any (kCancelled on a stop request).
 std::optional<std::string> waitForScenario(engine::Engine& engine, const engine::Scenario& scenario,
                                            const std::stop_token& stop) {
-    const std::int64_t budget = budgetNs(scenario);
+    const std::int64_t budget = engine::timeBudgetNs(scenario);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(budget);
     std::optional<std::string> linkFailure;
     while (std::chrono::steady_clock::now() < deadline) {

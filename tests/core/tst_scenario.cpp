@@ -334,7 +334,7 @@ private Q_SLOTS:
             << "value out of range: the options take more than 40 bytes";
         QTest::newRow("bad hex data") << "send PA data=hex:0g" << 1 << "bad hex in data";
         QTest::newRow("receive what")
-            << "receive html" << 1 << "receive takes http or fin, not 'html'";
+            << "receive html" << 1 << "receive takes http, fin or a number of bytes";
         QTest::newRow("wait what") << "wait peer-ack" << 1 << "unknown wait condition 'peer-ack'";
         QTest::newRow("wait twice") << "wait acked,acked" << 1 << "duplicated wait condition acked";
         QTest::newRow("extra positional") << "send S A" << 1 << "unexpected 'A'";
@@ -342,6 +342,57 @@ private Q_SLOTS:
             << "title a\nsend S\ntitle b" << 3 << "a second title (the first is on line 1)";
         QTest::newRow("empty name")
             << "send S name=\"\"" << 1 << "missing value: the name is empty";
+        QTest::newRow("peer nothing") << "peer" << 1 << "missing value: peer needs a call";
+        QTest::newRow("peer unknown call")
+            << "peer frobnicate 3" << 1 << "'frobnicate' is not a peer call";
+        QTest::newRow("peer bad option") << "send S\npeer setsockopt 3 TCP_NODELAY maybe" << 2
+                                         << "setsockopt: TCP_NODELAY takes a whole number";
+        QTest::newRow("peer result") << "peer accept 3 = four" << 1 << "'four' is not a result";
+        QTest::newRow("peer errno")
+            << "peer accept 3 = -1 ENOTHING" << 1 << "'ENOTHING' is not an errno name";
+        QTest::newRow("peer errno without -1")
+            << "peer accept 3 = 4 EAGAIN" << 1 << "an errno goes with the result -1";
+        QTest::newRow("peer empty result") << "peer accept 3 =" << 1 << "'=' needs the result";
+        QTest::newRow("peer variable") << "peer connect 3 $nowhere 80" << 1
+                                       << "connect: '$nowhere' is not an IPv4 or IPv6 address";
+        QTest::newRow("expect-peer form")
+            << "expect-peer snd_cwnd 20" << 1 << "expect-peer is written";
+        QTest::newRow("expect-peer field")
+            << "expect-peer cwnd >= 20" << 1 << "'cwnd' is not a tcp_info field";
+        QTest::newRow("expect-peer op")
+            << "expect-peer snd_cwnd => 20" << 1 << "'=>' is not a comparison";
+        QTest::newRow("expect-peer state")
+            << "expect-peer state == OPEN" << 1 << "'OPEN' is not a TCP state";
+        QTest::newRow("receive zero") << "receive 0" << 1 << "receive takes http, fin or";
+    }
+
+    void peerSteps_parse() {
+        const Scenario s = parsed("peer connect 3 $phantom $sport = -1 EINPROGRESS within=2000\n"
+                                  "peer accept 3 background name=\"wait for it\"\n"
+                                  "expect-peer state == time_wait fd=4\n"
+                                  "expect-peer snd_cwnd >= 4k\n"
+                                  "receive 1M\n");
+        QCOMPARE(s.steps.size(), std::size_t{5});
+        const auto& connect = std::get<PeerStep>(s.steps[0].action);
+        QCOMPARE(connect.call, std::string("connect 3 $phantom $sport"));
+        QCOMPARE(connect.result.value_or(0), std::int64_t{-1});
+        QCOMPARE(connect.error.value_or(0), 115); // EINPROGRESS
+        QCOMPARE(connect.withinNs, std::int64_t{2'000'000'000});
+        QCOMPARE(s.steps[0].name, std::string("peer connect 3 $phantom $sport"));
+        const auto& accept = std::get<PeerStep>(s.steps[1].action);
+        QVERIFY(accept.background);
+        QVERIFY(!accept.result);
+        QCOMPARE(s.steps[1].name, std::string("wait for it"));
+        const auto& state = std::get<ExpectPeerStep>(s.steps[2].action);
+        QCOMPARE(state.value, std::uint64_t{6});
+        QCOMPARE(state.fd.value_or(0), 4);
+        const auto& cwnd = std::get<ExpectPeerStep>(s.steps[3].action);
+        QCOMPARE(cwnd.op, ExpectPeerStep::Op::GreaterEqual);
+        QCOMPARE(cwnd.value, std::uint64_t{4096});
+        QCOMPARE(std::get<ReceiveStep>(s.steps[4].action).bytes, std::uint64_t{1} << 20);
+        QCOMPARE(expandPeerCall("connect 3 $phantom $sport", {"198.18.0.2", "x", "50000", "y"}),
+                 std::string("connect 3 198.18.0.2 50000"));
+        QCOMPARE(timeBudgetNs(s), std::int64_t{15'000'000'000} + 2'000'000'000 + 4 * 5'000'000'000);
     }
     void errors() {
         QFETCH(QString, text);
@@ -472,7 +523,7 @@ private Q_SLOTS:
             const std::size_t n = pick(12);
             for (std::size_t i = 0; i < n; ++i) {
                 Step step;
-                switch (pick(5)) {
+                switch (pick(7)) {
                 case 0: {
                     SendStep a;
                     a.flags = static_cast<std::uint8_t>(rng());
@@ -514,11 +565,57 @@ private Q_SLOTS:
                     step.action = a;
                     break;
                 }
-                case 2:
-                    step.action = ReceiveStep{pick(2) ? ReceiveStep::Until::HttpResponse
-                                                      : ReceiveStep::Until::PeerFin,
-                                              duration()};
+                case 2: {
+                    ReceiveStep a;
+                    a.until = static_cast<ReceiveStep::Until>(pick(3));
+                    if (a.until == ReceiveStep::Until::Bytes)
+                        a.bytes = 1 + pick(1u << 30);
+                    a.withinNs = duration();
+                    step.action = a;
                     break;
+                }
+                case 5: {
+                    static const char* const kCalls[] = {
+                        "socket inet6 nonblock",
+                        "connect 3 $phantom $sport",
+                        "accept 3",
+                        "setsockopt 4 SO_LINGER 1,0",
+                        "write 4 \"GET /\\r\\n\"",
+                        "sysctl net.ipv4.tcp_rmem=4096 131072 6291456",
+                        "read 4 stop"};
+                    PeerStep a;
+                    a.call = kCalls[pick(std::size(kCalls))];
+                    switch (pick(4)) {
+                    case 0:
+                        a.anyResult = true;
+                        break;
+                    case 1:
+                        a.result = static_cast<std::int64_t>(pick(10));
+                        break;
+                    case 2:
+                        a.result = -1;
+                        a.error = 1 + static_cast<int>(pick(100));
+                        break;
+                    default:
+                        break;
+                    }
+                    a.background = pick(2);
+                    a.withinNs = duration();
+                    step.action = a;
+                    break;
+                }
+                case 6: {
+                    ExpectPeerStep a;
+                    static const char* const kFields[] = {"snd_cwnd", "state", "rqueue", "rto"};
+                    a.field = kFields[pick(4)];
+                    a.op = static_cast<ExpectPeerStep::Op>(pick(6));
+                    a.value = a.field == "state" ? 1 + pick(13) : rng();
+                    if (pick(2))
+                        a.fd = static_cast<int>(pick(1000));
+                    a.withinNs = duration();
+                    step.action = a;
+                    break;
+                }
                 case 3: {
                     WaitStep a;
                     a.acked = pick(2);

@@ -8,6 +8,7 @@
 
 #include "engine/scenario.h"
 #include "engine/scenario_runner.h"
+#include "peer/tcp_info.h"
 #include "wire/frame.h"
 #include "wire/segment_spec.h"
 
@@ -1225,6 +1226,180 @@ private Q_SLOTS:
         QCOMPARE(spec.tcp.seq, runner.sndNxt());
         QCOMPARE(spec.tcp.ack, SeqNum(kPeerIss + 1));
         QCOMPARE(spec.ipv4().id, std::uint16_t(500 + out.size()));
+    }
+
+    // Peer steps: a call goes out through takePeerRequests(), its answer completes or fails
+    // the step; a background call lets the next steps run and is checked when it answers.
+    void peerStep_answerCompletesOrFails_data() {
+        QTest::addColumn<QString>("step");
+        QTest::addColumn<qint64>("result");
+        QTest::addColumn<int>("error");
+        QTest::addColumn<bool>("ok");
+        QTest::addColumn<QString>("reason");
+        QTest::newRow("no expectation, success") << "peer listen 3" << qint64(0) << 0 << true << "";
+        QTest::newRow("no expectation, failure")
+            << "peer listen 3" << qint64(-1) << 22 << false << "the call failed";
+        QTest::newRow("expected errno")
+            << "peer connect 3 $phantom $sport = -1 EINPROGRESS" << qint64(-1) << 115 << true << "";
+        QTest::newRow("wrong errno") << "peer connect 3 $phantom $sport = -1 EINPROGRESS"
+                                     << qint64(-1) << 111 << false << "expected = -1 EINPROGRESS";
+        QTest::newRow("wrong result")
+            << "peer accept 3 = 4" << qint64(5) << 0 << false << "= 5; expected = 4";
+        QTest::newRow("anything") << "peer accept 3 = *" << qint64(-1) << 11 << true << "";
+    }
+    void peerStep_answerCompletesOrFails() {
+        QFETCH(QString, step);
+        QFETCH(qint64, result);
+        QFETCH(int, error);
+        QFETCH(bool, ok);
+        QFETCH(QString, reason);
+        Harness h(step.toStdString() + "\n", ::params());
+        h.start();
+        const auto requests = h.runner.takePeerRequests();
+        QCOMPARE(requests.size(), std::size_t{1});
+        QVERIFY(requests[0].id >= ScenarioRunner::kFirstCallId);
+        if (requests[0].call == peer::Call::Connect) {
+            QCOMPARE(requests[0].text, std::string("198.18.0.1")); // $phantom
+            QCOMPARE(requests[0].numbers[0], std::int64_t{50000}); // $sport
+        }
+        QVERIFY(!h.runner.finished());
+        peer::Answer a;
+        a.id = requests[0].id;
+        a.call = requests[0].call;
+        a.result = result;
+        a.error = error;
+        h.runner.onPeerAnswer({requests[0], a}, h.now, h.out);
+        QVERIFY(h.runner.finished());
+        QCOMPARE(h.runner.succeeded(), ok);
+        if (!ok)
+            QVERIFY2(QString::fromStdString(h.failure()).contains(reason), h.failure().c_str());
+    }
+
+    void peerStep_timesOutWithAHint() {
+        Harness h("peer accept 3 within=100\n", ::params());
+        h.start();
+        QCOMPARE(h.runner.takePeerRequests().size(), std::size_t{1});
+        h.tick(150 * kMs);
+        QVERIFY(h.runner.finished());
+        QVERIFY2(h.failure().find("accept(3) did not return within 100 ms") != std::string::npos &&
+                     h.failure().find("background") != std::string::npos,
+                 h.failure().c_str());
+    }
+
+    void peerStep_background_letsTheNextStepsRun() {
+        // The kernel accepts while the phantom opens the connection: accept in the
+        // background, the handshake in the foreground, the scenario ends when accept answered.
+        Harness h("peer accept 3 = 4 background within=1000\n"
+                  "send S seq=iss\nexpect SA ack=iss+1\nsend A\n",
+                  ::params());
+        h.start();
+        const auto requests = h.runner.takePeerRequests();
+        QCOMPARE(requests.size(), std::size_t{1});
+        QCOMPARE(h.take(), QStringList{"S seq=100 ack=0 len=0"});
+        h.peer(kS | kA, kPeerIss, 101);
+        QCOMPARE(h.take(), QStringList{"A seq=101 ack=3000000001 len=0"});
+        QVERIFY2(!h.runner.finished(), "finished before the background call answered");
+        peer::Answer a;
+        a.id = requests[0].id;
+        a.call = peer::Call::Accept;
+        a.result = 4;
+        h.runner.onPeerAnswer({requests[0], a}, h.now, h.out);
+        QVERIFY(h.runner.succeeded());
+
+        // A background call that answers wrong fails the scenario, naming its step.
+        Harness bad("peer accept 3 = 4 background\nsend S seq=iss\nexpect SA within=1000\n",
+                    ::params());
+        bad.start();
+        const auto r = bad.runner.takePeerRequests();
+        a.id = r[0].id;
+        a.result = -1;
+        a.error = 11;
+        bad.runner.onPeerAnswer({r[0], a}, bad.now, bad.out);
+        QVERIFY(bad.runner.finished() && !bad.runner.succeeded());
+        QCOMPARE(bad.runner.results()[0].status, StepResult::Status::Failed);
+        QVERIFY2(bad.runner.results()[0].message.find("step 1") == 0 &&
+                     bad.runner.results()[0].message.find("EAGAIN") != std::string::npos,
+                 bad.runner.results()[0].message.c_str());
+
+        // One that never answers fails at its limit.
+        Harness silent("peer accept 3 background within=200\nlinger 1000\n", ::params());
+        silent.start();
+        silent.tick(250 * kMs);
+        QVERIFY(silent.runner.finished() && !silent.runner.succeeded());
+        QVERIFY2(silent.runner.results()[0].message.find("did not return within 200 ms") !=
+                     std::string::npos,
+                 silent.runner.results()[0].message.c_str());
+    }
+
+    void expectPeer_waitsForTheKernelsWord() {
+        Harness h("send S seq=iss\nexpect SA\nsend A\nexpect-peer snd_cwnd >= 20 within=500\n"
+                  "expect-peer state == ESTABLISHED fd=7\n",
+                  ::params());
+        h.handshake();
+        QVERIFY(!h.runner.finished());
+        const auto sampleOf = [&](std::uint64_t cwnd, int fd, bool connection) {
+            peer::Sample s;
+            s.timeNs = h.now;
+            peer::SocketSample k;
+            k.inode = 1 + std::uint64_t(fd);
+            k.fd = fd;
+            if (connection) {
+                k.local = {198, 18, 0, 2}; // the peer's end of our connection
+                k.localPort = 50001;
+                k.remote = {198, 18, 0, 1};
+                k.remotePort = 50000;
+            }
+            peer::TcpInfo info;
+            info.set(peer::TcpInfoField::State, 1);
+            info.set(peer::TcpInfoField::SndCwnd, cwnd);
+            k.fields = info.pairs();
+            s.sockets = {k};
+            return s;
+        };
+        h.runner.onPeerSample(sampleOf(50, 5, false), h.now, h.out); // another socket
+        h.runner.onPeerSample(sampleOf(10, 3, true), h.now, h.out);
+        QVERIFY(!h.runner.finished());
+        QCOMPARE(h.runner.results()[3].status, StepResult::Status::Running);
+        h.runner.onPeerSample(sampleOf(20, 3, true), h.now, h.out);
+        QCOMPARE(h.runner.results()[3].status, StepResult::Status::Done);
+        QVERIFY(!h.runner.finished());
+        h.runner.onPeerSample(sampleOf(1, 7, false), h.now, h.out);
+        QVERIFY(h.runner.succeeded());
+
+        Harness late("expect-peer snd_cwnd > 100 within=100\n", ::params());
+        late.start();
+        late.tick(200 * kMs);
+        QVERIFY2(late.failure().find("no sample of the peer's end of the connection came") !=
+                     std::string::npos,
+                 late.failure().c_str());
+    }
+
+    void passiveOpen_learnsThePeersPort() {
+        ConnectionParams p = ::params();
+        p.destinationPort = 0;
+        p.iss = SeqNum(7000);
+        Harness h("expect S\nsend SA seq=iss ack=irs+1\nexpect A ack=iss+1\nreceive 5\n"
+                  "send FA\n",
+                  p);
+        h.start();
+        // Not a SYN: ignored while the port is unknown.
+        h.feed(peerSegment(p, kA, 1, 1, {}, std::uint16_t{40000}));
+        QCOMPARE(h.runner.results()[0].status, StepResult::Status::Running);
+        h.feed(peerSegment(p, kS, kPeerIss, 0, {}, std::uint16_t{40000}));
+        QCOMPARE(h.take(), QStringList{"SA seq=7000 ack=3000000001 len=0"});
+        p.destinationPort = 40000;
+        h.params = p;
+        // Another port is another connection now.
+        h.feed(peerSegment(p, kA, kPeerIss + 1, 7001, {}, std::uint16_t{40001}));
+        QCOMPARE(h.runner.results()[2].status, StepResult::Status::Running);
+        h.peer(kA, kPeerIss + 1, 7001);
+        h.peer(kP | kA, kPeerIss + 1, 7001, "hel");
+        h.peer(kP | kA, kPeerIss + 4, 7001, "lo");
+        QVERIFY(h.runner.succeeded());
+        const QStringList sent = h.take();
+        QVERIFY2(sent.last() == QStringLiteral("FA seq=7001 ack=3000000006 len=0"),
+                 qPrintable(sent.join(QStringLiteral(" | "))));
+        QVERIFY2(h.runner.received().empty(), "a counted receive keeps no bytes");
     }
 
     void emptyScenario_finishesAtStart() {
