@@ -76,6 +76,28 @@ send FA name="FIN"
 wait acked within=5000 name="ACK of our FIN"
 )";
 
+constexpr std::string_view kPassive =
+    R"scn(# The kernel connects to you: the peer's application opens the connection (its active
+# open, RFC 9293 §3.5 Figure 6, seen from the server's side) and the phantom answers as a
+# server in LISTEN would (§3.10.7.2): a SYN-ACK with its own ISN (ISS) acknowledging the
+# peer's SYN. Data goes both ways through the peer's socket calls; the peer closes first,
+# so its socket, not ours, ends in TIME-WAIT.
+title The kernel connects to you: its SYN, your SYN-ACK, data both ways, its FIN first
+peer socket $family = 3 name="peer: socket()"
+peer connect 3 $phantom $sport = 0 background within=15000 name="peer: connect() (blocks)"
+expect S within=5000 name="the peer's SYN"
+send SA seq=iss ack=irs+1 options=mss:1460 name="SYN-ACK"
+expect A ack=iss+1 within=5000 name="the handshake's ACK"
+peer write 3 "Hello from the peer's kernel\r\n" = 30 name="peer: write()"
+receive 30 within=5000 name="the peer's data"
+send PA data="Hello back\r\n" name="data to the peer"
+peer read 3 100 = 12 name="peer: read()"
+peer close 3 = 0 name="peer: close()"
+receive fin within=5000 name="the peer's FIN"
+send FA name="FIN"
+wait acked within=5000 name="the peer's ACK of our FIN"
+)scn";
+
 // ---------------------------------------------------------------------------------
 // Words of a line.
 
@@ -686,8 +708,8 @@ StepResultOr parsePeer(const std::vector<std::string_view>& words,
     }
     // Checked now, with stand-in values for the variables, so a typo fails before anything
     // is sent.
-    const auto checked =
-        peer::parseCall(expandPeerCall(s.call, {"198.18.0.2", "198.18.0.1", "50000", "50001"}));
+    const auto checked = peer::parseCall(
+        expandPeerCall(s.call, {"198.18.0.2", "198.18.0.1", "50000", "50001", "inet"}));
     if (!checked)
         return tl::make_unexpected(checked.error());
     if (inResult) {
@@ -1191,9 +1213,9 @@ std::string formatScenario(const Scenario& scenario) {
 
 /// The call text of a peer step with its variables replaced by `values` ($phantom, $peer,
 /// $sport, $dport, in that order).
-std::string expandPeerCall(std::string_view call, const std::array<std::string, 4>& values) {
-    static constexpr std::array<std::string_view, 4> kNames = {"$phantom", "$peer", "$sport",
-                                                               "$dport"};
+std::string expandPeerCall(std::string_view call, const std::array<std::string, 5>& values) {
+    static constexpr std::array<std::string_view, 5> kNames = {"$phantom", "$peer", "$sport",
+                                                               "$dport", "$family"};
     std::string out;
     std::size_t i = 0;
     while (i < call.size()) {
@@ -1212,6 +1234,15 @@ std::string expandPeerCall(std::string_view call, const std::array<std::string, 
             out += call[i++];
     }
     return out;
+}
+
+std::string_view passiveScenarioText() {
+    return kPassive;
+}
+
+Scenario passiveScenario() {
+    auto s = parseScenario(kPassive);
+    return s ? std::move(*s) : Scenario{};
 }
 
 std::int64_t timeBudgetNs(const Scenario& scenario) {

@@ -164,9 +164,9 @@ tl::expected<Scenario, ScenarioError> parseScenario(std::string_view text);
 /// The scenario as text that parseScenario reads back to an equal Scenario.
 std::string formatScenario(const Scenario& scenario);
 
-/// A peer step's call with its variables replaced by `values` ($phantom, $peer, $sport and
-/// $dport, in that order).
-std::string expandPeerCall(std::string_view call, const std::array<std::string, 4>& values);
+/// A peer step's call with its variables replaced by `values` ($phantom, $peer, $sport,
+/// $dport and $family, in that order).
+std::string expandPeerCall(std::string_view call, const std::array<std::string, 5>& values);
 
 /// How long a run of `scenario` may take in all: 15 s for the probe and the resolution,
 /// plus every step's own limit.
@@ -191,5 +191,13 @@ std::string_view closeModeName(CloseMode mode) noexcept;
 Scenario classicScenario(CloseMode close);
 /// Its text (what classicScenario parses), for the GUI demo and the docs.
 std::string_view classicScenarioText(CloseMode close);
+
+/// The kernel connects to you (passive open): the peer's application calls connect() to
+/// the phantom, the phantom answers its SYN with a SYN-ACK as a server would, data goes both
+/// ways through the peer's socket calls, and the peer closes first. For ConnectionParams
+/// with destinationPort 0 (the peer's port is its kernel's choice) and sourcePort the
+/// phantom's listening port. Needs the peer agent.
+Scenario passiveScenario();
+std::string_view passiveScenarioText();
 
 } // namespace tcplab::engine

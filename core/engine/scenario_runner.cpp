@@ -776,7 +776,8 @@ std::vector<peer::Request> ScenarioRunner::takePeerRequests() {
 std::string ScenarioRunner::peerCallText(const PeerStep& step) const {
     const std::string call = expandPeerCall(
         step.call, {addressText(m_params.phantom), addressText(m_params.peer),
-                    std::to_string(m_params.sourcePort), std::to_string(m_params.destinationPort)});
+                    std::to_string(m_params.sourcePort), std::to_string(m_params.destinationPort),
+                    std::holds_alternative<Ipv6Address>(m_params.peer) ? "inet6" : "inet"});
     if (auto r = peer::parseCall(call))
         return peer::describeCall(*r);
     return call;
@@ -785,7 +786,8 @@ std::string ScenarioRunner::peerCallText(const PeerStep& step) const {
 void ScenarioRunner::beginPeerStep(const PeerStep& step, std::int64_t nowNs) {
     const std::string text = expandPeerCall(
         step.call, {addressText(m_params.phantom), addressText(m_params.peer),
-                    std::to_string(m_params.sourcePort), std::to_string(m_params.destinationPort)});
+                    std::to_string(m_params.sourcePort), std::to_string(m_params.destinationPort),
+                    std::holds_alternative<Ipv6Address>(m_params.peer) ? "inet6" : "inet"});
     auto request = peer::parseCall(text);
     if (!request) {
         failStep(nowNs, fmt::format("cannot make the call '{}': {}", text, request.error()));

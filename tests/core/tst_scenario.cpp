@@ -4,6 +4,7 @@
 #include "tests_support/test_support.h"
 
 #include "engine/scenario.h"
+#include "peer/call_text.h"
 
 #include <random>
 
@@ -366,6 +367,20 @@ private Q_SLOTS:
         QTest::newRow("receive zero") << "receive 0" << 1 << "receive takes http, fin or";
     }
 
+    void passiveScenario_parses() {
+        const Scenario s = passiveScenario();
+        QCOMPARE(s.steps.size(), std::size_t{13});
+        QVERIFY(std::get<PeerStep>(s.steps[1].action).background);
+        // The data the peer writes is as long as the step that receives it says.
+        const auto& write = std::get<PeerStep>(s.steps[5].action);
+        const auto request = peer::parseCall(
+            expandPeerCall(write.call, {"198.18.0.2", "198.18.0.1", "50000", "0", "inet"}));
+        QVERIFY(request);
+        QCOMPARE(std::int64_t(request->data.size()), *write.result);
+        QCOMPARE(std::get<ReceiveStep>(s.steps[6].action).bytes, std::uint64_t(*write.result));
+        QCOMPARE(formatScenario(*parseScenario(formatScenario(s))), formatScenario(s));
+    }
+
     void peerSteps_parse() {
         const Scenario s = parsed("peer connect 3 $phantom $sport = -1 EINPROGRESS within=2000\n"
                                   "peer accept 3 background name=\"wait for it\"\n"
@@ -390,8 +405,9 @@ private Q_SLOTS:
         QCOMPARE(cwnd.op, ExpectPeerStep::Op::GreaterEqual);
         QCOMPARE(cwnd.value, std::uint64_t{4096});
         QCOMPARE(std::get<ReceiveStep>(s.steps[4].action).bytes, std::uint64_t{1} << 20);
-        QCOMPARE(expandPeerCall("connect 3 $phantom $sport", {"198.18.0.2", "x", "50000", "y"}),
-                 std::string("connect 3 198.18.0.2 50000"));
+        QCOMPARE(
+            expandPeerCall("connect 3 $phantom $sport", {"198.18.0.2", "x", "50000", "y", "inet"}),
+            std::string("connect 3 198.18.0.2 50000"));
         QCOMPARE(timeBudgetNs(s), std::int64_t{15'000'000'000} + 2'000'000'000 + 4 * 5'000'000'000);
     }
     void errors() {
