@@ -366,9 +366,10 @@ void ScenarioRunner::beginStep(std::int64_t nowNs, FrameList& out) {
             } else if constexpr (std::is_same_v<T, PeerStep>) {
                 beginPeerStep(a, nowNs);
             } else {
+                // Bytes that came before the step (while a peer call was answered) count.
                 if constexpr (std::is_same_v<T, ReceiveStep>)
                     if (a.until == ReceiveStep::Until::Bytes)
-                        m_bytesTarget = m_taken + a.bytes;
+                        m_bytesTarget = m_takenCounted + a.bytes;
                 m_stepDeadline = nowNs + a.withinNs;
             }
         },
@@ -382,7 +383,8 @@ void ScenarioRunner::beginStep(std::int64_t nowNs, FrameList& out) {
 void ScenarioRunner::checkRunningStep(std::int64_t nowNs) {
     const StepAction& action = m_scenario.steps[m_current].action;
     if (const auto* expect = std::get_if<ExpectPeerStep>(&action)) {
-        if (const auto v = peerValue(*expect); v && holds(expect->op, *v, expect->value))
+        if (const auto v = peerValue(m_peerSockets, *expect, m_params);
+            v && holds(expect->op, *v, expect->value))
             completeStep(nowNs, fmt::format("the peer's kernel says {} = {}", expect->field,
                                             expect->field == "state" ? peer::linuxStateName(*v)
                                                                      : std::to_string(*v)));
@@ -390,9 +392,11 @@ void ScenarioRunner::checkRunningStep(std::int64_t nowNs) {
     }
     if (const auto* receive = std::get_if<ReceiveStep>(&action)) {
         if (receive->until == ReceiveStep::Until::Bytes) {
-            if (m_taken >= m_bytesTarget)
+            if (m_taken >= m_bytesTarget) {
+                m_takenCounted = m_bytesTarget;
+                m_consumed = m_received.size();
                 completeStep(nowNs, fmt::format("got {}", bytesText(receive->bytes)));
-            else if (m_peerFin)
+            } else if (m_peerFin)
                 failStep(nowNs, fmt::format("the peer closed the connection (FIN) after {} of "
                                             "the {} expected",
                                             bytesText(receive->bytes - (m_bytesTarget - m_taken)),
@@ -516,6 +520,13 @@ void ScenarioRunner::timeout(std::int64_t nowNs) {
                                      durationText(a.withinNs), got, retransmissionNote()));
             } else if constexpr (std::is_same_v<T, ReceiveStep>) {
                 const Bytes data = Bytes(m_received).subspan(m_consumed);
+                if (a.until == ReceiveStep::Until::Bytes) {
+                    failStep(nowNs, fmt::format("expected {} from the peer within {}; got {}{}",
+                                                bytesText(a.bytes), durationText(a.withinNs),
+                                                bytesText(a.bytes - (m_bytesTarget - m_taken)),
+                                                retransmissionNote()));
+                    return;
+                }
                 if (a.until == ReceiveStep::Until::PeerFin) {
                     failStep(nowNs, fmt::format("expected the peer's FIN within {}; got {}{}",
                                                 durationText(a.withinNs),
@@ -566,9 +577,9 @@ void ScenarioRunner::timeout(std::int64_t nowNs) {
                 const std::string wanted = fmt::format(
                     "{} {} {}", a.field, opText(a.op),
                     a.field == "state" ? peer::linuxStateName(a.value) : std::to_string(a.value));
-                const auto v = peerValue(a);
+                const auto v = peerValue(m_peerSockets, a, m_params);
                 std::string got;
-                if (!peerSocket(a))
+                if (!peerSocket(m_peerSockets, a, m_params))
                     got = a.fd ? fmt::format("no sample of the agent's fd {} came", *a.fd)
                                : std::string("no sample of the peer's end of the connection came");
                 else if (!v)
@@ -773,24 +784,29 @@ std::vector<peer::Request> ScenarioRunner::takePeerRequests() {
     return out;
 }
 
-std::string ScenarioRunner::peerCallText(const PeerStep& step) const {
+tl::expected<peer::Request, std::string> peerRequest(const PeerStep& step,
+                                                     const ConnectionParams& params) {
     const std::string call = expandPeerCall(
-        step.call, {addressText(m_params.phantom), addressText(m_params.peer),
-                    std::to_string(m_params.sourcePort), std::to_string(m_params.destinationPort),
-                    std::holds_alternative<Ipv6Address>(m_params.peer) ? "inet6" : "inet"});
-    if (auto r = peer::parseCall(call))
+        step.call, {addressText(params.phantom), addressText(params.peer),
+                    std::to_string(params.sourcePort), std::to_string(params.destinationPort),
+                    std::holds_alternative<Ipv6Address>(params.peer) ? "inet6" : "inet"});
+    auto request = peer::parseCall(call);
+    if (!request)
+        return tl::make_unexpected(
+            fmt::format("cannot make the call '{}': {}", call, request.error()));
+    return request;
+}
+
+std::string ScenarioRunner::peerCallText(const PeerStep& step) const {
+    if (auto r = peerRequest(step, m_params))
         return peer::describeCall(*r);
-    return call;
+    return step.call;
 }
 
 void ScenarioRunner::beginPeerStep(const PeerStep& step, std::int64_t nowNs) {
-    const std::string text = expandPeerCall(
-        step.call, {addressText(m_params.phantom), addressText(m_params.peer),
-                    std::to_string(m_params.sourcePort), std::to_string(m_params.destinationPort),
-                    std::holds_alternative<Ipv6Address>(m_params.peer) ? "inet6" : "inet"});
-    auto request = peer::parseCall(text);
+    auto request = peerRequest(step, m_params);
     if (!request) {
-        failStep(nowNs, fmt::format("cannot make the call '{}': {}", text, request.error()));
+        failStep(nowNs, request.error());
         return;
     }
     request->id = m_nextCallId++;
@@ -806,8 +822,7 @@ void ScenarioRunner::beginPeerStep(const PeerStep& step, std::int64_t nowNs) {
         m_stepDeadline = nowNs + step.withinNs;
 }
 
-std::optional<std::string> ScenarioRunner::peerVerdict(const PeerStep& step,
-                                                       const peer::CallRecord& call) const {
+std::optional<std::string> peerVerdict(const PeerStep& step, const peer::CallRecord& call) {
     const peer::Answer& a = call.answer;
     const std::string line =
         peer::describeCall(call.request) + " " + peer::describeAnswer(call.request, a);
@@ -884,7 +899,8 @@ void ScenarioRunner::onPeerAnswer(const peer::CallRecord& call, std::int64_t now
     advance(nowNs, out);
 }
 
-const peer::SocketSample* ScenarioRunner::peerSocket(const ExpectPeerStep& step) const {
+const peer::SocketSample* peerSocket(const std::map<std::uint64_t, peer::SocketSample>& sockets,
+                                     const ExpectPeerStep& step, const ConnectionParams& params) {
     const auto octets = [](const IpAddress& a) {
         std::vector<std::uint8_t> v;
         if (const auto* v4 = std::get_if<Ipv4Address>(&a))
@@ -894,24 +910,25 @@ const peer::SocketSample* ScenarioRunner::peerSocket(const ExpectPeerStep& step)
                      std::get<Ipv6Address>(a).octets.end());
         return v;
     };
-    const auto peerAddress = octets(m_params.peer);
-    const auto phantomAddress = octets(m_params.phantom);
-    for (const auto& [inode, s] : m_peerSockets) {
+    const auto peerAddress = octets(params.peer);
+    const auto phantomAddress = octets(params.phantom);
+    for (const auto& [inode, s] : sockets) {
         if (step.fd) {
             if (s.fd == *step.fd)
                 return &s;
             continue;
         }
-        if (m_params.destinationPort != 0 && s.local == peerAddress &&
-            s.localPort == m_params.destinationPort && s.remote == phantomAddress &&
-            s.remotePort == m_params.sourcePort)
+        if (params.destinationPort != 0 && s.local == peerAddress &&
+            s.localPort == params.destinationPort && s.remote == phantomAddress &&
+            s.remotePort == params.sourcePort)
             return &s;
     }
     return nullptr;
 }
 
-std::optional<std::uint64_t> ScenarioRunner::peerValue(const ExpectPeerStep& step) const {
-    const peer::SocketSample* s = peerSocket(step);
+std::optional<std::uint64_t> peerValue(const std::map<std::uint64_t, peer::SocketSample>& sockets,
+                                       const ExpectPeerStep& step, const ConnectionParams& params) {
+    const peer::SocketSample* s = peerSocket(sockets, step, params);
     if (!s)
         return std::nullopt;
     if (step.field == "rqueue")
@@ -924,13 +941,18 @@ std::optional<std::uint64_t> ScenarioRunner::peerValue(const ExpectPeerStep& ste
     return peer::TcpInfo::fromPairs(s->fields).get(*field);
 }
 
-void ScenarioRunner::onPeerSample(const peer::Sample& sample, std::int64_t nowNs, FrameList& out) {
+void updatePeerSockets(std::map<std::uint64_t, peer::SocketSample>& sockets,
+                       const peer::Sample& sample) {
     for (const auto& socket : sample.sockets) {
         if (socket.gone)
-            m_peerSockets.erase(socket.inode);
+            sockets.erase(socket.inode);
         else
-            m_peerSockets[socket.inode] = socket;
+            sockets[socket.inode] = socket;
     }
+}
+
+void ScenarioRunner::onPeerSample(const peer::Sample& sample, std::int64_t nowNs, FrameList& out) {
+    updatePeerSockets(m_peerSockets, sample);
     m_peerSampleNs = sample.timeNs;
     if (!m_started || m_finished || m_current >= m_scenario.steps.size())
         return;

@@ -11,7 +11,9 @@
 #include <functional>
 #include <map>
 #include <optional>
+
 #include <string>
+#include <tl/expected.hpp>
 #include <vector>
 
 namespace tcplab::engine {
@@ -50,6 +52,24 @@ struct SendNumbers {
 /// options and data. Shared by the runner and the click-through demo (Walkthrough).
 wire::SegmentSpec buildSendSegment(const SendStep& step, const ConnectionParams& params,
                                    std::uint16_t ipId, const SendNumbers& numbers);
+
+/// A peer step's call on `params`' connection: its variables replaced, parsed (the
+/// error says what is wrong with it).
+tl::expected<peer::Request, std::string> peerRequest(const PeerStep& step,
+                                                     const ConnectionParams& params);
+/// Why the answer to a peer step's call is not what the step expects; nullopt when it is.
+std::optional<std::string> peerVerdict(const PeerStep& step, const peer::CallRecord& call);
+/// The latest sample an expect-peer step looks at, among `sockets` (by inode): the agent's
+/// fd of the step, else the peer's end of `params`' connection; nullptr when none.
+const peer::SocketSample* peerSocket(const std::map<std::uint64_t, peer::SocketSample>& sockets,
+                                     const ExpectPeerStep& step, const ConnectionParams& params);
+/// The value of the step's field in that sample; nullopt when there is no sample or the
+/// stack does not report the field.
+std::optional<std::uint64_t> peerValue(const std::map<std::uint64_t, peer::SocketSample>& sockets,
+                                       const ExpectPeerStep& step, const ConnectionParams& params);
+/// Keeps `sockets` (by inode) up to date with a sample.
+void updatePeerSockets(std::map<std::uint64_t, peer::SocketSample>& sockets,
+                       const peer::Sample& sample);
 
 /// What happened to one step.
 struct StepResult {
@@ -162,12 +182,7 @@ private:
     void transmit(wire::SegmentSpec& spec, FrameList& out);
     void noteSeen(const std::string& description);
     void beginPeerStep(const PeerStep& step, std::int64_t nowNs);
-    std::optional<std::string> peerVerdict(const PeerStep& step,
-                                           const peer::CallRecord& call) const;
     void failBackground(std::size_t step, std::int64_t nowNs, const std::string& reason);
-    /// The sample ExpectPeerStep looks at: its fd's, else the peer's end of our connection.
-    const peer::SocketSample* peerSocket(const ExpectPeerStep& step) const;
-    std::optional<std::uint64_t> peerValue(const ExpectPeerStep& step) const;
     std::string peerCallText(const PeerStep& step) const;
     std::optional<wire::SeqNum> evaluate(const SeqExpr& expr) const;
     std::string expressionText(const std::optional<SeqExpr>& expr, std::string_view key) const;
@@ -206,7 +221,8 @@ private:
     /// Bytes taken in order from the peer since the start (received() keeps them but during
     /// a "receive BYTES" step, which only counts: a bulk transfer is not kept).
     std::uint64_t m_taken = 0;
-    std::uint64_t m_bytesTarget = 0; ///< a "receive BYTES" step completes at this m_taken
+    std::uint64_t m_bytesTarget = 0;  ///< a "receive BYTES" step completes at this m_taken
+    std::uint64_t m_takenCounted = 0; ///< m_taken that earlier "receive BYTES" steps took
     std::vector<peer::Request> m_peerOut;
     std::uint32_t m_nextCallId = kFirstCallId;
     struct PendingCall {

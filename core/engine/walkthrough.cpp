@@ -3,6 +3,9 @@
 #include "engine/http_response.h"
 #include "engine/segment_text.h"
 
+#include "peer/call_text.h"
+#include "peer/tcp_info.h"
+
 #include "wire/diagnostic.h"
 #include "wire/frame.h"
 #include "wire/ipv4.h"
@@ -152,7 +155,13 @@ bool Walkthrough::stepComplete() const {
     if (const auto* receive = std::get_if<ReceiveStep>(&action)) {
         if (receive->until == ReceiveStep::Until::PeerFin)
             return local.finReceived;
+        if (receive->until == ReceiveStep::Until::Bytes)
+            return m_received.size() >= m_bytesCounted + receive->bytes;
         return responseLength().has_value();
+    }
+    if (const auto* expect = std::get_if<ExpectPeerStep>(&action)) {
+        const auto v = peerValue(*expect);
+        return v && holds(expect->op, *v, expect->value);
     }
     if (const auto* wait = std::get_if<WaitStep>(&action)) {
         const bool acked = local.issKnown && local.sndUna >= m_sndNxt;
@@ -189,11 +198,22 @@ void Walkthrough::advance() {
             continue;
         }
         if (std::holds_alternative<ReceiveStep>(step.action) ||
-            std::holds_alternative<WaitStep>(step.action)) {
+            std::holds_alternative<WaitStep>(step.action) ||
+            std::holds_alternative<ExpectPeerStep>(step.action)) {
             if (!stepComplete())
                 return;
-            if (const auto* receive = std::get_if<ReceiveStep>(&step.action);
-                receive && receive->until == ReceiveStep::Until::HttpResponse) {
+            const auto* receive = std::get_if<ReceiveStep>(&step.action);
+            if (receive && receive->until == ReceiveStep::Until::Bytes) {
+                m_bytesCounted += receive->bytes;
+                m_responseEnd = m_bytesCounted;
+                m_notes.push_back(
+                    fmt::format("{}: {} arrived, in order.", step.name, bytesText(receive->bytes)));
+            } else if (const auto* expect = std::get_if<ExpectPeerStep>(&step.action)) {
+                const auto v = peerValue(*expect).value_or(0);
+                m_notes.push_back(fmt::format(
+                    "{}: the peer's kernel says {} = {} (its tcp_info).", step.name, expect->field,
+                    expect->field == "state" ? peer::linuxStateName(v) : std::to_string(v)));
+            } else if (receive && receive->until == ReceiveStep::Until::HttpResponse) {
                 const std::size_t length = responseLength().value_or(0);
                 m_responseEnd += length;
                 m_notes.push_back(fmt::format("{}: the whole HTTP response has arrived ({}).",
@@ -204,7 +224,108 @@ void Walkthrough::advance() {
             ++m_index;
             continue;
         }
-        return; // a send waits for the user, an expect for the peer
+        return; // a send or a peer call waits for the user, an expect for the peer
+    }
+}
+
+std::optional<peer::Request> Walkthrough::peerRequest(const PeerStep& step) const {
+    auto r = engine::peerRequest(step, m_params);
+    if (!r)
+        return std::nullopt;
+    return std::move(*r);
+}
+
+std::optional<std::uint64_t> Walkthrough::peerValue(const ExpectPeerStep& step) const {
+    return engine::peerValue(m_peerSockets, step, m_params);
+}
+
+void Walkthrough::peerCalled(std::uint32_t id) {
+    if (m_finished || m_failed || m_index >= m_scenario.steps.size())
+        return;
+    const auto* step = std::get_if<PeerStep>(&m_scenario.steps[m_index].action);
+    if (!step || insertAck())
+        return;
+    m_calls.emplace_back(id, m_index);
+    if (step->background) {
+        m_notes.push_back(fmt::format("{}: the call is made; the walk goes on while it waits.",
+                                      m_scenario.steps[m_index].name));
+        ++m_index;
+        advance();
+    }
+}
+
+void Walkthrough::peerAnswered(const peer::CallRecord& call) {
+    const auto it = std::find_if(m_calls.begin(), m_calls.end(),
+                                 [&](const auto& c) { return c.first == call.answer.id; });
+    if (it == m_calls.end())
+        return;
+    const std::size_t index = it->second;
+    m_calls.erase(it);
+    const engine::Step& step = m_scenario.steps[index];
+    const auto& peerStep = std::get<PeerStep>(step.action);
+    const std::string line =
+        peer::describeCall(call.request) + " " + peer::describeAnswer(call.request, call.answer);
+    if (const auto wrong = peerVerdict(peerStep, call)) {
+        fail(fmt::format("{}: {}. The walkthrough stops here.", step.name, *wrong));
+        return;
+    }
+    m_notes.push_back(fmt::format("{}: {}.", step.name, line));
+    if (!peerStep.background && index == m_index && !m_finished && !m_failed) {
+        ++m_index;
+        advance();
+    }
+}
+
+void Walkthrough::sampled(const peer::Sample& sample) {
+    updatePeerSockets(m_peerSockets, sample);
+    if (!m_finished && !m_failed)
+        advance();
+}
+
+std::string Walkthrough::explainPeer(const peer::Request& call, bool background) const {
+    const std::string c = peer::describeCall(call);
+    const std::string wait =
+        background ? " It blocks until the handshake is done, so the demo goes on at once and "
+                     "checks its result when it returns."
+                   : "";
+    switch (call.call) {
+    case peer::Call::Socket:
+        return fmt::format("The peer's application calls {}: the kernel makes a socket and hands "
+                           "back a file descriptor, fd {} here. Nothing goes on the wire yet: a "
+                           "socket is only state in the peer's kernel (CLOSED).",
+                           c, 3);
+    case peer::Call::Connect:
+        return fmt::format(
+            "The peer's application calls {}: the peer's kernel opens the connection to you, "
+            "an active open (RFC 9293 §3.5): it picks a port and an ISN of its own and sends "
+            "a SYN, and its socket is in SYN-SENT. You play the server: the next step is your "
+            "SYN-ACK.{}",
+            c, wait);
+    case peer::Call::Write:
+        return fmt::format(
+            "The peer's application calls {}: the bytes go into the kernel's send buffer, "
+            "and the kernel sends them at once as a segment with PSH (nothing else is in "
+            "flight, so Nagle's algorithm does not hold them back, RFC 896). write() returns "
+            "as soon as they are queued, before you acknowledge them.",
+            c);
+    case peer::Call::Read:
+        return fmt::format(
+            "The peer's application calls {}: it takes the bytes the peer's kernel has "
+            "received from you and acknowledged already; reading them frees the receive buffer, "
+            "so the window the kernel advertises grows back.",
+            c);
+    case peer::Call::Close:
+        return fmt::format(
+            "The peer's application calls {}: its kernel sends a FIN after any data still "
+            "queued (RFC 9293 §3.6) and moves to FIN-WAIT-1. The peer closes first, so it is "
+            "the one that will wait in TIME-WAIT.",
+            c);
+    case peer::Call::Shutdown:
+        return fmt::format("The peer's application calls {}: shutdown(SHUT_WR) sends a FIN but "
+                           "keeps the socket readable: a half-close (RFC 9293 §3.6).",
+                           c);
+    default:
+        return fmt::format("The peer's application calls {}.{}", c, wait);
     }
 }
 
@@ -253,6 +374,29 @@ Walkthrough::Step Walkthrough::current() const {
         s.prefill = spec;
         return s;
     }
+    if (const auto* peerStep = std::get_if<PeerStep>(&step.action)) {
+        const bool called = std::any_of(m_calls.begin(), m_calls.end(),
+                                        [&](const auto& c) { return c.second == m_index; });
+        const auto request = engine::peerRequest(*peerStep, m_params);
+        if (!request) {
+            s.kind = Step::Kind::Await;
+            s.expectation = "a call that cannot be made";
+            s.explanation = request.error();
+            return s;
+        }
+        if (called) {
+            s.kind = Step::Kind::Await;
+            s.expectation = peer::describeCall(*request) + " to return";
+            s.explanation = explainPeer(*request, false) +
+                            " Waiting for it to return; the answer is shown in the notes.";
+            return s;
+        }
+        s.kind = Step::Kind::Peer;
+        s.call = *request;
+        s.background = peerStep->background;
+        s.explanation = explainPeer(*request, peerStep->background);
+        return s;
+    }
     s.kind = Step::Kind::Await;
     s.resend = resendSpec();
     s.expectation = expectationText(step.action);
@@ -277,9 +421,16 @@ std::string Walkthrough::expectationText(const StepAction& action) const {
     if (const auto* receive = std::get_if<ReceiveStep>(&action)) {
         if (receive->until == ReceiveStep::Until::PeerFin)
             return "the peer's data up to its FIN";
+        if (receive->until == ReceiveStep::Until::Bytes)
+            return fmt::format("{} of data from the peer (from seq {})", bytesText(receive->bytes),
+                               v.rcvNxt.value_or(SeqNum(0)).value());
         return fmt::format("the HTTP response (data from seq {})",
                            v.rcvNxt.value_or(SeqNum(0)).value());
     }
+    if (const auto* expect = std::get_if<ExpectPeerStep>(&action))
+        return fmt::format("the peer's kernel to say {} {} {}", expect->field, opText(expect->op),
+                           expect->field == "state" ? peer::linuxStateName(expect->value)
+                                                    : std::to_string(expect->value));
     if (const auto* wait = std::get_if<WaitStep>(&action)) {
         std::string s;
         if (wait->acked)
@@ -303,14 +454,34 @@ std::string Walkthrough::explainAwait(const StepAction& action) const {
                 "from the peer's lane; if nothing listens on port {}, a RST|ACK comes back "
                 "instead.",
                 (v.iss + 1).value(), v.iss.value(), m_params.destinationPort);
+        if (expect->flags == flags::kSyn)
+            return "Waiting for the peer's SYN: its application's connect() makes its kernel "
+                   "send one to your port, with the peer's own ISN as its seq and its options "
+                   "(MSS, SACK-permitted, timestamps, window scale). The kernel picked the "
+                   "source port itself; the walkthrough learns it from the SYN.";
+        if (expect->flags == flags::kAck && m_connection.end(0).synAckSent &&
+            m_connection.end(1).state == tcp::TcpState::SynSent)
+            return fmt::format("Waiting for the peer's ACK of your SYN-ACK: ack {} = your ISN "
+                               "+ 1. With it both ends are ESTABLISHED and the peer's connect() "
+                               "returns 0.",
+                               (v.iss + 1).value());
         return fmt::format("Waiting for {} from the peer. Any other segment it sends is shown on "
                            "the ladder and described in the notes.",
                            expectationText(action));
     }
+    if (std::holds_alternative<ExpectPeerStep>(action))
+        return fmt::format("Waiting for {}: tcplab samples the peer's TCP_INFO every 10 ms and "
+                           "after every segment.",
+                           expectationText(action));
     if (const auto* receive = std::get_if<ReceiveStep>(&action)) {
         if (receive->until == ReceiveStep::Until::PeerFin)
             return "The peer sends its data and then its FIN. Each data segment moves RCV.NXT "
                    "by its length, and you acknowledge each arrival.";
+        if (receive->until == ReceiveStep::Until::Bytes)
+            return fmt::format(
+                "The peer's kernel sends what its application wrote: {} starting at seq {} "
+                "(RCV.NXT). Each segment moves RCV.NXT by its length; acknowledge what arrives.",
+                bytesText(receive->bytes), v.rcvNxt.value_or(SeqNum(0)).value());
         const std::size_t got = m_received.size() - std::min(m_responseEnd, m_received.size());
         return fmt::format(
             "The peer's HTTP server reads your request and answers. Its data starts at seq {} "
@@ -365,6 +536,13 @@ std::string Walkthrough::explainSend(const SegmentSpec& spec, bool inserted) con
                            "nothing comes back; on the ladder it is the last arrow.",
                            exact);
     }
+    if (t.has(flags::kSyn) && t.has(flags::kAck))
+        return fmt::format(
+            "A SYN-ACK answers the peer's SYN, as a server in LISTEN does (RFC 9293 §3.10.7.2): "
+            "seq {} is your own ISN, chosen by you; ack {} = the peer's ISN {} + 1, because its "
+            "SYN consumes one sequence number. Your socket (in the phantom) is now in "
+            "SYN-RECEIVED; the peer answers with an ACK of {} and its connect() returns.",
+            seq, ack, v.irs ? v.irs->value() : ack - 1, (t.seq + 1).value());
     if (t.has(flags::kSyn) && !t.has(flags::kAck))
         return fmt::format(
             "A SYN opens the connection (RFC 9293 §3.5) from port {} to port {}. Its seq is "
@@ -380,6 +558,13 @@ std::string Walkthrough::explainSend(const SegmentSpec& spec, bool inserted) con
             "the peer sent, the response included. Watch for the peer's ACK and then its own "
             "FIN.",
             seq, (t.seq + 1).value(), ack);
+    if (len > 0 && spec.payload != m_params.request)
+        return fmt::format(
+            "This segment carries {} of data. seq {} numbers its first byte and the data takes "
+            "{} sequence numbers, so the peer should acknowledge {}; ack {} acknowledges "
+            "everything the peer sent so far. The peer's kernel keeps the bytes until its "
+            "application reads them.",
+            bytesText(len), seq, len, (t.seq + static_cast<std::int64_t>(len)).value(), ack);
     if (len > 0)
         return fmt::format(
             "This segment carries your {}-byte request. seq {} numbers its first byte and the "
@@ -568,6 +753,16 @@ void Walkthrough::fired(std::span<const std::uint8_t> frame, std::int64_t timeNs
 void Walkthrough::received(std::span<const std::uint8_t> frame, std::int64_t timeNs) {
     const Frame decoded = decodeFrame(Bytes(frame.data(), frame.size()));
     const auto found = tcp::segmentOf(decoded, timeNs);
+    // Passive open: the peer's port is its kernel's choice, learned from its SYN.
+    if (found && m_params.destinationPort == 0 && found->dst == m_phantom &&
+        found->src.ip() == m_params.peer &&
+        (found->segment.flags & (flags::kSyn | flags::kAck | flags::kRst)) == flags::kSyn) {
+        m_params.destinationPort = found->src.port;
+        m_peer = found->src;
+        m_connection = tcp::Connection(m_phantom, m_peer);
+        m_connection.setLocalEnd(0);
+        m_notes.push_back(fmt::format("The peer's kernel connects from port {}.", m_peer.port));
+    }
     if (!found || found->src != m_peer || found->dst != m_phantom)
         return;
     const TcpHeader& tcp = *decoded.tcp();

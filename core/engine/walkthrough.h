@@ -2,6 +2,7 @@
 
 #include "engine/scenario.h"
 #include "engine/scenario_runner.h"
+#include "peer/agent_client.h"
 #include "tcp/tracker.h"
 #include "tcp/tutor.h"
 #include "wire/segment_spec.h"
@@ -9,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -42,7 +44,9 @@ public:
 
     /// What the GUI shows for the current step.
     struct Step {
-        enum class Kind : std::uint8_t { Send, Await, Done };
+        /// Send: fire `prefill`; Await: wait for the peer; Peer: make `call` on the peer's
+        /// side (EngineWorker::peerCall, then peerCalled()); Done.
+        enum class Kind : std::uint8_t { Send, Await, Peer, Done };
         /// Index of the scenario step (for an inserted ACK: the step it comes during or
         /// before); scenario().steps.size() when done.
         std::size_t index = 0;
@@ -57,6 +61,10 @@ public:
         std::optional<wire::SegmentSpec> prefill;
         /// Await: what should arrive ("a SYN-ACK acknowledging 101").
         std::string expectation;
+        /// Peer: the call to make (variables replaced), and whether the walk goes on without
+        /// waiting for its answer (a blocking call the next steps complete).
+        std::optional<peer::Request> call;
+        bool background = false;
         /// Await: our oldest segment that took sequence space and is not acknowledged yet,
         /// to send again when the peer does not answer (what a TCP does when its
         /// retransmission timer expires, RFC 6298 §5.4), with the current ack. Also the
@@ -74,8 +82,18 @@ public:
     /// this connection does not advance the step; a note says why.
     void fired(std::span<const std::uint8_t> frame, std::int64_t timeNs);
     /// A frame from the link, in order (anything: only the peer's TCP on this 4-tuple
-    /// counts; our own frames, if the timeline hands them in, are ignored here).
+    /// counts; our own frames, if the timeline hands them in, are ignored here). With
+    /// ConnectionParams::destinationPort 0 (passive open) the peer's port is taken from its
+    /// first SYN to the phantom's port.
     void received(std::span<const std::uint8_t> frame, std::int64_t timeNs);
+    /// The GUI made the current Peer step's call with this id: a background step is done at
+    /// once, a foreground one waits for peerAnswered().
+    void peerCalled(std::uint32_t id);
+    /// A peer call came back (any: only the calls of peerCalled() count). A result other than
+    /// the step expects ends the walk with a note saying so.
+    void peerAnswered(const peer::CallRecord& call);
+    /// The peer's sockets that changed (for expect-peer steps).
+    void sampled(const peer::Sample& sample);
 
     /// One or more sentences per event, oldest first: what happened and how it differed
     /// from the scenario.
@@ -114,6 +132,9 @@ private:
     std::optional<std::size_t> responseLength() const;
     std::string explainSend(const wire::SegmentSpec& spec, bool inserted) const;
     std::string explainAwait(const StepAction& action) const;
+    std::string explainPeer(const peer::Request& call, bool background) const;
+    std::optional<peer::Request> peerRequest(const PeerStep& step) const;
+    std::optional<std::uint64_t> peerValue(const ExpectPeerStep& step) const;
     std::string expectationText(const StepAction& action) const;
     void fail(std::string note);
     std::optional<wire::SegmentSpec> resendSpec() const;
@@ -143,6 +164,11 @@ private:
     bool m_synFired = false;
     /// The receive step completed with the segment that filled the response.
     std::size_t m_responseEnd = 0;
+    /// Bytes of m_received that earlier "receive BYTES" steps took.
+    std::size_t m_bytesCounted = 0;
+    /// Peer calls made and not answered: id and the step that made them.
+    std::vector<std::pair<std::uint32_t, std::size_t>> m_calls;
+    std::map<std::uint64_t, peer::SocketSample> m_peerSockets; ///< the latest, by inode
 };
 
 } // namespace tcplab::engine

@@ -14,6 +14,7 @@
 #include "host/phantom_host.h"
 #include "lab/builtin_lab.h"
 #include "lab/peer_app.h"
+#include "timeline/peer_records.h"
 #include "timeline/timeline.h"
 #include "wire/segment_spec.h"
 
@@ -29,6 +30,10 @@
 
 #ifndef TCPLAB_LAB_HELPER_PATH
 #define TCPLAB_LAB_HELPER_PATH TCPLAB_BINARY_DIR "/app/tcplab-lab-helper"
+#endif
+
+#ifndef TCPLAB_PEER_AGENT_PATH
+#define TCPLAB_PEER_AGENT_PATH TCPLAB_BINARY_DIR "/app/tcplab-peer-agent"
 #endif
 
 using namespace tcplab;
@@ -494,6 +499,111 @@ private Q_SLOTS:
         QVERIFY2(data.starts_with("HTTP/1.1 200 OK\r\n"), data.c_str());
         const std::string body = lab::PeerApp::body(50001, 1, "GET", "/");
         QVERIFY2(data.ends_with("\r\n\r\n" + body), data.c_str());
+        eng.stop();
+    }
+
+    // The second walk, the kernel connects to you, against the built-in lab's kernel: the
+    // walk makes the peer's calls through its agent, the phantom answers the kernel's SYN.
+    void live_kernelConnectsToYou() {
+        if (::access(helperPath().c_str(), X_OK) != 0 ||
+            ::access(TCPLAB_PEER_AGENT_PATH, X_OK) != 0)
+            QSKIP("no tcplab-lab-helper or tcplab-peer-agent in this build");
+        lab::LabOptions options;
+        options.helperPath = helperPath();
+        options.agentPath = TCPLAB_PEER_AGENT_PATH;
+        auto lab = lab::startLinuxLab(options);
+        if (!lab && lab.error().code == lab::LabErrorCode::UserNamespacesRefused)
+            QSKIP(qPrintable(qs(lab.error().message)));
+        QVERIFY2(lab.has_value(), lab ? "" : lab.error().message.c_str());
+        QVERIFY2(lab->agent(), lab->agentError().c_str());
+        const lab::LabAddresses addresses = lab->addresses();
+
+        std::mt19937_64 rng(std::random_device{}());
+        host::Identity id;
+        id.mac = host::randomLocalMac(rng);
+        id.ipv4 = host::Ipv4Config{addresses.phantom4, addresses.prefix4, std::nullopt};
+        auto timeline = std::make_shared<timeline::Timeline>();
+        engine::Engine eng(lab->takeLink(), timeline);
+        eng.attachAgent(lab->takeAgent());
+        eng.start();
+        eng.configure(id, host::HostTiming{}, engine::Engine::Probe::Skip);
+
+        ConnectionParams p;
+        p.phantomMac = id.mac;
+        p.nextHopMac = addresses.peerMac;
+        p.phantom = addresses.phantom4;
+        p.peer = addresses.peer4;
+        p.sourcePort = 40123;
+        p.destinationPort = 0;
+        p.iss = SeqNum(1000);
+        Walkthrough w(engine::passiveScenario(), p);
+
+        std::size_t cursor = 0;
+        std::size_t peerCursor = 0;
+        const auto feed = [&] {
+            for (auto& e : eng.takeEvents())
+                if (e.kind == engine::EngineEvent::Kind::PeerCall && e.call)
+                    w.peerAnswered(*e.call);
+            for (; cursor < timeline->size(); ++cursor) {
+                const auto& e = (*timeline)[cursor];
+                if (e.direction == timeline::Direction::Received)
+                    w.received(std::span(e.bytes.data(), e.bytes.size()), e.timeNs);
+            }
+            for (; peerCursor < timeline->peerSize(); ++peerCursor)
+                if (auto sample = timeline::sampleRecord(timeline->peer(peerCursor)))
+                    w.sampled(*sample);
+        };
+        const auto start = std::chrono::steady_clock::now();
+        std::vector<std::string> kinds;
+        for (int clicks = 0; clicks < 30 && !w.finished() && !w.failed(); ++clicks) {
+            QVERIFY2(std::chrono::steady_clock::now() - start < std::chrono::seconds(30),
+                     allNotes(w).c_str());
+            const auto step = w.current();
+            if (step.kind == Kind::Peer) {
+                QVERIFY(step.call);
+                kinds.push_back("peer " + step.name);
+                w.peerCalled(eng.peerCall(*step.call));
+                std::this_thread::sleep_for(std::chrono::milliseconds(20));
+                feed();
+                continue;
+            }
+            if (step.kind == Kind::Send) {
+                kinds.push_back("send " + step.name);
+                if (step.name == "SYN-ACK") {
+                    QCOMPARE(step.prefill->tcp.seq, SeqNum(1000));
+                    QVERIFY2(step.explanation.find("SYN-ACK answers the peer's SYN") !=
+                                 std::string::npos,
+                             step.explanation.c_str());
+                }
+                auto frame = step.prefill->encode();
+                QVERIFY(frame.has_value());
+                eng.sendFrame(*frame);
+                w.fired(*frame, 0);
+                std::this_thread::sleep_for(std::chrono::milliseconds(50));
+                feed();
+                continue;
+            }
+            const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+            while (std::chrono::steady_clock::now() < deadline) {
+                feed();
+                const auto now = w.current();
+                if (now.kind != step.kind || now.name != step.name || w.failed())
+                    break;
+                std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            }
+            const auto now = w.current();
+            QVERIFY2(now.kind != step.kind || now.name != step.name,
+                     qPrintable(qs("stuck at \"" + step.name + "\"\n" + allNotes(w))));
+        }
+        QVERIFY2(w.finished() && !w.failed(), allNotes(w).c_str());
+        const std::string data(w.receivedData().begin(), w.receivedData().end());
+        QCOMPARE(data, std::string("Hello from the peer's kernel\r\n"));
+        if (std::getenv("SHOW_NOTES"))
+            qInfo("%s", allNotes(w).c_str());
+        // Every call was made by the walk, the connect's answer checked.
+        QVERIFY2(allNotes(w).find("connect(3, 198.18.0.2:40123) = 0") != std::string::npos,
+                 allNotes(w).c_str());
+        QVERIFY2(allNotes(w).find("read(3, 100) = 12") != std::string::npos, allNotes(w).c_str());
         eng.stop();
     }
 };
