@@ -1402,6 +1402,31 @@ private Q_SLOTS:
         QVERIFY2(h.runner.received().empty(), "a counted receive keeps no bytes");
     }
 
+    void receiveBytes_countsWhatCameBeforeTheStep() {
+        // The data of a peer write can arrive before the write's answer: the receive that
+        // follows counts it, and the next one starts after it.
+        Harness h("send S seq=iss\nexpect SA\nsend A\npeer write 3 5\nreceive 5 within=100\n"
+                  "receive 3 within=100\n",
+                  ::params());
+        h.handshake();
+        const auto write = h.runner.takePeerRequests();
+        QCOMPARE(write.size(), std::size_t{1});
+        h.peer(kP | kA, kPeerIss + 1, 101, "abcde");
+        peer::Answer a;
+        a.id = write[0].id;
+        a.call = peer::Call::Write;
+        a.result = 5;
+        h.runner.onPeerAnswer({write[0], a}, h.now, h.out);
+        QCOMPARE(h.runner.results()[4].status, StepResult::Status::Done);
+        QCOMPARE(h.runner.results()[5].status, StepResult::Status::Running);
+        h.peer(kP | kA, kPeerIss + 6, 101, "fg");
+        QCOMPARE(h.runner.results()[5].status, StepResult::Status::Running);
+        h.tick(200 * kMs);
+        QVERIFY2(h.failure().find("expected 3 bytes from the peer within 100 ms; got 2 bytes") !=
+                     std::string::npos,
+                 h.failure().c_str());
+    }
+
     void emptyScenario_finishesAtStart() {
         ScenarioRunner runner(Scenario{}, params());
         ScenarioRunner::FrameList out;
