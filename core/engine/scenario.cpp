@@ -972,6 +972,21 @@ StepResultOr parseLinger(LineReader& r) {
     return LingerStep{*d};
 }
 
+StepResultOr parseWindow(LineReader& r) {
+    if (auto e = r.checkKeys({"name"}))
+        return tl::make_unexpected(*e);
+    const auto pos = r.positional();
+    if (pos.empty())
+        return tl::make_unexpected(
+            std::string("missing value: window needs the window to advertise (window 0)"));
+    if (auto e = tooManyPositional("window", pos, 1, "window N [name=...]"))
+        return tl::make_unexpected(*e);
+    auto v = parseNumber(pos[0], 0xffff, "window");
+    if (!v)
+        return tl::make_unexpected(v.error());
+    return WindowStep{static_cast<std::uint16_t>(*v)};
+}
+
 std::string seqPart(std::string_view key, const std::optional<SeqExpr>& e) {
     return e ? fmt::format(" {}={}", key, formatSeqExpr(*e)) : std::string();
 }
@@ -1009,6 +1024,8 @@ std::string formatAction(const StepAction& action) {
                 return fmt::format("wait {} within={}", what, formatDuration(a.withinNs));
             } else if constexpr (std::is_same_v<T, LingerStep>) {
                 return "linger " + formatDuration(a.durationNs);
+            } else if constexpr (std::is_same_v<T, WindowStep>) {
+                return fmt::format("window {}", a.window);
             } else if constexpr (std::is_same_v<T, PeerStep>) {
                 std::string s = "peer " + a.call;
                 if (a.anyResult)
@@ -1114,6 +1131,9 @@ std::string defaultStepName(const StepAction& action) {
                 return fmt::format("linger {}", a.durationNs % kNsPerMs == 0
                                                     ? fmt::format("{} ms", a.durationNs / kNsPerMs)
                                                     : fmt::format("{} ns", a.durationNs));
+            } else if constexpr (std::is_same_v<T, WindowStep>) {
+                return a.window == 0 ? std::string("close the window")
+                                     : fmt::format("open the window to {}", a.window);
             } else if constexpr (std::is_same_v<T, PeerStep>) {
                 return "peer " + a.call;
             } else {
@@ -1173,8 +1193,10 @@ tl::expected<Scenario, ScenarioError> parseScenario(std::string_view text) {
                 return parseWait(reader);
             if (kind == "linger")
                 return parseLinger(reader);
+            if (kind == "window")
+                return parseWindow(reader);
             return tl::make_unexpected(fmt::format(
-                "unknown step kind '{}' (use send, expect, receive, wait, linger, peer, "
+                "unknown step kind '{}' (use send, expect, receive, wait, linger, window, peer, "
                 "expect-peer or title)",
                 kind));
         }();
@@ -1253,7 +1275,7 @@ std::int64_t timeBudgetNs(const Scenario& scenario) {
                 using T = std::decay_t<decltype(a)>;
                 if constexpr (std::is_same_v<T, LingerStep>)
                     budgetNs += a.durationNs;
-                else if constexpr (!std::is_same_v<T, SendStep>)
+                else if constexpr (!std::is_same_v<T, SendStep> && !std::is_same_v<T, WindowStep>)
                     budgetNs += a.withinNs;
             },
             step.action);

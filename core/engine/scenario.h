@@ -122,8 +122,17 @@ struct ExpectPeerStep {
     friend bool operator==(const ExpectPeerStep&, const ExpectPeerStep&) = default;
 };
 
-using StepAction =
-    std::variant<SendStep, ExpectStep, ReceiveStep, WaitStep, LingerStep, PeerStep, ExpectPeerStep>;
+/// "window N": the phantom advertises N (the raw 16-bit field) in its later segments (the
+/// send steps without win=, and the runner's own ACKs), and says so at once with a pure ACK
+/// when the connection is synchronized: a window update (RFC 9293 §3.8.6.2.2). "window 0"
+/// closes the window: the peer then probes it (§3.8.6.1).
+struct WindowStep {
+    std::uint16_t window = 0;
+    friend bool operator==(const WindowStep&, const WindowStep&) = default;
+};
+
+using StepAction = std::variant<SendStep, ExpectStep, ReceiveStep, WaitStep, LingerStep, PeerStep,
+                                ExpectPeerStep, WindowStep>;
 
 struct Step {
     std::string name;  ///< name="..." or a default made from the action ("send SYN")

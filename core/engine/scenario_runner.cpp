@@ -365,6 +365,18 @@ void ScenarioRunner::beginStep(std::int64_t nowNs, FrameList& out) {
                 m_stepDeadline = nowNs + a.durationNs;
             } else if constexpr (std::is_same_v<T, PeerStep>) {
                 beginPeerStep(a, nowNs);
+            } else if constexpr (std::is_same_v<T, WindowStep>) {
+                m_params.window = a.window;
+                // A window update at once, once there is a connection to update.
+                if (m_rcvNxt && !m_aborted && !m_failed) {
+                    SendStep update;
+                    update.flags = flags::kAck;
+                    SegmentSpec spec = buildSegment(update);
+                    transmit(spec, out);
+                }
+                completeStep(nowNs, fmt::format("the phantom advertises a window of {} from now "
+                                                "on",
+                                                a.window));
             } else {
                 // Bytes that came before the step (while a peer call was answered) count.
                 if constexpr (std::is_same_v<T, ReceiveStep>)

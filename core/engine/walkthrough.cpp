@@ -179,6 +179,14 @@ void Walkthrough::advance() {
             return;
         }
         const engine::Step& step = m_scenario.steps[m_index];
+        if (const auto* window = std::get_if<WindowStep>(&step.action)) {
+            m_params.window = window->window;
+            m_notes.push_back(fmt::format(
+                "{}: the next segments advertise a window of {}{}.", step.name, window->window,
+                window->window == 0 ? " (closed: the peer may send nothing but probes)" : ""));
+            ++m_index;
+            continue;
+        }
         if (std::holds_alternative<LingerStep>(step.action)) {
             // Lingering needs a clock, which the walkthrough does not have.
             const bool timeWait = m_connection.end(0).state == tcp::TcpState::TimeWait;

@@ -365,6 +365,8 @@ private Q_SLOTS:
         QTest::newRow("expect-peer state")
             << "expect-peer state == OPEN" << 1 << "'OPEN' is not a TCP state";
         QTest::newRow("receive zero") << "receive 0" << 1 << "receive takes http, fin or";
+        QTest::newRow("window what") << "window wide" << 1 << "bad number 'wide'";
+        QTest::newRow("window too big") << "window 65536" << 1 << "value out of range";
     }
 
     void passiveScenario_parses() {
@@ -539,7 +541,7 @@ private Q_SLOTS:
             const std::size_t n = pick(12);
             for (std::size_t i = 0; i < n; ++i) {
                 Step step;
-                switch (pick(7)) {
+                switch (pick(8)) {
                 case 0: {
                     SendStep a;
                     a.flags = static_cast<std::uint8_t>(rng());
@@ -620,6 +622,9 @@ private Q_SLOTS:
                     step.action = a;
                     break;
                 }
+                case 7:
+                    step.action = WindowStep{static_cast<std::uint16_t>(rng())};
+                    break;
                 case 6: {
                     ExpectPeerStep a;
                     static const char* const kFields[] = {"snd_cwnd", "state", "rqueue", "rto"};

@@ -1402,6 +1402,27 @@ private Q_SLOTS:
         QVERIFY2(h.runner.received().empty(), "a counted receive keeps no bytes");
     }
 
+    void window_updatesAtOnceAndStaysForLaterSegments() {
+        Harness h("window 0\nsend S seq=iss\nexpect SA\nsend A\nwindow 4096\nsend PA "
+                  "data=request\n",
+                  ::params());
+        h.handshake();
+        const auto windows = [&] {
+            QList<int> w;
+            for (const auto& f : h.out)
+                w << decodeFrame(f).tcp()->window;
+            return w;
+        };
+        // The SYN and the handshake's ACK with 0 (no update before the connection exists),
+        // then the update with 4096, then the data with 4096.
+        QCOMPARE(windows(), (QList<int>{0, 0, 4096, 4096}));
+        QCOMPARE(h.take(),
+                 (QStringList{"S seq=100 ack=0 len=0", "A seq=101 ack=3000000001 len=0",
+                              "A seq=101 ack=3000000001 len=0",
+                              QString("PA seq=101 ack=3000000001 len=%1").arg(kRequest.size())}));
+        QVERIFY(h.runner.succeeded());
+    }
+
     void receiveBytes_countsWhatCameBeforeTheStep() {
         // The data of a peer write can arrive before the write's answer: the receive that
         // follows counts it, and the next one starts after it.
