@@ -5,8 +5,10 @@
 
 #include <linux/nsfs.h>
 #include <linux/sockios.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
@@ -26,6 +28,12 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 constexpr const char* kHelperName = "tcplab-lab-helper";
+constexpr const char* kAgentName = "tcplab-peer-agent";
+constexpr const char* kAgentWho = "the built-in Linux lab's peer agent";
+/// The agent's exit status when it could not enter the lab's namespaces (app/peer_agent).
+constexpr int kAgentExitNamespaces = 3;
+/// How long the agent may take to end once its channel is closed (or it is told to).
+constexpr milliseconds kAgentGrace{500};
 constexpr std::size_t kMaxReceivedFds = 16;
 constexpr const char* kNamespaceLabCure =
     "build the namespace lab once with 'sudo scripts/tcplab-lab up' and use --iface tcplab0";
@@ -214,6 +222,21 @@ TcpSettingsState settingsFrom(const Reply& reply) {
     return state;
 }
 
+/// The user namespace and the network namespace `socket` lives in. They are found through
+/// a socket that lives in them, so no name, mount or process is needed to re-enter them.
+tl::expected<std::pair<UniqueFd, UniqueFd>, LabError> peerNamespaces(int socket) {
+    UniqueFd netns(::ioctl(socket, SIOCGSKNS));
+    if (netns.get() < 0)
+        return tl::make_unexpected(ioError(fmt::format(
+            "cannot find the built-in lab's network namespace (SIOCGSKNS): {}", errnoText(errno))));
+    UniqueFd userns(::ioctl(netns.get(), NS_GET_USERNS));
+    if (userns.get() < 0)
+        return tl::make_unexpected(
+            ioError(fmt::format("cannot find the built-in lab's user namespace (NS_GET_USERNS): {}",
+                                errnoText(errno))));
+    return std::pair{std::move(userns), std::move(netns)};
+}
+
 std::string kernelRelease() {
     utsname u{};
     return ::uname(&u) == 0 ? std::string(u.release) : std::string("?");
@@ -236,8 +259,28 @@ struct BuiltinLinuxLab::State {
     std::chrono::nanoseconds startupTime{};
     milliseconds linkWait{};
     TcpSettingsState tcp;
+    std::unique_ptr<peer::AgentClient> agent; ///< nullptr once taken
+    pid_t agentPid = -1;
+    std::string agentError;
+    std::chrono::nanoseconds agentStartupTime{};
 
-    ~State() { peerApp.reset(); }
+    ~State() {
+        peerApp.reset();
+        stopAgent();
+    }
+
+    /// The agent ends when its channel closes; if someone else holds the channel, it is
+    /// told to (SIGTERM). Either way it is reaped, killed if it takes longer than kAgentGrace.
+    void stopAgent() {
+        if (agentPid < 0)
+            return;
+        const bool held = agent != nullptr;
+        agent.reset();
+        if (!held)
+            ::kill(agentPid, SIGTERM);
+        reapHelper(agentPid, false, kAgentGrace);
+        agentPid = -1;
+    }
 };
 
 BuiltinLinuxLab::BuiltinLinuxLab(std::unique_ptr<State> state)
@@ -270,6 +313,18 @@ milliseconds BuiltinLinuxLab::linkWait() const noexcept {
 const TcpSettingsState& BuiltinLinuxLab::tcpSettings() const noexcept {
     return m->tcp;
 }
+std::chrono::nanoseconds BuiltinLinuxLab::agentStartupTime() const noexcept {
+    return m->agentStartupTime;
+}
+peer::AgentClient* BuiltinLinuxLab::agent() const noexcept {
+    return m->agent.get();
+}
+std::unique_ptr<peer::AgentClient> BuiltinLinuxLab::takeAgent() noexcept {
+    return std::move(m->agent);
+}
+const std::string& BuiltinLinuxLab::agentError() const noexcept {
+    return m->agentError;
+}
 
 tl::expected<void, LabError>
 BuiltinLinuxLab::runPeerApp(const std::map<std::uint16_t, PeerService>& services,
@@ -299,17 +354,10 @@ BuiltinLinuxLab::applyTcpSettings(const TcpSettings& settings) {
     if (m->listeners.empty())
         return tl::make_unexpected(ioError(
             "the built-in Linux lab has no listening socket left to find its namespace by"));
-    // The namespaces are found through a socket that lives in them, so no name, mount
-    // or process is needed to re-enter them.
-    UniqueFd netns(::ioctl(m->listeners.front().fd, SIOCGSKNS));
-    if (netns.get() < 0)
-        return tl::make_unexpected(ioError(fmt::format(
-            "cannot find the built-in lab's network namespace (SIOCGSKNS): {}", errnoText(errno))));
-    UniqueFd userns(::ioctl(netns.get(), NS_GET_USERNS));
-    if (userns.get() < 0)
-        return tl::make_unexpected(
-            ioError(fmt::format("cannot find the built-in lab's user namespace (NS_GET_USERNS): {}",
-                                errnoText(errno))));
+    auto namespaces = peerNamespaces(m->listeners.front().fd);
+    if (!namespaces)
+        return tl::make_unexpected(namespaces.error());
+    const auto& [userns, netns] = *namespaces;
     std::vector<std::string> args{"tcp-settings"};
     const auto more = settingArgs(settings);
     args.insert(args.end(), more.begin(), more.end());
@@ -327,9 +375,11 @@ std::string BuiltinLinuxLab::description() const {
     for (const auto& l : m->listeners)
         ports += fmt::format("{}port {} {}", ports.empty() ? "" : ", ", l.port,
                              m->peerApp ? serviceName(l.service) : "not served");
-    return fmt::format("built-in Linux lab (kernel {}): peer {}, {} on {}; {}", kernelRelease(),
+    const std::string agent = m->agentPid >= 0 ? fmt::format("peer agent: pid {}", m->agentPid)
+                                               : fmt::format("no peer agent: {}", m->agentError);
+    return fmt::format("built-in Linux lab (kernel {}): peer {}, {} on {}; {}; {}", kernelRelease(),
                        m->addresses.peer4.toString(), m->addresses.peer6.toString(),
-                       m->addresses.interfaceName, ports);
+                       m->addresses.interfaceName, ports, agent);
 }
 
 tl::expected<std::string, LabError> findLabHelper(const std::string& configured) {
@@ -354,6 +404,88 @@ tl::expected<std::string, LabError> findLabHelper(const std::string& configured)
                     "meanwhile {}",
                     kHelperName, search.tried, kHelperName, kNamespaceLabCure)});
 }
+
+tl::expected<std::string, LabError> findPeerAgent(const std::string& configured) {
+    if (!configured.empty()) {
+        if (isExecutable(configured))
+            return configured;
+        return tl::make_unexpected(LabError{LabErrorCode::HelperMissing,
+                                            fmt::format("{} {} {}: reinstall tcplab", kAgentWho,
+                                                        configured, whyNotExecutable(configured))});
+    }
+    if (const char* env = std::getenv("TCPLAB_PEER_AGENT"); env && *env)
+        return findPeerAgent(env);
+    const HelperSearch search = searchHelper(kAgentName);
+    if (search.found)
+        return *search.found;
+    return tl::make_unexpected(
+        LabError{LabErrorCode::HelperMissing,
+                 fmt::format("{} {} is in none of {}: reinstall tcplab, or name it with "
+                             "TCPLAB_PEER_AGENT=/path/to/{}",
+                             kAgentWho, kAgentName, search.tried, kAgentName)});
+}
+
+namespace {
+
+/// The peer agent as startAgent() left it: running (client and pid), or why not.
+struct AgentStart {
+    std::unique_ptr<peer::AgentClient> client;
+    pid_t pid = -1;
+    std::string error;
+    std::chrono::nanoseconds time{};
+};
+
+/// Spawns the agent into the namespaces `listener` lives in and waits (within the lab's
+/// timeout) for its Hello. A failure leaves the lab without an agent and says why.
+AgentStart startAgent(int listener, const LabOptions& options) {
+    const auto started = Clock::now();
+    AgentStart a;
+    const auto noAgent = [&a](const std::string& why) {
+        a.error = fmt::format("the built-in Linux lab has no peer agent, so no peer calls (the "
+                              "lab works without them): {}",
+                              why);
+        return std::move(a);
+    };
+    if (!options.agent) {
+        a.error = "the built-in Linux lab was started without its peer agent (LabOptions::agent "
+                  "is false)";
+        return a;
+    }
+    auto path = findPeerAgent(options.agentPath);
+    if (!path)
+        return noAgent(path.error().message);
+    auto namespaces = peerNamespaces(listener);
+    if (!namespaces)
+        return noAgent(namespaces.error().message);
+    auto process = spawnHelper(*path, {"--enter-namespaces"},
+                               {namespaces->first.get(), namespaces->second.get()},
+                               {kAgentWho, "; reinstall tcplab"});
+    namespaces->first.reset();
+    namespaces->second.reset();
+    if (!process)
+        return noAgent(process.error().message);
+    const pid_t pid = process->pid;
+    auto client = peer::AgentClient::adopt(process->channel.release(), kAgentWho);
+    tl::expected<peer::Hello, std::string> hello =
+        client ? (*client)->waitHello(options.timeout) : tl::make_unexpected(client.error());
+    if (!hello) {
+        if (client)
+            client->reset(); // its channel closed: an agent that is up ends at once
+        const auto status = reapHelper(pid, false, kAgentGrace);
+        const bool namespacesRefused =
+            status && WIFEXITED(*status) && WEXITSTATUS(*status) == kAgentExitNamespaces;
+        return noAgent(fmt::format("{}{}; reinstall tcplab if this persists", hello.error(),
+                                   namespacesRefused ? " (it could not enter the lab's namespaces)"
+                                   : status          ? fmt::format(" (it {})", statusText(*status))
+                                                     : std::string()));
+    }
+    a.client = std::move(*client);
+    a.pid = pid;
+    a.time = Clock::now() - started;
+    return a;
+}
+
+} // namespace
 
 tl::expected<BuiltinLinuxLab, LabError> startLinuxLab(const LabOptions& options) {
     const auto started = Clock::now();
@@ -415,6 +547,16 @@ tl::expected<BuiltinLinuxLab, LabError> startLinuxLab(const LabOptions& options)
         state->listenerFds.push_back(std::move(reply->fds[1 + i]));
     }
 
+    if (state->listeners.empty()) {
+        state->agentError = "the built-in Linux lab has no listening socket to find its "
+                            "namespaces by, so no peer agent";
+    } else {
+        AgentStart agent = startAgent(state->listeners.front().fd, options);
+        state->agent = std::move(agent.client);
+        state->agentPid = agent.pid;
+        state->agentError = std::move(agent.error);
+        state->agentStartupTime = agent.time;
+    }
     BuiltinLinuxLab lab(std::move(state));
     if (options.runPeerApp) {
         if (auto run = lab.runPeerApp(options.services, options.peerApp); !run)

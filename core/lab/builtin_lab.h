@@ -3,6 +3,7 @@
 #include "lab/lab_error.h"
 #include "lab/peer_app.h"
 #include "link/link.h"
+#include "peer/agent_client.h"
 #include "wire/address.h"
 
 #include <chrono>
@@ -71,6 +72,12 @@ struct LabOptions {
     PeerAppOptions peerApp;
     /// Set before the listening sockets exist, so they apply from the first SYN.
     TcpSettings tcp;
+    /// Starts the peer agent (app/peer_agent) in the peer's namespaces once the lab is
+    /// built: socket calls, sysctls and TCP_INFO samples of the peer (see agent()). A lab
+    /// whose agent does not start still works; agentError() says why.
+    bool agent = true;
+    /// The agent executable; empty: findPeerAgent() searches for it.
+    std::string agentPath;
 };
 
 /// One listening socket in the peer's namespace (owned by the lab).
@@ -83,10 +90,11 @@ struct LabListener {
 /// The built-in "linux" peer: a real Linux kernel in a private user + network
 /// namespace pair joined by a veth, built by tcplab-lab-helper without privileges.
 /// The lab lives exactly as long as its fds: the link (the phantom's AF_PACKET socket)
-/// and the listening sockets (and connections accepted from them). Destroying the
-/// lab and the link removes every namespace and interface it made; no process
-/// outlives startLinuxLab(). Move-only; a moved-from lab may only be destroyed or
-/// assigned to.
+/// and the listening sockets (and connections accepted from them), and its peer agent,
+/// the one process it keeps: a child of this process inside the peer's namespaces, which
+/// ends when its channel closes and which the lab reaps. Destroying the lab and the link
+/// removes every namespace, interface and process it made. Move-only; a moved-from lab
+/// may only be destroyed or assigned to.
 class BuiltinLinuxLab {
 public:
     ~BuiltinLinuxLab();
@@ -112,8 +120,10 @@ public:
     void stopPeerApp();
 
     /// From the request to a usable link (the helper spawned, the lab built, the veth
-    /// carrying frames, the fds received, the helper reaped).
+    /// carrying frames, the fds received, the helper reaped) and the agent's Hello.
     std::chrono::nanoseconds startupTime() const noexcept;
+    /// From spawning the peer agent to its Hello (part of startupTime()); 0 without one.
+    std::chrono::nanoseconds agentStartupTime() const noexcept;
     /// The time the helper waited for the veth to carry frames (part of startupTime()).
     std::chrono::milliseconds linkWait() const noexcept;
     /// The TCP settings in force, as of the start or the last applyTcpSettings().
@@ -123,8 +133,19 @@ public:
     /// them. Returns the settings in force afterwards. Bounded by the start timeout.
     tl::expected<TcpSettingsState, LabError> applyTcpSettings(const TcpSettings& settings);
 
+    /// The peer agent: calls on the peer's own sockets and its namespace's sysctls, and
+    /// tcp_info samples of every TCP socket of the namespace (the HTTP responder's too).
+    /// nullptr when there is none (agentError() says why) or it was taken.
+    peer::AgentClient* agent() const noexcept;
+    /// Hands the agent's channel to its user (the engine); nullptr when there is none or it
+    /// was taken. The lab still owns the agent's process: destroying the lab ends it, and
+    /// the taken client's calls then fail with a sentence.
+    std::unique_ptr<peer::AgentClient> takeAgent() noexcept;
+    /// Why there is no agent, a sentence with its cure; empty when there is one.
+    const std::string& agentError() const noexcept;
+
     /// "built-in Linux lab (kernel 6.1.0): peer 198.18.0.1, 2001:db8::1 on tcplab0; port
-    /// 50001 http, port 80 http".
+    /// 50001 http, port 80 http; peer agent: pid 4242".
     std::string description() const;
 
 private:
@@ -138,6 +159,10 @@ private:
 /// cure; where user namespaces are refused, LabErrorCode::UserNamespacesRefused, and the
 /// caller offers the embedded peer instead. Bounded by options.timeout.
 tl::expected<BuiltinLinuxLab, LabError> startLinuxLab(const LabOptions& options = {});
+
+/// The peer agent executable: `configured` if given, else $TCPLAB_PEER_AGENT, else
+/// tcplab-peer-agent where findLabHelper() looks. HelperMissing names every place tried.
+tl::expected<std::string, LabError> findPeerAgent(const std::string& configured = {});
 
 /// The helper executable: `configured` if given, else $TCPLAB_LAB_HELPER, else
 /// tcplab-lab-helper next to the running binary, in ../libexec/tcplab/ from it, or in

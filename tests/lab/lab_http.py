@@ -17,6 +17,12 @@ CHECKs:
   http10           HTTP/1.0 without keep-alive: "Connection: close", then FIN
   http10-keepalive HTTP/1.0 with "Connection: keep-alive": the answer says so
                    and the connection stays open for a second request
+  bytes            GET /bytes/N: 200, application/octet-stream, Content-Length N
+                   and N bytes of tcplab's bulk pattern (core/peer/pattern.h) for
+                   N = 0, 1, 100000 and 20 MiB; HEAD /bytes/1073741824 has the
+                   head alone; /bytes/1073741825 is "413 Content Too Large" with its
+                   one-line body; an 11-digit N is an ordinary target (the greeting);
+                   all on one kept-alive connection
 Prints what happened; exit 0 when the check holds, 1 otherwise. Every wait is
 bounded (5 s per read).
 """
@@ -25,6 +31,8 @@ import sys
 
 QUIET_SECONDS = 0.5  # how long an open connection must stay silent
 WAIT_SECONDS = 5
+PATTERN = b"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ.\n"
+MAX_BULK = 1 << 30
 
 
 class Failed(Exception):
@@ -50,7 +58,7 @@ class Client:
             raise Failed(f"the server closed in the middle of a response ({self.buffer!r})")
         self.buffer += chunk
 
-    def response(self, head_request=False):
+    def response(self, head_request=False, status="200"):
         """(status line, {header: value}, body) of the next response."""
         while b"\r\n\r\n" not in self.buffer:
             self.recv()
@@ -64,10 +72,10 @@ class Client:
             raise Failed(f"no Content-Length in {head!r}")
         length = 0 if head_request else int(headers["content-length"])
         while len(self.buffer) < length:
-            self.recv()
+            self.recv()   # a 20 MiB body: the buffer grows, which is fine for a test
         body, self.buffer = self.buffer[:length], self.buffer[length:]
-        if not lines[0].startswith("HTTP/1.1 200 "):
-            raise Failed(f"status {lines[0]!r}, not 200")
+        if not lines[0].startswith(f"HTTP/1.1 {status} "):
+            raise Failed(f"status {lines[0]!r}, not {status}")
         return lines[0], headers, body
 
     def stays_open(self, what):
@@ -168,6 +176,33 @@ def check(address, port, name):
             is_answer(body, number, "GET /")
             c.stays_open(f"after HTTP/1.0 keep-alive request {number}")
         return "HTTP/1.0 keep-alive: two answers with Connection: keep-alive, still open"
+    if name == "bytes":
+        c.sock.settimeout(WAIT_SECONDS * 4)
+        for n in (0, 1, 100000, 20 << 20):
+            c.send(f"GET /bytes/{n} HTTP/1.1\r\n\r\n".encode())
+            _, headers, body = c.response()
+            if headers.get("content-type") != "application/octet-stream" or \
+                    int(headers["content-length"]) != n:
+                raise Failed(f"/bytes/{n}: headers {headers}")
+            want = (PATTERN * (n // len(PATTERN) + 1))[:n]
+            if body != want:
+                at = next(i for i in range(n) if body[i] != want[i])
+                raise Failed(f"/bytes/{n}: byte {at} is {body[at]!r}, not the pattern's {want[at]!r}")
+        c.send(f"HEAD /bytes/{MAX_BULK} HTTP/1.1\r\n\r\n".encode())
+        _, headers, _ = c.response(head_request=True)
+        if int(headers["content-length"]) != MAX_BULK:
+            raise Failed(f"HEAD /bytes/{MAX_BULK}: headers {headers}")
+        c.send(f"GET /bytes/{MAX_BULK + 1} HTTP/1.1\r\n\r\n".encode())
+        _, headers, body = c.response(status="413")
+        if body != f"GET /bytes/N serves at most {MAX_BULK} bytes\n".encode() or \
+                headers.get("content-type") != "text/plain":
+            raise Failed(f"/bytes/{MAX_BULK + 1}: {headers} {body!r}")
+        c.send(b"GET /bytes/12345678901 HTTP/1.1\r\n\r\n")
+        _, _, body = c.response()
+        is_answer(body, 7, "GET /bytes/12345678901")
+        c.stays_open("after the bulk answers")
+        return (f"/bytes/0, 1, 100000 and {20 << 20}: the pattern; HEAD of 1 GiB: the head; "
+                "over 1 GiB: 413; 11 digits: the greeting")
     raise Failed(f"no check named {name!r}")
 
 

@@ -2,10 +2,14 @@
 # Tests scripts/tcplab-lab end to end: builds the namespace lab, checks it from
 # the kernel's side (namespaces, links, addresses, offloads, nftables, the root
 # namespace untouched), talks to its servers from inside the lab (lab_http.py:
-# HTTP/1.1 keep-alive, pipelining, Connection: close), and plays the classic
-# exercise through tcplab0 with lab_phantom.py, an AF_PACKET phantom, with each
-# close: our FIN on a kept-alive connection, the server's FIN after
-# "Connection: close", our RST.
+# HTTP/1.1 keep-alive, pipelining, Connection: close, GET /bytes/N), plays the
+# classic exercise through tcplab0 with lab_phantom.py, an AF_PACKET phantom, with
+# each close: our FIN on a kept-alive connection, the server's FIN after
+# "Connection: close", our RST; and talks to the peer agent on its socket with a
+# client of the protocol of its own (lab_agent.py).
+#
+# The agent is the one $TCPLAB_PEER_AGENT names (ctest sets it), else the one the
+# script finds; when none is built, its checks are left out, saying so.
 #
 #   bash tests/lab/test_tcplab_lab.sh path/to/scripts/tcplab-lab
 #
@@ -24,6 +28,7 @@ LAB=${1:?usage: $0 path/to/scripts/tcplab-lab}
 HERE=$(cd "$(dirname "$0")" && pwd)
 PHANTOM_PY=$HERE/lab_phantom.py
 HTTP_PY=$HERE/lab_http.py
+AGENT_PY=$HERE/lab_agent.py
 LOCK=${TCPLAB_LAB_TEST_LOCK:-/run/lock/tcplab-lab-test.lock}
 WAIT=${TCPLAB_LAB_WAIT:-40}
 PYTHON=/usr/bin/python3
@@ -205,6 +210,34 @@ root_unchanged() {
 }
 
 server_pid() { cat /run/tcplab-lab/server.pid 2>/dev/null; }
+agent_pid() { cat /run/tcplab-lab/agent.pid 2>/dev/null; }
+lab_pids() { # the lab's processes in tcplab-peer, sorted: the server and the agent
+  printf '%s\n' $(server_pid) $(agent_pid) | sort -n | paste -sd' ' -
+}
+ns_pids() { ip netns pids tcplab-peer | sort -n | paste -sd' ' -; }
+agent_check() { # CHECK: lab_agent.py against the agent's socket (see its usage)
+  timeout 30 "$PYTHON" "$AGENT_PY" /run/tcplab-lab/agent.sock "$1"
+}
+agent_sysctl_matches() { # the agent's net.ipv4.tcp_sack is the namespace's
+  local said want
+  said=$(agent_check sysctl) || { echo "$said"; return 1; }
+  want=$(ip netns exec tcplab-peer sysctl -n net.ipv4.tcp_sack)
+  [ "${said%% *}" = "$want" ] || { echo "the agent says '$said', sysctl -n says '$want'"; return 1; }
+}
+agent_socket_access() { # 660 root:tcplab where the group exists, else 600 root:root
+  local want="600 root root" got
+  ! getent group tcplab >/dev/null || want="660 root tcplab"
+  got=$(stat -c '%a %U %G' /run/tcplab-lab/agent.sock 2>&1)
+  [ "$got" = "$want" ] || { echo "agent.sock is '$got', not '$want'"; return 1; }
+}
+in_peer_ns() { # PID
+  [ "$(readlink "/proc/$1/ns/net" 2>/dev/null)" = "net:[$(stat -L -c %i /run/netns/tcplab-peer)]" ]
+}
+own_tcp_hash() { # NS: a TCP established hash of its own (a negative size means shared)
+  local size
+  size=$(ip netns exec "$1" sysctl -n net.ipv4.tcp_ehash_entries)
+  [ "$size" -gt 0 ] 2>/dev/null || { echo "$1 shares the host's TCP hash ($size)"; return 1; }
+}
 count_numgen() { # NS: loss rules
   local text
   text=$(ip netns exec "$1" nft list ruleset)
@@ -296,6 +329,33 @@ done
 for http in keepalive close; do
   check "HTTP $http, [2001:db8::1] port 80" http_check tcplab-peer 2001:db8::1 80 "$http"
 done
+check "GET /bytes/N, 198.18.0.1 port 50001: N pattern bytes, HEAD, 413 over 1 GiB" \
+  http_check tcplab-peer 198.18.0.1 50001 bytes
+check "GET /bytes/N, [2001:db8::1] port 80" http_check tcplab-peer 2001:db8::1 80 bytes
+if [ -r /proc/sys/net/ipv4/tcp_child_ehash_entries ]; then
+  check "tcplab-peer has a TCP hash of its own (the host's is not walked)" own_tcp_hash tcplab-peer
+fi
+
+# --- The peer agent ------------------------------------------------------------
+have_agent=1
+if contains "$out" "no peer agent"; then
+  have_agent=0
+  if [ -n "${TCPLAB_PEER_AGENT:-}" ]; then
+    fail "up found no peer agent, though TCPLAB_PEER_AGENT=$TCPLAB_PEER_AGENT" "$out"
+  else
+    echo "       (no tcplab-peer-agent is built: the agent's checks are left out)"
+  fi
+fi
+if [ "$have_agent" -eq 1 ]; then
+  check "up started the peer agent: its socket is there" test -S /run/tcplab-lab/agent.sock
+  check "the agent's socket is for root and group tcplab (or root alone)" agent_socket_access
+  check "the agent runs in tcplab-peer" in_peer_ns "$(agent_pid)"
+  check "the agent says hello and answers sysctl net.ipv4.tcp_sack as the namespace has it" \
+    agent_sysctl_matches
+  check "a session's first sockets are fds 3 and 4, and a sample lists them" agent_check socket
+  check "a second session starts at fd 3 again" agent_check socket
+  check "a ninth session at once gets one Answer (Refused) and is closed" agent_check refused
+fi
 server_log=$(cat /run/tcplab-lab/server.log 2>/dev/null)
 check "the server logs each request with its persistence" \
   mentions_all "$server_log" "b'GET /again HTTP/1.1' (keep-alive)" "b'HEAD /b HTTP/1.1' (keep-alive)" \
@@ -324,7 +384,11 @@ expect_rc 0 "up again"
 check "up again says it was already up" contains "$out" "already up"
 check "up again prints the experiment line" contains "$out" "$direct4"
 check "up again keeps the same server (PID $pid_before)" is "${pid_before:-none}" server_pid
-check "one process in tcplab-peer, the server" is "${pid_before:-none}" ip netns pids tcplab-peer
+agent_before=$(agent_pid)
+check "the processes in tcplab-peer are the server and the agent" is "$(lab_pids)" ns_pids
+if [ "$have_agent" -eq 1 ]; then
+  check "up again keeps the same agent (PID $agent_before)" is "${agent_before:-none}" agent_pid
+fi
 check "one IPv4 address on tcplab0p" is 1 count_addrs tcplab-peer tcplab0p -4
 check "one global IPv6 address on tcplab0p" is 1 count_addrs tcplab-peer tcplab0p -6
 check "one route per lab subnet in tcplab-peer" is 1 count_routes tcplab-peer 198.18.0.0/24
@@ -335,6 +399,10 @@ lab status
 expect_rc 0 "status exits 0 when up"
 check "status prints the experiment line" contains "$out" "$direct4"
 check "status names the server and its PID" contains "$out" "PID $pid_before, running"
+if [ "$have_agent" -eq 1 ]; then
+  check "status names the agent, its PID and its socket" \
+    contains "$out" "peer agent in tcplab-peer, PID $agent_before, running on /run/tcplab-lab/agent.sock"
+fi
 
 # --- repair ------------------------------------------------------------------
 kill "$pid_before" 2>/dev/null
@@ -355,6 +423,30 @@ check "tcplab0 is back with IPv6 disabled" is 1 sysctl -n net.ipv6.conf.tcplab0.
 check "offloads off on the new tcplab0" offloads_off root tcplab0
 check "offloads off on the new tcplab0p" offloads_off tcplab-peer tcplab0p
 check "the exercise works after the repair" phantom_exchange tcplab-peer 198.18.0.2 198.18.0.1 50001 keepalive ""
+if [ "$have_agent" -eq 1 ]; then
+  agent_before=$(agent_pid)
+  kill "$agent_before" 2>/dev/null
+  for _ in $(seq 50); do [ -e "/proc/$agent_before" ] || break; sleep 0.1; done
+  check "SIGTERM ends the agent and removes its socket" fails test -e /run/tcplab-lab/agent.sock
+  lab status
+  expect_rc 4 "status exits 4 when the agent is dead"
+  # Where no agent can be found, up says so in one line and goes on.
+  if [ ! -e /usr/libexec/tcplab/tcplab-peer-agent ]; then
+    lonely=$(mktemp -d)
+    cp "$LAB" "$lonely/tcplab-lab"
+    LAB=$lonely/tcplab-lab TCPLAB_PEER_AGENT="" lab up
+    expect_rc 0 "up without any agent to find"
+    check "up says, in one line, that peer calls will be unavailable" \
+      is 1 grep -c "peer calls will be unavailable" <<<"$out"
+    LAB=$lonely/tcplab-lab TCPLAB_PEER_AGENT="" lab status
+    expect_rc 0 "status exits 0 without an agent to run"
+    check "status says there is no agent" contains "$out" "peer agent: none found"
+    rm -rf "$lonely"
+  fi
+  lab up
+  expect_rc 0 "up after the agent died"
+  check "up started a new agent" agent_sysctl_matches
+fi
 
 # --- loss --------------------------------------------------------------------
 lab up --loss 30
@@ -424,6 +516,10 @@ check "tcplab0 still has IPv6 disabled" is 1 sysctl -n net.ipv6.conf.tcplab0.dis
 check "tcplab0 still has no IPv4 address" is "" ip -4 -o addr show dev tcplab0
 check "peer's HTTP 198.18.1.2:50001 reached from the router" http_200 tcplab-router 198.18.1.2 50001
 check "peer's HTTP [2001:db8:1::2]:50001 reached from the router" http_200 tcplab-router 2001:db8:1::2 50001
+if [ "$have_agent" -eq 1 ]; then
+  check "with --router the agent runs in the new tcplab-peer" in_peer_ns "$(agent_pid)"
+  check "and answers" agent_sysctl_matches
+fi
 check "the classic exercise through the gateway, IPv4, keep-alive" \
   phantom_exchange tcplab-router 198.18.0.2 198.18.1.2 50001 keepalive ""
 check "the classic exercise through the gateway, IPv6, Connection: close" \
@@ -433,6 +529,7 @@ check "with --router the loss rule is in tcplab-peer" \
   has "numgen random mod 100 < 30 .*drop" ip netns exec tcplab-peer nft list ruleset
 check "and not in tcplab-router" is "" ip netns exec tcplab-router nft list ruleset
 router_pid=$(server_pid)
+router_agent=$(agent_pid)
 lab up --router
 expect_rc 0 "up --router again"
 check "up --router again keeps the server" is "${router_pid:-none}" server_pid
@@ -450,6 +547,9 @@ check "no tcplab0 link left" fails ip link show dev tcplab0
 check "no lab link (tcplab0, tcplab0p, tcplab1, tcplab1p) left in the root namespace" \
   hasnt ": tcplab[01]p?[@:]" ip -o link show
 check "the server process is gone" process_gone "$router_pid"
+if [ "$have_agent" -eq 1 ]; then
+  check "the agent process is gone" process_gone "$router_agent"
+fi
 check "the state directory is gone" fails test -e /run/tcplab-lab
 lab status
 expect_rc 3 "status exits 3 after down"

@@ -78,7 +78,8 @@ for dep in libcap2-bin iproute2 libqt6widgets6 libpcap0.8 libc6; do
 done
 contents=$(dpkg-deb -c "$deb" | awk '{ print $NF }' | sed 's|^\.||')
 for path in /usr/bin/tcplab /usr/bin/tcplab-cli /usr/bin/tcplab-lab \
-  /usr/libexec/tcplab/tcplab-lab-helper /usr/share/applications/tcplab.desktop \
+  /usr/libexec/tcplab/tcplab-lab-helper /usr/libexec/tcplab/tcplab-peer-agent \
+  /usr/share/applications/tcplab.desktop \
   /usr/share/metainfo/io.github.tcplab.tcplab.metainfo.xml \
   /usr/share/icons/hicolor/scalable/apps/tcplab.svg /usr/share/icons/hicolor/16x16/apps/tcplab.png \
   /usr/share/icons/hicolor/256x256/apps/tcplab.png /usr/share/man/man1/tcplab.1.gz \
