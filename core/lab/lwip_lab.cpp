@@ -6,10 +6,13 @@
 #include "wire/bytes.h"
 #include "wire/icmpv6.h"
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
+#include <cstring>
 #include <random>
 #include <sstream>
 #include <utility>
@@ -84,6 +87,8 @@ struct BuiltinLwipLab::State {
     std::unique_ptr<link::Link> link;
     std::chrono::nanoseconds startupTime{};
     bool virtualClock = false;
+    std::unique_ptr<peer::AgentClient> agent;
+    std::string agentError;
 
     ~State() {
         if (pid > 0)
@@ -117,6 +122,16 @@ const std::string& BuiltinLwipLab::lwipVersion() const noexcept {
 }
 std::chrono::nanoseconds BuiltinLwipLab::startupTime() const noexcept {
     return m->startupTime;
+}
+
+peer::AgentClient* BuiltinLwipLab::agent() const noexcept {
+    return m->agent.get();
+}
+std::unique_ptr<peer::AgentClient> BuiltinLwipLab::takeAgent() noexcept {
+    return std::move(m->agent);
+}
+const std::string& BuiltinLwipLab::agentError() const noexcept {
+    return m->agentError;
 }
 
 bool BuiltinLwipLab::virtualClock() const noexcept {
@@ -236,8 +251,29 @@ tl::expected<BuiltinLwipLab, LabError> startLwipLab(const LwipLabOptions& option
     if (options.virtualClock)
         args.emplace_back("--virtual-clock");
 
+    // The agent's channel: the helper's fd 4. Without it the lab still works.
+    UniqueFd agentOurs;
+    UniqueFd agentTheirs;
+    std::string agentError;
+    if (options.agent) {
+        int pair[2] = {-1, -1};
+        if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) == 0) {
+            agentOurs = UniqueFd(pair[0]);
+            agentTheirs = UniqueFd(pair[1]);
+            args.emplace_back("--agent");
+        } else {
+            agentError = fmt::format("the built-in lwIP lab's peer agent cannot start: "
+                                     "socketpair: {}",
+                                     std::strerror(errno));
+        }
+    }
+    std::vector<int> extraFds;
+    if (agentTheirs.get() >= 0)
+        extraFds.push_back(agentTheirs.get());
+
     auto process =
-        spawnHelper(*helper, args, {}, {"the built-in lwIP lab", fmt::format("; {}", kCure)});
+        spawnHelper(*helper, args, extraFds, {"the built-in lwIP lab", fmt::format("; {}", kCure)});
+    agentTheirs.reset();
     if (!process)
         return tl::make_unexpected(process.error());
     const pid_t pid = process->pid;
@@ -297,6 +333,26 @@ tl::expected<BuiltinLwipLab, LabError> startLwipLab(const LwipLabOptions& option
         return tl::make_unexpected(ioError(
             fmt::format("the built-in lwIP lab's link cannot be used: {}", link.error().message)));
     state->link = std::move(*link);
+    if (agentOurs.get() >= 0) {
+        // The Hello follows the helper's answer at once; the start's timeout bounds it.
+        const auto left = std::max(
+            milliseconds(100),
+            options.timeout - std::chrono::duration_cast<milliseconds>(Clock::now() - started));
+        auto client = peer::AgentClient::adopt(
+            agentOurs.release(), fmt::format("the built-in lwIP lab's peer agent (pid {})", pid));
+        if (!client) {
+            agentError = client.error();
+        } else if (auto hello = (*client)->waitHello(left); !hello) {
+            agentError = hello.error();
+        } else if (hello->stack != "lwip") {
+            agentError = fmt::format("the built-in lwIP lab's peer agent says it runs '{}', not "
+                                     "lwIP; {}",
+                                     hello->stack, kCure);
+        } else {
+            state->agent = std::move(*client);
+        }
+    }
+    state->agentError = std::move(agentError);
     state->startupTime = Clock::now() - started;
     return BuiltinLwipLab(std::move(state));
 }

@@ -4,6 +4,7 @@
 #include "lab/lab_error.h"
 #include "lab/peer_app.h"
 #include "link/link.h"
+#include "peer/agent_client.h"
 #include "wire/address.h"
 #include "wire/frame.h"
 
@@ -36,6 +37,10 @@ struct LwipLabOptions {
     /// (delayed ACK, retransmission, the ticks its ISN counts, MLD reports) depend on
     /// the frames alone, so a test or a teaching script sees the same thing every time.
     bool virtualClock = false;
+    /// Starts the peer agent in the helper (a second socketpair, the helper's fd 4): socket
+    /// calls on lwIP's raw API and samples of its tcp_pcbs (agent()). A failure to start
+    /// it does not fail the lab (agentError() says why).
+    bool agent = true;
 };
 
 /// The built-in "lwip" peer: lwIP (Debian's liblwip) in a helper process of its own,
@@ -43,6 +48,12 @@ struct LwipLabOptions {
 /// Ethernet frames. It needs no privilege and no namespace. The peer has the linux
 /// lab's addresses (198.18.0.1/24, 2001:db8::1/64) and runs the lab's HTTP responder
 /// (PeerApp's semantics) on lwIP's raw TCP API, in the helper.
+///
+/// The helper is also the lab's peer agent (core/peer/agent_protocol.h): over a second
+/// socketpair it makes socket calls on lwIP's raw API, on pcbs of its own, and samples
+/// every tcp_pcb it knows (cwnd, ssthresh, rto, snd_wnd, rcv_wnd, state, ...: its Hello's
+/// limits say what lwIP cannot do and how its variables are converted). startLwipLab
+/// waits for its Hello within the start's timeout.
 ///
 /// lwIP starts with a little noise of its own: a gratuitous ARP and MLD reports for
 /// its solicited-node group (see lwipStartupNoise()).
@@ -79,6 +90,14 @@ public:
     /// it applies after every frame sent before it. Needs the link (not taken).
     tl::expected<void, LabError> advanceClock(std::chrono::milliseconds by);
     bool virtualClock() const noexcept;
+
+    /// The peer agent, its Hello received; nullptr when it did not start (agentError())
+    /// or once taken.
+    peer::AgentClient* agent() const noexcept;
+    /// Hands the agent to its user (the engine). It works as long as the lab lives.
+    std::unique_ptr<peer::AgentClient> takeAgent() noexcept;
+    /// Why there is no agent: "" when it started (or was not asked for).
+    const std::string& agentError() const noexcept;
 
     /// "built-in lwIP lab (lwIP 2.1.3): peer 198.18.0.1, 2001:db8::1; port 50001 http,
     /// port 80 http".

@@ -1,6 +1,7 @@
 #include "lab/peer_app.h"
 
 #include "lab/http_rules.h"
+#include "peer/pattern.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -15,6 +16,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <deque>
 #include <exception>
 #include <optional>
 #include <string_view>
@@ -40,6 +42,33 @@ constexpr std::size_t kReadChunk = 65536;
 /// Echo stops reading while this much waits to go back (the client is not reading).
 constexpr std::size_t kMaxPendingOutput = 1 << 20;
 using HttpRequest = http::Request;
+
+/// Appends `count` bytes of the bulk pattern from stream offset `offset`: copies from
+/// one run of the pattern, 64 KiB at a time, rather than byte by byte.
+void appendPattern(std::string& out, std::uint64_t offset, std::size_t count) {
+    constexpr std::size_t kRun = 65536;
+    static const std::string run = [] {
+        std::string r(kRun + peer::kPattern.size(), '\0');
+        for (std::size_t i = 0; i < r.size(); ++i)
+            r[i] = static_cast<char>(peer::patternByte(i));
+        return r;
+    }();
+    while (count > 0) {
+        const std::size_t take = std::min(count, kRun);
+        out.append(run, static_cast<std::size_t>(offset % peer::kPattern.size()), take);
+        offset += take;
+        count -= take;
+    }
+}
+
+/// "200 OK" from "HTTP/1.1 200 OK\r\n...".
+std::string statusOf(const std::string& response) {
+    const auto space = response.find(' ');
+    const auto end = response.find("\r\n");
+    if (space == std::string::npos || end == std::string::npos || end < space)
+        return "?";
+    return response.substr(space + 1, end - space - 1);
+}
 
 /// "198.18.0.2 port 40000" (an IPv4-mapped address without its ::ffff:),
 /// "[2001:db8::2] port 40000", "a local socket".
@@ -85,8 +114,13 @@ struct PeerApp::Connection {
     std::uint16_t port = 0;
     PeerService service = PeerService::Http;
     std::string remote;
-    std::string in;                      ///< HTTP: received, not yet handled
-    std::string out;                     ///< to send
+    std::string in;        ///< HTTP: received, not yet handled
+    std::string out;       ///< to send, from outAt on
+    std::size_t outAt = 0; ///< bytes of `out` already sent
+    /// HTTP: responses whose bytes are not (all) in `out` yet, in order; the front one's
+    /// first patternAt pattern bytes are.
+    std::deque<http::Response> queued;
+    std::uint64_t patternAt = 0;
     unsigned requests = 0;               ///< HTTP: requests so far on this connection
     std::optional<HttpRequest> awaiting; ///< HTTP: a request whose body is still coming
     bool peerFinished = false;           ///< the client's FIN has arrived
@@ -95,6 +129,35 @@ struct PeerApp::Connection {
     bool done = false;                   ///< to be closed now
     std::string why;                     ///< why it is done, for the Closed event
     Clock::time_point lastActivity = Clock::now();
+
+    std::size_t unsent() const noexcept { return out.size() - outAt; }
+    /// Whether anything is still to be sent (in `out` or queued).
+    bool sending() const noexcept { return unsent() > 0 || !queued.empty(); }
+
+    /// Once `out` is sent, fills it anew (up to kOutputBuffer) from the queued responses:
+    /// their text, then their pattern bytes, generated now.
+    void refill() {
+        if (unsent() > 0 || queued.empty())
+            return;
+        out.clear();
+        outAt = 0;
+        while (!queued.empty() && out.size() < kOutputBuffer) {
+            http::Response& r = queued.front();
+            if (!r.text.empty()) {
+                out += r.text;
+                std::string().swap(r.text);
+            }
+            const std::size_t room = out.size() < kOutputBuffer ? kOutputBuffer - out.size() : 0;
+            const auto n =
+                static_cast<std::size_t>(std::min<std::uint64_t>(r.patternBytes - patternAt, room));
+            appendPattern(out, patternAt, n);
+            patternAt += n;
+            if (patternAt == r.patternBytes) {
+                queued.pop_front();
+                patternAt = 0;
+            }
+        }
+    }
 
     void finish(std::string reason) {
         if (!done) {
@@ -170,9 +233,9 @@ void PeerApp::run(const std::stop_token& token) {
                 short events = 0;
                 // Once the client has finished there is nothing more to read; echo
                 // stops reading while the client does not take what it sent.
-                if (!c->peerFinished && c->out.size() < kMaxPendingOutput)
+                if (!c->peerFinished && c->unsent() < kMaxPendingOutput)
                     events |= POLLIN;
-                if (!c->out.empty())
+                if (c->sending())
                     events |= POLLOUT;
                 fds.push_back({c->fd, events, 0});
                 const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -198,7 +261,7 @@ void PeerApp::run(const std::stop_token& token) {
                 const short revents = fds[first + i].revents;
                 if (revents & (POLLIN | POLLHUP | POLLERR))
                     readFrom(c);
-                if (!c.done && !c.out.empty())
+                if (!c.done && c.sending())
                     writeTo(c);
             }
             for (std::size_t i = 0; i < m_listeners.size(); ++i)
@@ -209,14 +272,14 @@ void PeerApp::run(const std::stop_token& token) {
             for (auto& c : m_connections) {
                 if (c->done)
                     continue;
-                if (c->out.empty() && c->closeAfterOut && !c->shutDown) {
+                if (!c->sending() && c->closeAfterOut && !c->shutDown) {
                     // RFC 9112 §9.6: the server closes after the response; its FIN
                     // follows the data, and it reads on until the client's FIN so that
                     // a late request does not earn the client a RST.
                     ::shutdown(c->fd, SHUT_WR);
                     c->shutDown = true;
                 }
-                if (c->out.empty() && c->peerFinished)
+                if (!c->sending() && c->peerFinished)
                     c->finish("the client closed its side");
                 else if (after - c->lastActivity >= m_options.idleTimeout)
                     c->finish("idle for too long");
@@ -295,7 +358,7 @@ void PeerApp::readFrom(Connection& c) {
         case PeerService::Echo:
             emitEvent(PeerEvent::Kind::Received, c, fmt::format("{} bytes echoed", n));
             c.out.append(data);
-            if (c.out.size() >= kMaxPendingOutput)
+            if (c.unsent() >= kMaxPendingOutput)
                 return; // resume reading once the client takes some
             break;
         case PeerService::Http:
@@ -316,7 +379,7 @@ void PeerApp::handleHttp(Connection& c) {
             // A persistent request is answered once its body has come (and is dropped).
             const std::size_t length = *c.awaiting->bodyLength;
             if (c.in.size() < length) {
-                if (c.peerFinished && c.out.empty())
+                if (c.peerFinished && !c.sending())
                     c.finish("the client closed in the middle of a request body");
                 return;
             }
@@ -327,7 +390,7 @@ void PeerApp::handleHttp(Connection& c) {
         auto taken = http::takeRequest(c.in, m_options.maxRequestBytes, c.requests + 1);
         if (!taken) {
             // The client's FIN: the peer closes too (its FIN follows the client's).
-            if (c.peerFinished && !c.in.empty() && c.out.empty())
+            if (c.peerFinished && !c.in.empty() && !c.sending())
                 c.finish("the client closed in the middle of a request");
             return;
         }
@@ -343,11 +406,14 @@ void PeerApp::handleHttp(Connection& c) {
 void PeerApp::answerHttp(Connection& c) {
     const HttpRequest request = std::move(*c.awaiting);
     c.awaiting.reset();
-    const std::string response = http::response(request, c.port, c.requests);
-    c.out += response;
+    // GET /bytes/N's body is left as a count of pattern bytes: refill() makes them as
+    // the socket takes them.
+    http::Response response = http::plan(request, c.port, c.requests);
     emitEvent(PeerEvent::Kind::Responded, c,
-              fmt::format("200 OK, {} bytes, {}", response.size(),
+              fmt::format("{}, {} bytes, {}", statusOf(response.text),
+                          response.text.size() + response.patternBytes,
                           request.persistent ? "keep-alive" : "closing"));
+    c.queued.push_back(std::move(response));
     if (!request.persistent) {
         // RFC 9112 §9.6: the FIN follows the response; the rest is read and dropped.
         c.closeAfterOut = true;
@@ -356,8 +422,12 @@ void PeerApp::answerHttp(Connection& c) {
 }
 
 void PeerApp::writeTo(Connection& c) {
-    for (int i = 0; i < kMaxReadsPerWakeup && !c.out.empty(); ++i) {
-        const ssize_t n = ::send(c.fd, c.out.data(), c.out.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    for (int i = 0; i < kMaxReadsPerWakeup; ++i) {
+        c.refill();
+        if (c.unsent() == 0)
+            return;
+        const ssize_t n =
+            ::send(c.fd, c.out.data() + c.outAt, c.unsent(), MSG_DONTWAIT | MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -369,8 +439,16 @@ void PeerApp::writeTo(Connection& c) {
                          : fmt::format("send failed: {}", std::strerror(error)));
             return;
         }
-        c.out.erase(0, static_cast<std::size_t>(n));
-        c.lastActivity = Clock::now();
+        c.outAt += static_cast<std::size_t>(n);
+        if (c.outAt == c.out.size()) {
+            c.out.clear();
+            c.outAt = 0;
+        } else if (c.outAt >= kReadChunk && c.service == PeerService::Echo) {
+            // Echo appends behind what is being sent: drop the sent part now and then.
+            c.out.erase(0, c.outAt);
+            c.outAt = 0;
+        }
+        c.lastActivity = Clock::now(); // a transfer that moves is not idle
     }
 }
 

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -66,19 +67,30 @@ struct PeerAppOptions {
 ///
 /// HTTP behaves exactly like the namespace lab's server (scripts/tcplab-lab): every
 /// request gets "HTTP/1.1 200 OK" with Content-Length and the body "Hello from the
-/// tcplab peer, port N. Request K on this connection: METHOD TARGET\n" (none for HEAD).
+/// tcplab peer, port N. Request K on this connection: METHOD TARGET\n" (none for HEAD),
+/// but GET /bytes/N, whose body is N bytes of the bulk pattern (peer/pattern.h; any N up
+/// to 1 GiB, 413 beyond: http::plan()). That body is streamed: generated as the socket
+/// takes it (non-blocking sends from a buffer of kOutputBuffer bytes per connection), never
+/// held whole, so a 1 GiB answer costs no more memory than a short one.
 /// Connections persist (RFC 9112 §9.3: HTTP/1.1 unless "Connection: close", HTTP/1.0
-/// only with "Connection: keep-alive"): pipelined requests are answered in order, a
-/// request body (Content-Length) is read before its answer, and the peer closes after
-/// the client's FIN. Otherwise (and for a body that cannot be delimited, a head over
-/// maxRequestBytes, the 1000th request) the response says "Connection: close", the peer
-/// shuts down its sending side (its FIN follows the response) and reads until the
-/// client's FIN, then closes.
+/// only with "Connection: keep-alive"): pipelined requests are answered in order (a
+/// request behind a bulk one is answered once the bulk body is sent), a request body
+/// (Content-Length) is read before its answer, and the peer closes after the client's
+/// FIN, once everything queued is sent. Otherwise (and for a body that cannot be
+/// delimited, a head over maxRequestBytes, the 1000th request) the response says
+/// "Connection: close", the peer shuts down its sending side (its FIN follows the
+/// response's last byte) and reads until the client's FIN, then closes. A connection is
+/// idle (idleTimeout) only when nothing arrives and nothing it sends is taken: a long
+/// transfer that moves is never cut.
 ///
 /// The thread polls (bounded waits, at most 200 ms) and stops when stop() is called or
 /// the object is destroyed; open connections are then closed.
 class PeerApp {
 public:
+    /// The most response bytes a connection holds ready to send; a bulk body is generated
+    /// into it as the socket drains it.
+    static constexpr std::size_t kOutputBuffer = 256 * 1024;
+
     static tl::expected<std::unique_ptr<PeerApp>, LabError>
     start(std::vector<PeerListener> listeners, PeerAppOptions options = {});
     ~PeerApp();

@@ -26,6 +26,7 @@
 #include "lab/builtin_lab.h"
 #include "lab/peer_app.h"
 #include "link/fd_link.h"
+#include "peer/pattern.h"
 #include "wire/frame.h"
 #include "wire/segment_spec.h"
 
@@ -90,6 +91,9 @@ lab::LabOptions options() {
     lab::LabOptions o;
     o.helperPath = helperPath();
     o.timeout = std::chrono::milliseconds(10'000);
+    // The peer agent has its own suite (tst_peer_agent); here the lab leaves no process
+    // behind, whether or not an agent could be found.
+    o.agent = false;
     return o;
 }
 
@@ -354,6 +358,31 @@ std::vector<Response> parseResponses(const std::string& text) {
         list.push_back(std::move(r));
     }
     return list;
+}
+
+/// `count` bytes of the bulk pattern from offset 0: GET /bytes/N's body.
+std::string patternText(std::size_t count) {
+    std::string text(count, '\0');
+    for (std::size_t i = 0; i < count; ++i)
+        text[i] = static_cast<char>(peer::patternByte(i));
+    return text;
+}
+
+/// The head PeerApp gives GET (or HEAD) /bytes/N.
+std::string bulkHead(std::uint64_t length, const char* connection = "") {
+    return fmt::format("HTTP/1.1 200 OK\r\nServer: tcplab-lab\r\nContent-Type: "
+                       "application/octet-stream\r\nContent-Length: {}\r\n{}\r\n",
+                       length, connection);
+}
+
+/// This process's resident set (VmRSS), in bytes; 0 when /proc does not say.
+std::size_t residentBytes() {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line))
+        if (line.starts_with("VmRSS:"))
+            return std::strtoull(line.c_str() + 6, nullptr, 10) * 1024;
+    return 0;
 }
 
 } // namespace
@@ -676,6 +705,199 @@ private Q_SLOTS:
         ::close(listener);
     }
 
+    void peerApp_http_bulk_isThePattern_andAPipelinedRequestFollowsIt() {
+        // GET /bytes/N: N bytes of the pattern, streamed; the request behind it (pipelined
+        // in the same write) is answered after the last of them, as number 3.
+        std::string name;
+        const int listener = localListener(name);
+        QVERIFY(listener >= 0);
+        EventLog log;
+        lab::PeerAppOptions o;
+        o.onEvent = log.sink();
+        auto app = lab::PeerApp::start({{listener, 50001, lab::PeerService::Http}}, o);
+        QVERIFY(app.has_value());
+        const int fd = localConnect(name);
+        QVERIFY(fd >= 0);
+        sendAll(fd, "GET /bytes/100000 HTTP/1.1\r\n\r\nGET /bytes/0 HTTP/1.1\r\n\r\n"
+                    "GET /after HTTP/1.1\r\n\r\n");
+        bool eof = false;
+        const std::string text = readSome(
+            fd, 5000, &eof, [](const std::string& t) { return parseResponses(t).size() >= 3; });
+        const auto responses = parseResponses(text);
+        QCOMPARE(responses.size(), std::size_t{3});
+        QCOMPARE(qs(responses[0].head), qs(bulkHead(100000)));
+        QCOMPARE(responses[0].body.size(), std::size_t{100000});
+        QVERIFY2(responses[0].body == patternText(100000), "the body is not the pattern");
+        QCOMPARE(qs(responses[1].head), qs(bulkHead(0)));
+        QVERIFY(responses[1].body.empty());
+        QVERIFY2(responses[2].head.starts_with("HTTP/1.1 200 OK\r\n"), responses[2].head.c_str());
+        QCOMPARE(qs(responses[2].body), qs(lab::PeerApp::body(50001, 3, "GET", "/after")));
+        // Nothing after it, and the connection persists.
+        QCOMPARE(text.size(), responses[0].head.size() + 100000 + responses[1].head.size() +
+                                  responses[2].head.size() + responses[2].body.size());
+        QVERIFY(readSome(fd, 200, &eof).empty());
+        QVERIFY(!eof);
+        QVERIFY2(
+            log.has(lab::PeerEvent::Kind::Responded, "",
+                    fmt::format("200 OK, {} bytes, keep-alive", bulkHead(100000).size() + 100000)),
+            qPrintable(log.dump()));
+        ::close(fd);
+        app->reset();
+        ::close(listener);
+    }
+
+    void peerApp_http_bulk_head_andTooLarge() {
+        std::string name;
+        const int listener = localListener(name);
+        QVERIFY(listener >= 0);
+        auto app = lab::PeerApp::start({{listener, 80, lab::PeerService::Http}});
+        QVERIFY(app.has_value());
+        const int fd = localConnect(name);
+        QVERIFY(fd >= 0);
+        // HEAD: the length of the body GET would get, no body; over 1 GiB: 413 with a
+        // sentence. The largest N (1 GiB) is accepted (its HEAD says so).
+        sendAll(fd, "HEAD /bytes/100000 HTTP/1.1\r\n\r\nHEAD /bytes/1073741824 HTTP/1.1\r\n\r\n"
+                    "GET /bytes/1073741825 HTTP/1.1\r\n\r\n");
+        const std::string tooLargeBody = "GET /bytes/N serves at most 1073741824 bytes\n";
+        const std::string expected =
+            bulkHead(100000) + bulkHead(1073741824) +
+            fmt::format("HTTP/1.1 413 Content Too Large\r\nServer: tcplab-lab\r\nContent-Type: "
+                        "text/plain\r\nContent-Length: {}\r\n\r\n{}",
+                        tooLargeBody.size(), tooLargeBody);
+        bool eof = false;
+        const std::string text = readSome(
+            fd, 3000, &eof, [&](const std::string& t) { return t.size() >= expected.size(); });
+        QCOMPARE(qs(text), qs(expected));
+        QVERIFY(readSome(fd, 200, &eof).empty());
+        QVERIFY(!eof);
+        ::close(fd);
+        app->reset();
+        ::close(listener);
+    }
+
+    void peerApp_http_bulk_connectionClose_finFollowsTheBody() {
+        std::string name;
+        const int listener = localListener(name);
+        QVERIFY(listener >= 0);
+        auto app = lab::PeerApp::start({{listener, 80, lab::PeerService::Http}});
+        QVERIFY(app.has_value());
+        const int fd = localConnect(name);
+        QVERIFY(fd >= 0);
+        constexpr std::size_t kLength = 3 * lab::PeerApp::kOutputBuffer + 12345;
+        sendAll(fd, fmt::format("GET /bytes/{} HTTP/1.1\r\nConnection: close\r\n\r\n", kLength));
+        bool eof = false;
+        const std::string text = readSome(fd, 5000, &eof);
+        QVERIFY(eof);
+        const std::string head = bulkHead(kLength, "Connection: close\r\n");
+        QCOMPARE(text.size(), head.size() + kLength);
+        QCOMPARE(qs(text.substr(0, head.size())), qs(head));
+        QVERIFY2(text.substr(head.size()) == patternText(kLength), "the body is not the pattern");
+        ::shutdown(fd, SHUT_WR);
+        QTRY_VERIFY_WITH_TIMEOUT((*app)->connectionCount() == 0, 3000);
+        ::close(fd);
+        app->reset();
+        ::close(listener);
+    }
+
+    void peerApp_http_bulk_slowReader_isNotCutByTheIdleTimeout() {
+        // The client takes 64 KiB every 40 ms: the transfer lasts several idle timeouts
+        // but moves all the time, so it is not idle.
+        std::string name;
+        const int listener = localListener(name);
+        QVERIFY(listener >= 0);
+        lab::PeerAppOptions o;
+        o.idleTimeout = std::chrono::milliseconds(400);
+        auto app = lab::PeerApp::start({{listener, 80, lab::PeerService::Http}}, o);
+        QVERIFY(app.has_value());
+        const int fd = localConnect(name);
+        QVERIFY(fd >= 0);
+        constexpr std::size_t kLength = 2'000'000;
+        sendAll(fd, fmt::format("GET /bytes/{} HTTP/1.1\r\n\r\n", kLength));
+        const std::string head = bulkHead(kLength);
+        std::string text;
+        const auto start = Clock::now();
+        bool eof = false;
+        while (text.size() < head.size() + kLength && !eof &&
+               Clock::now() - start < std::chrono::seconds(20)) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(40));
+            std::vector<char> buffer(65536);
+            const ssize_t n = ::recv(fd, buffer.data(), buffer.size(), MSG_DONTWAIT);
+            if (n == 0)
+                eof = true;
+            if (n > 0)
+                text.append(buffer.data(), static_cast<std::size_t>(n));
+        }
+        QVERIFY2(!eof, "the peer closed a transfer that was moving");
+        QVERIFY(Clock::now() - start > 3 * o.idleTimeout);
+        QCOMPARE(text.size(), head.size() + kLength);
+        QVERIFY(text.substr(head.size()) == patternText(kLength));
+        // Once it is over and nothing moves, the idle timeout applies again.
+        readSome(fd, 3000, &eof);
+        QVERIFY(eof);
+        ::close(fd);
+        app->reset();
+        ::close(listener);
+    }
+
+    void peerApp_http_bulk_aGigabyte_isStreamedInBoundedMemory() {
+        // The largest body, read as fast as the socket goes and checked byte for byte on
+        // the way: the application (in this process) never holds more than its buffer.
+        std::string name;
+        const int listener = localListener(name);
+        QVERIFY(listener >= 0);
+        auto app = lab::PeerApp::start({{listener, 80, lab::PeerService::Http}});
+        QVERIFY(app.has_value());
+        const int fd = localConnect(name);
+        QVERIFY(fd >= 0);
+        constexpr std::uint64_t kLength = std::uint64_t{1} << 30;
+        const std::size_t before = residentBytes();
+        sendAll(fd, "GET /bytes/1073741824 HTTP/1.1\r\nConnection: close\r\n\r\n");
+        const std::string head = bulkHead(kLength, "Connection: close\r\n");
+        const std::string run = patternText(2 * 1024 * 1024);
+        std::vector<char> buffer(1024 * 1024);
+        std::string start;
+        std::uint64_t body = 0;
+        std::size_t peak = before;
+        bool same = true;
+        bool eof = false;
+        const auto began = Clock::now();
+        const auto deadline = began + std::chrono::seconds(60);
+        while (!eof && Clock::now() < deadline) {
+            pollfd p{fd, POLLIN, 0};
+            if (::poll(&p, 1, 1000) <= 0)
+                continue;
+            const ssize_t n = ::recv(fd, buffer.data(), buffer.size(), MSG_DONTWAIT);
+            if (n == 0)
+                eof = true;
+            if (n <= 0)
+                continue;
+            std::size_t at = 0;
+            const auto got = static_cast<std::size_t>(n);
+            if (start.size() < head.size()) {
+                at = std::min(got, head.size() - start.size());
+                start.append(buffer.data(), at);
+            }
+            const std::size_t rest = got - at;
+            const auto offset = static_cast<std::size_t>(body % peer::kPattern.size());
+            same = same && std::memcmp(buffer.data() + at, run.data() + offset, rest) == 0;
+            const auto before64 = body >> 26;
+            body += rest;
+            if ((body >> 26) != before64) // every 64 MiB
+                peak = std::max(peak, residentBytes());
+        }
+        const double seconds = std::chrono::duration<double>(Clock::now() - began).count();
+        QVERIFY(eof);
+        QCOMPARE(qs(start), qs(head));
+        QCOMPARE(body, kLength);
+        QVERIFY2(same, "the body is not the pattern");
+        qInfo("1 GiB in %.2f s (%.0f MB/s); resident set grew by %.1f MiB at most", seconds,
+              double(kLength) / seconds / 1e6, double(peak - std::min(peak, before)) / 1048576.0);
+        QVERIFY2(peak < before + (64u << 20), "the resident set grew by more than 64 MiB");
+        ::close(fd);
+        app->reset();
+        ::close(listener);
+    }
+
     // --- The lab --------------------------------------------------------------
 
     void start_givesTheLinkListenersAndAddresses() {
@@ -931,6 +1153,36 @@ private Q_SLOTS:
         QVERIFY2(log.has(lab::PeerEvent::Kind::Request, remote,
                          request.section('\r', 0, 0).toStdString()),
                  qPrintable(log.dump()));
+    }
+
+    void http_bulk_throughPeerApp() {
+        // GET /bytes/100000 from the peer's kernel, every segment acknowledged by hand,
+        // and a request pipelined behind it answered after its last byte.
+        skipWithoutNamespaces();
+        auto l = lab::startLinuxLab(options());
+        QVERIFY2(l.has_value(), l ? "" : l.error().message.c_str());
+        Phantom phantom(*l->link(), l->addresses());
+        const auto mac = phantom.resolve(IpAddress{l->addresses().peer4}, 3000);
+        QVERIFY(mac.has_value());
+        RawClient client(phantom, l->addresses(), false, clientPort(), 50001, *mac);
+        QVERIFY2(client.connect(linuxLikeOptions()).has_value(), "no SYN-ACK");
+        client.send(client.segment(flags::kPsh | flags::kAck,
+                                   "GET /bytes/100000 HTTP/1.1\r\n\r\nGET /next HTTP/1.1\r\n\r\n"));
+        const std::string next = lab::PeerApp::body(50001, 2, "GET", "/next");
+        client.receive([&] { return client.data.ends_with(next); }, 10000);
+        const auto responses = parseResponses(client.data);
+        QCOMPARE(responses.size(), std::size_t{2});
+        QCOMPARE(qs(responses[0].head), qs(bulkHead(100000)));
+        QVERIFY2(responses[0].body == patternText(100000), "the body is not the pattern");
+        QCOMPARE(qs(responses[1].body), qs(next));
+        for (const auto& segment : client.segments)
+            QVERIFY(wire::decodeFrame(wire::Bytes(segment)).payloadLength <= 1460);
+        QVERIFY(client.segments.size() >= 100000 / 1460);
+        QVERIFY(!client.resetSeen);
+        QVERIFY(!client.finSeen);
+        client.send(client.segment(flags::kFin | flags::kAck));
+        client.receive([&] { return client.finSeen; }, 3000);
+        QVERIFY2(client.finSeen, "the peer did not close after the client's FIN");
     }
 
     void echoService_overTheLab_sendsTheDataBack() {
