@@ -10,6 +10,10 @@
 #include "lab/builtin_lab.h"
 #include "lab/lwip_lab.h"
 #include "link/pcap_link.h"
+#include "peer/agent_client.h"
+#include "peer/call_text.h"
+#include "peer/tcp_info.h"
+#include "timeline/peer_records.h"
 #include "timeline/timeline.h"
 #include "timeline/timeline_io.h"
 #include "wire/address.h"
@@ -24,6 +28,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <random>
 #include <sstream>
@@ -54,6 +59,15 @@ struct ExperimentOptions {
     unsigned repeat = 1;
     bool skipProbe = false;
     bool quiet = false;
+    bool passive = false;
+    std::string agentSocket; ///< with --iface: the namespace lab's agent
+    std::size_t snapLength = 0;
+    /// `tcplab-cli peer`: the scenario's text (its calls), the socket table at the end, and
+    /// the calls' lines printed as the main output.
+    std::string scenarioText;
+    bool peerCommand = false;
+    bool info = false;
+    bool ladder = true;
 };
 
 constexpr std::string_view kDefaultRequest = "GET / HTTP/1.1\r\n\r\n";
@@ -163,7 +177,14 @@ Plan makePlan(const ExperimentOptions& o) {
     if (!close)
         throw CLI::ValidationError("--close",
                                    fmt::format("'{}' is not one of fin, rst, peer", o.close));
-    if (o.scenarioFile.empty()) {
+    if (!o.scenarioText.empty()) {
+        auto scenario = engine::parseScenario(o.scenarioText);
+        if (!scenario)
+            throw CLI::ValidationError("CALL", scenario.error().message);
+        plan.scenario = std::move(*scenario);
+    } else if (o.passive) {
+        plan.scenario = engine::passiveScenario();
+    } else if (o.scenarioFile.empty()) {
         plan.scenario = engine::classicScenario(*close);
     } else {
         std::ifstream in(o.scenarioFile, std::ios::binary);
@@ -196,11 +217,53 @@ Plan makePlan(const ExperimentOptions& o) {
     p.phantom = phantom;
     p.peer = peer;
     p.sourcePort = o.sport;
-    p.destinationPort = o.dport;
+    // Passive open: the peer's kernel picks its port; the runner learns it from the SYN.
+    p.destinationPort = o.passive ? 0 : o.dport;
     p.iss = wire::SeqNum{static_cast<std::uint32_t>(parseUnsigned("--isn", o.isn, 0xffffffff))};
     p.request = std::move(*requestBytes);
     p.initialRtoNs = std::int64_t{o.rtoMs} * 1'000'000;
     return plan;
+}
+
+bool usesPeer(const engine::Scenario& scenario) {
+    for (const auto& step : scenario.steps)
+        if (std::holds_alternative<engine::PeerStep>(step.action) ||
+            std::holds_alternative<engine::ExpectPeerStep>(step.action))
+            return true;
+    return false;
+}
+
+/// --info: each socket's last sample in the timeline, with every tcp_info field it has.
+void printSockets(const timeline::Timeline& timeline, std::ostream& out) {
+    std::map<std::uint64_t, peer::Sample> last;
+    for (std::size_t i = 0, n = timeline.peerSize(); i < n; ++i)
+        if (auto s = timeline::sampleRecord(timeline.peer(i)))
+            last[s->sockets.front().inode] = std::move(*s);
+    for (const auto& [inode, sample] : last) {
+        const peer::SocketSample& s = sample.sockets.front();
+        const auto info = peer::TcpInfo::fromPairs(s.fields);
+        out << fmt::format(
+            "# socket {}{} {} -> {}{}: receive queue {}, send queue {}{}\n",
+            s.fd >= 0 ? "fd " : "inode ", s.fd >= 0 ? std::to_string(s.fd) : std::to_string(inode),
+            peer::endpointText(s.local, s.localPort), peer::endpointText(s.remote, s.remotePort),
+            s.gone ? " (gone)" : "", s.receiveQueue, s.sendQueue,
+            s.congestion.empty() ? "" : ", " + s.congestion);
+        // Zeros are left out: most fields of a listening or idle socket are.
+        std::string line;
+        for (const auto& f : peer::tcpInfoFields()) {
+            const auto v = info.get(f.field);
+            if (!v || (*v == 0 && f.field != peer::TcpInfoField::State))
+                continue;
+            const std::string item = fmt::format("{}={}", f.name, peer::formatField(f.field, *v));
+            if (!line.empty() && line.size() + item.size() > 96) {
+                out << "#   " << line << "\n";
+                line.clear();
+            }
+            line += (line.empty() ? "" : "  ") + item;
+        }
+        if (!line.empty())
+            out << "#   " << line << "\n";
+    }
 }
 
 std::string hostEventLine(const host::HostEvent& e) {
@@ -280,6 +343,7 @@ int repeatExperiment(const ExperimentOptions& o, Plan plan) {
 }
 
 int runExperiment(ExperimentOptions o) {
+    const std::string who = o.peerCommand ? "tcplab-cli peer: " : "tcplab-cli experiment: ";
     const bool builtin = o.iface.empty();
     const bool labChosen = !o.lab.empty();
     if (builtin) {
@@ -321,18 +385,18 @@ int runExperiment(ExperimentOptions o) {
                 std::cout << "# " << linuxLab->description() << "\n";
         } else if (!labChosen && started.error().code == lab::LabErrorCode::UserNamespacesRefused) {
             // The default peer cannot run here: say why, and use the embedded one.
-            std::cerr << "tcplab-cli experiment: " << started.error().message
+            std::cerr << who << started.error().message
                       << "; using the embedded peer (lwip) instead\n";
             o.lab = "lwip";
         } else {
-            std::cerr << "tcplab-cli experiment: " << started.error().message << "\n";
+            std::cerr << who << started.error().message << "\n";
             return kExitFailure;
         }
     }
     if (builtin && o.lab == "lwip") {
         auto started = lab::startLwipLab();
         if (!started) {
-            std::cerr << "tcplab-cli experiment: " << started.error().message << "\n";
+            std::cerr << who << started.error().message << "\n";
             return kExitFailure;
         }
         lwipLab.emplace(std::move(*started));
@@ -342,22 +406,53 @@ int runExperiment(ExperimentOptions o) {
     } else if (!builtin) {
         auto opened = link::PcapLink::open(o.iface, host::phantomBpfFilter(plan.identity));
         if (!opened) {
-            std::cerr << "tcplab-cli experiment: " << opened.error().message << "\n";
+            std::cerr << who << opened.error().message << "\n";
             return kExitFailure;
         }
         link = std::move(*opened);
     }
+    // The peer agent: the built-in lab's own, or the namespace lab's on its Unix socket.
+    std::unique_ptr<peer::AgentClient> agent;
+    std::string noAgent;
+    if (linuxLab) {
+        agent = linuxLab->takeAgent();
+        noAgent = linuxLab->agentError();
+    } else if (lwipLab) {
+        agent = lwipLab->takeAgent();
+        noAgent = lwipLab->agentError();
+    } else if (!o.agentSocket.empty() || usesPeer(plan.scenario)) {
+        auto connected = peer::AgentClient::connectUnix(
+            o.agentSocket.empty() ? peer::AgentClient::namespaceLabSocket() : o.agentSocket);
+        if (connected) {
+            agent = std::move(*connected);
+            if (auto hello = agent->waitHello(std::chrono::seconds(5)); !hello) {
+                noAgent = hello.error();
+                agent.reset();
+            }
+        } else {
+            noAgent = connected.error();
+        }
+    }
+    if (!agent && usesPeer(plan.scenario)) {
+        std::cerr << who << (noAgent.empty() ? std::string("this lab has no peer agent") : noAgent)
+                  << "\n";
+        return kExitFailure;
+    }
+
     auto timeline = std::make_shared<timeline::Timeline>();
     engine::Engine engine(std::move(link), timeline);
+    engine.attachAgent(std::move(agent), noAgent);
+    if (o.snapLength != 0)
+        engine.setSnapLength(o.snapLength);
     engine.start();
 
     std::ostream& out = std::cout;
-    if (o.skipProbe)
+    if (o.skipProbe && !o.peerCommand)
         std::cerr << "tcplab-cli experiment: warning: --skip-probe: the phantom claims "
                   << o.phantom << " without checking that nobody else uses it\n";
     engine.configure(plan.identity, host::HostTiming{},
                      o.skipProbe ? engine::Engine::Probe::Skip : engine::Engine::Probe::Run);
-    if (!o.quiet)
+    if (!o.quiet && !plan.scenario.title.empty())
         out << "# " << plan.scenario.title << "\n";
     engine.runScenario(plan.scenario, plan.params);
 
@@ -365,7 +460,9 @@ int runExperiment(ExperimentOptions o) {
     const std::int64_t budgetNs = engine::timeBudgetNs(plan.scenario);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(budgetNs);
 
-    Ladder ladder(plan.params, out);
+    std::optional<Ladder> ladder;
+    if (o.ladder)
+        ladder.emplace(plan.params, out);
     std::size_t printed = 0;
     std::optional<engine::EngineEvent> finished;
     std::optional<std::string> linkFailure;
@@ -388,28 +485,48 @@ int runExperiment(ExperimentOptions o) {
                 if (e.scenario && !o.quiet &&
                     e.scenario->kind == engine::ScenarioEvent::Kind::Retransmitted)
                     out << "# " << e.scenario->message << "\n";
+                // The peer command's expectations say what the kernel said.
+                if (e.scenario && o.peerCommand &&
+                    e.scenario->kind == engine::ScenarioEvent::Kind::StepDone &&
+                    e.scenario->step < plan.scenario.steps.size() &&
+                    std::holds_alternative<engine::ExpectPeerStep>(
+                        plan.scenario.steps[e.scenario->step].action))
+                    out << plan.scenario.steps[e.scenario->step].name << ": " << e.scenario->message
+                        << "\n";
+                break;
+            case engine::EngineEvent::Kind::PeerCall:
+                if (o.peerCommand)
+                    out << e.message << "\n";
+                else if (!o.quiet)
+                    out << "# peer: " << e.message << "\n";
+                break;
+            case engine::EngineEvent::Kind::PeerAgent:
+                if (!o.quiet)
+                    out << "# " << e.message << "\n";
                 break;
             default:
                 break;
             }
         }
-        for (const std::size_t size = timeline->size(); printed < size; ++printed)
-            ladder.print((*timeline)[printed]);
+        for (const std::size_t size = timeline->size(); ladder && printed < size; ++printed)
+            ladder->print((*timeline)[printed]);
     }
     engine.stop();
-    for (const std::size_t size = timeline->size(); printed < size; ++printed)
-        ladder.print((*timeline)[printed]);
+    for (const std::size_t size = timeline->size(); ladder && printed < size; ++printed)
+        ladder->print((*timeline)[printed]);
+    if (o.info)
+        printSockets(*timeline, out);
 
     int status = kExitOk;
     if (!finished) {
-        std::cerr << "tcplab-cli experiment: gave up after " << budgetNs / 1'000'000'000
+        std::cerr << who << "gave up after " << budgetNs / 1'000'000'000
                   << " s without an end to the scenario"
                   << (linkFailure ? ": " + *linkFailure : std::string()) << "\n";
         status = kExitFailure;
     } else if (!finished->ok) {
-        std::cerr << "tcplab-cli experiment: " << finished->message << "\n";
+        std::cerr << who << finished->message << "\n";
         status = kExitFailure;
-    } else if (!o.quiet) {
+    } else if (!o.quiet && !o.peerCommand) {
         const auto snapshot = engine.scenarioSnapshot();
         out << "# every step happened (" << snapshot.results.size() << " steps, "
             << snapshot.received.size() << " bytes received)\n";
@@ -418,13 +535,13 @@ int runExperiment(ExperimentOptions o) {
     // Exports keep what was seen even when the run failed.
     if (!o.timelinePath.empty()) {
         if (auto r = timeline::exportJson(*timeline, o.timelinePath); !r) {
-            std::cerr << "tcplab-cli experiment: --timeline: " << r.error() << "\n";
+            std::cerr << who << "--timeline: " << r.error() << "\n";
             status = kExitFailure;
         }
     }
     if (!o.pcapPath.empty()) {
         if (auto r = timeline::exportPcap(*timeline, o.pcapPath); !r) {
-            std::cerr << "tcplab-cli experiment: --pcap: " << r.error() << "\n";
+            std::cerr << who << "--pcap: " << r.error() << "\n";
             status = kExitFailure;
         }
     }
@@ -490,11 +607,78 @@ void addExperimentCommand(CLI::App& app, int& exitCode) {
                     "runs, not the ladder)")
         ->check(CLI::Range(1u, 1'000'000u))
         ->capture_default_str();
+    sub->add_flag("--passive", o->passive,
+                  "the kernel connects to you: the peer's application connects to the phantom's "
+                  "--sport and the phantom answers as a server (needs the peer agent)")
+        ->excludes("--scenario");
+    auto* agentOption =
+        sub->add_option("--agent", o->agentSocket,
+                        "with --iface: the namespace lab's peer agent socket (default: "
+                        "/run/tcplab-lab/agent.sock, or $TCPLAB_AGENT_SOCKET)");
+    agentOption->needs(iface);
+    sub->add_option("--snaplen", o->snapLength,
+                    "keep only the first N bytes of each frame in the timeline and the pcap (0: "
+                    "all; 128 keeps the headers of any TCP segment)")
+        ->check(CLI::Range(std::size_t{0}, std::size_t{262144}));
     sub->add_flag("--skip-probe", o->skipProbe,
                   "claim the address without the conflict probe (warns; for links where the "
                   "probe cannot work)");
     sub->add_flag("-q,--quiet", o->quiet, "print the ladder only");
     sub->callback([o, &exitCode] { exitCode = runExperiment(*o); });
+}
+
+void addPeerCommand(CLI::App& app, int& exitCode) {
+    auto o = std::make_shared<ExperimentOptions>();
+    o->ladder = false;
+    auto calls = std::make_shared<std::vector<std::string>>();
+    CLI::App* sub = app.add_subcommand(
+        "peer",
+        "Make socket calls and sysctls on the peer's side, through its agent, one after the "
+        "other, and print each with its result (as strace does). CALL is one call of the "
+        "grammar the scenario language's peer steps use, with an optional expected result: "
+        "'socket inet', 'bind 3 5000', 'listen 3', 'accept 3 = 4', 'connect 3 198.18.0.2 "
+        "50000 = -1 EINPROGRESS', 'read 4 1000', 'write 4 1M', 'write 4 \"text\\r\\n\"', "
+        "'shutdown 4 wr', 'close 4', 'setsockopt 3 SO_LINGER 1,0', 'getsockopt 3 TCP_INFO', "
+        "'fcntl 3 setfl nonblock', 'poll 100 3 in', 'ioctl 4 SIOCINQ', 'sysctl "
+        "net.ipv4.tcp_sack=0', 'sysctl-list net.ipv4.tcp_', 'drain 4 on'; or an expectation "
+        "on the kernel's variables: 'expect-peer state == LISTEN fd=3'. Exits 0 when every "
+        "call did what was expected (by default: did not fail), 1 otherwise.");
+    sub->add_option("CALL", *calls, "the calls, in order (each one argument: quote it)")
+        ->required();
+    auto* iface = sub->add_option(
+        "--iface", o->iface,
+        "an interface of the namespace lab (tcplab0; needs CAP_NET_RAW); without it the built-in "
+        "lab is used");
+    sub->add_option("--lab", o->lab, "the built-in peer: linux (the default) or lwip")
+        ->excludes(iface);
+    sub->add_flag("--ipv6", o->ipv6, "with the built-in lab: the phantom uses its IPv6 address");
+    sub->add_option("--phantom", o->phantom, "with --iface: the phantom's address/prefix");
+    sub->add_option("--peer", o->peer, "with --iface: the peer's address");
+    sub->add_option("--agent", o->agentSocket,
+                    "with --iface: the namespace lab's peer agent socket (default: "
+                    "/run/tcplab-lab/agent.sock)")
+        ->needs(iface);
+    sub->add_flag("--info", o->info,
+                  "at the end, every peer socket's last tcp_info sample (the fields that are not "
+                  "zero)");
+    sub->add_flag("--ladder", o->ladder, "print the text ladder of the frames too");
+    sub->add_option("--timeline", o->timelinePath,
+                    "write the timeline (calls, samples, frames) as JSON to this file");
+    sub->add_flag("-q,--quiet", o->quiet, "print the calls only (no ladder, no lab lines)");
+    sub->callback([o, calls, &exitCode] {
+        std::string text;
+        for (const auto& call : *calls) {
+            if (call.find_first_of("\r\n") != std::string::npos)
+                throw CLI::ValidationError("CALL", "a call is one line");
+            const bool expectation = call.rfind("expect-peer", 0) == 0;
+            text += (expectation ? "" : "peer ") + call + "\n";
+        }
+        o->scenarioText = text;
+        o->peerCommand = true;
+        o->quiet = o->quiet || !o->ladder;
+        o->skipProbe = o->iface.empty(); // the built-in lab's addresses are ours by construction
+        exitCode = runExperiment(*o);
+    });
 }
 
 } // namespace tcplab::cli

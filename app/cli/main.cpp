@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
     tcplab::cli::addAnalyzeCommand(app, exitCode);
     tcplab::cli::addExperimentCommand(app, exitCode);
     tcplab::cli::addCompareCommand(app, exitCode);
+    tcplab::cli::addPeerCommand(app, exitCode);
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp&) {
