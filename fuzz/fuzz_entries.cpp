@@ -1,6 +1,8 @@
 #include "fuzz/fuzz_entries.h"
 
 #include "engine/scenario.h"
+#include "peer/agent_protocol.h"
+#include "peer/call_text.h"
 #include "tcp/tracker.h"
 #include "tcp/tutor.h"
 #include "timeline/analysis.h"
@@ -16,6 +18,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include <fmt/format.h>
@@ -195,6 +198,44 @@ std::string scenario(const std::uint8_t* data, std::size_t size) {
     return {};
 }
 
+std::string agentProtocol(const std::uint8_t* data, std::size_t size) {
+    const std::span<const std::uint8_t> bytes(data, size);
+    if (const auto message = peer::decode(bytes)) {
+        const auto again = peer::encode(*message);
+        if (!std::equal(again.begin(), again.end(), bytes.begin(), bytes.end()))
+            return fmt::format("a decoded message encodes to other bytes: {} -> {}",
+                               hexOf(data, size), hexOf(again.data(), again.size()));
+        if (const auto* request = std::get_if<peer::Request>(&*message)) {
+            (void)peer::describeCall(*request);
+            (void)peer::formatCall(*request);
+        }
+        if (const auto* answer = std::get_if<peer::Answer>(&*message)) {
+            peer::Request r;
+            r.call = answer->call;
+            (void)peer::describeAnswer(r, *answer);
+        }
+    } else if (message.error().message.empty()) {
+        return "a message refused without a reason";
+    }
+    const std::string_view text(reinterpret_cast<const char*>(data), size);
+    if (text.find('\n') != std::string_view::npos)
+        return {};
+    const auto call = peer::parseCall(text);
+    if (!call)
+        return call.error().empty() ? "a call refused without a reason" : std::string();
+    if (const auto invalid = peer::validate(*call))
+        return fmt::format("parseCall accepted '{}', which validate refuses: {}", text, *invalid);
+    const std::string formatted = peer::formatCall(*call);
+    const auto again = peer::parseCall(formatted);
+    if (!again)
+        return fmt::format("formatCall wrote '{}' for '{}', which parseCall refuses: {}", formatted,
+                           text, again.error());
+    if (!(*again == *call))
+        return fmt::format("'{}' formatted as '{}' parses to another call", text, formatted);
+    (void)peer::describeCall(*call);
+    return {};
+}
+
 // The tracker's input: 16 bytes per segment.
 //   0      bit 0: direction (0: A -> B, 1: B -> A); bit 1: seq relative to what this
 //          direction sent last (+ int8 of byte 2), else absolute (bytes 2-5); bit 2: ack
@@ -294,6 +335,8 @@ Entry entryFor(std::string_view target) noexcept {
         return &scenario;
     if (target == "tracker")
         return &tracker;
+    if (target == "agent_protocol")
+        return &agentProtocol;
     return nullptr;
 }
 

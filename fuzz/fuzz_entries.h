@@ -33,8 +33,14 @@ std::string scenario(const std::uint8_t* data, std::size_t size);
 /// tutor (annotate, checkBeforeSend, suggestNext, suggestReset, autoAck) runs on it.
 std::string tracker(const std::uint8_t* data, std::size_t size);
 
+/// bytes -> peer::decode (the peer agent's protocol); a message that decodes must encode
+/// back to the same bytes. The bytes as text -> peer::parseCall; a call that parses must
+/// pass validate() and parse again from formatCall() to an equal Request. The request or
+/// answer is also described (describeCall, describeAnswer) without crashing.
+std::string agentProtocol(const std::uint8_t* data, std::size_t size);
+
 /// The entry function of a target by name ("frame_decode", "pcap_import", "scenario",
-/// "tracker"); nullptr for another name.
+/// "tracker", "agent_protocol"); nullptr for another name.
 using Entry = std::string (*)(const std::uint8_t*, std::size_t);
 Entry entryFor(std::string_view target) noexcept;
 

@@ -249,23 +249,30 @@ std::string eventsText(std::int64_t events) {
     return text.empty() ? "0" : text;
 }
 
+/// "in,out", "rdhup", "0x41" or any mix: the names eventsText() writes and numbers.
 std::optional<std::int64_t> eventsFrom(std::string_view w) {
-    if (const auto v = number(w))
-        return *v;
+    static constexpr std::pair<std::string_view, std::int64_t> kNames[] = {
+        {"in", 0x1},   {"pri", 0x2},   {"out", 0x4},      {"err", 0x8},
+        {"hup", 0x10}, {"nval", 0x20}, {"rdhup", 0x2000},
+    };
+    if (w.empty())
+        return std::nullopt;
     std::int64_t events = 0;
-    while (!w.empty()) {
+    while (true) {
         const auto comma = w.find(',');
         const std::string name = lower(w.substr(0, comma));
-        if (name == "in")
-            events |= 0x1;
-        else if (name == "pri")
-            events |= 0x2;
-        else if (name == "out")
-            events |= 0x4;
-        else if (name == "rdhup")
-            events |= 0x2000;
-        else
-            return std::nullopt;
+        bool known = false;
+        for (const auto& [n, bit] : kNames)
+            if (name == n) {
+                events |= bit;
+                known = true;
+            }
+        if (!known) {
+            const auto v = number(name);
+            if (!v || *v < 0 || *v > 0xffff)
+                return std::nullopt;
+            events |= *v;
+        }
         if (comma == std::string_view::npos)
             break;
         w.remove_prefix(comma + 1);
@@ -633,7 +640,7 @@ tl::expected<Request, std::string> parseCall(std::string_view text) {
             const std::string w = p.next();
             const auto events = eventsFrom(w);
             if (!events)
-                return fail(fmt::format("poll: '{}' is not in, out, pri or rdhup", w));
+                return fail(fmt::format("poll: '{}' is not in, out, pri, rdhup or a number", w));
             r.numbers.push_back(*fd);
             r.numbers.push_back(*events);
         }
@@ -733,6 +740,11 @@ tl::expected<Request, std::string> parseCall(std::string_view text) {
                 value = value.substr(1, value.size() - 2);
             if (value.empty())
                 return fail(fmt::format("sysctl {}= needs a value", key));
+            for (const char c : value)
+                if (c < ' ' || c > '~' || c == '"')
+                    return fail(fmt::format("sysctl {}: a value is printable text without "
+                                            "quotes (\"4096 131072 6291456\", reno, 1)",
+                                            key));
         }
         for (auto& c : key)
             if (c == '/')

@@ -14,7 +14,8 @@
 using namespace tcplab;
 
 namespace {
-const char* const kTargets[] = {"frame_decode", "pcap_import", "scenario", "tracker"};
+const char* const kTargets[] = {"frame_decode", "pcap_import", "scenario", "tracker",
+                                "agent_protocol"};
 }
 
 class TestFuzzRegressions : public QObject {
