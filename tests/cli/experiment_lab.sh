@@ -126,6 +126,25 @@ classic IPv6 2001:db8::2/64 2001:db8::1 fin ""
 classic IPv6 2001:db8::2/64 2001:db8::1 rst ""
 classic IPv6 2001:db8::2/64 2001:db8::1 peer "TIME-WAIT"
 
+# The namespace lab's peer agent (tcplab-lab up starts it): peer calls over --iface, and
+# the kernel connecting to the phantom.
+out=$(timeout 60 "$CLI" peer --iface tcplab0 --phantom 198.18.0.2/24 --peer 198.18.0.1 \
+  'sysctl net.ipv4.tcp_sack' 'socket inet = 3' 'close 3' 2>"$work/err" 8>&-)
+rc=$?
+err=$(cat "$work/err")
+if [ "$rc" -eq 0 ] && grep -q '^sysctl net.ipv4.tcp_sack = 1 \[' <<<"$out" &&
+  grep -q '^socket(AF_INET, SOCK_STREAM, 0) = 3 \[' <<<"$out"; then
+  pass "tcplab-cli peer over --iface reaches the namespace lab's agent"
+else
+  fail "tcplab-cli peer over --iface (exit $rc)" "$out"$'\n'"$err"
+fi
+experiment --phantom 198.18.0.2/24 --peer 198.18.0.1 --passive
+if [ "$rc" -eq 0 ] && grep -q "# peer: connect(3, 198.18.0.2:$sport) = 0" <<<"$out"; then
+  pass "passive open: the namespace lab's kernel connects to the phantom"
+else
+  fail "passive open over --iface (exit $rc)" "$out"$'\n'"$err"
+fi
+
 # The HTTP response was received whole and acknowledged: the last ACK we sent
 # before our FIN acknowledges every byte the peer sent before its FIN.
 experiment --phantom 198.18.0.2/24 --peer 198.18.0.1 --close fin --timeline "$work/r.json"
