@@ -7,6 +7,7 @@
 #include "wire/frame.h"
 
 #include <poll.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -90,6 +91,14 @@ constexpr std::int64_t kFrameSampleIntervalNs = 1'000'000;
 /// Agent messages handled per loop turn.
 constexpr std::size_t kMaxAgentMessagesPerTurn = 256;
 
+/// Engine::LoopStatistics as the engine thread counts them (read from any thread).
+struct LoopCounters {
+    std::atomic<std::uint64_t> sleeps{0};
+    std::atomic<std::uint64_t> busyPolls{0};
+    std::atomic<std::uint64_t> busyPollHits{0};
+    std::atomic<std::uint64_t> busyPollNs{0};
+};
+
 /// Events that come once per frame: under pressure they are the ones to drop.
 bool perFrame(const EngineEvent& e) {
     if (e.kind == EngineEvent::Kind::SendFailed || e.kind == EngineEvent::Kind::ReceiveFailed)
@@ -138,7 +147,10 @@ struct Engine::Impl {
         , sendIntervalNs(sendRate.framesPerSecond == 0
                              ? 0
                              : std::max<std::int64_t>(1'000'000'000 / sendRate.framesPerSecond, 1))
-        , wakeFd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+        , wakeFd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC))
+        , busyPollNs(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                         std::clamp(options.busyPoll, std::chrono::microseconds{0}, kMaxBusyPoll))
+                         .count()) {
         if (!link) {
             linkFailure = "no link was given to the engine";
             receiveStopped = true;
@@ -223,8 +235,7 @@ struct Engine::Impl {
             const int agentFd = agent && !agent->failure() ? agent->pollFd() : -1;
             pollfd fds[3] = {{wakeFd, POLLIN, 0}, {agentFd, POLLIN, 0}, {linkFd, POLLIN, 0}};
             const nfds_t count = pollLink ? 3 : 2;
-            if (::poll(fds, count, static_cast<int>(timeoutMs)) < 0 && errno != EINTR)
-                throw std::runtime_error(fmt::format("poll failed: {}", std::strerror(errno)));
+            waitForWork(fds, count, timeoutMs);
             if (stopRequested.load(std::memory_order_acquire))
                 break;
 
@@ -238,7 +249,7 @@ struct Engine::Impl {
                 receiveAgent();
 
             if (pollLink && fds[2].revents != 0 && !receiveStopped) {
-                const std::size_t delivered = receiveFrames(fds[1].revents);
+                const std::size_t delivered = receiveFrames(fds[2].revents);
                 if (delivered > 0 || receiveStopped) {
                     idleLinkWakes = 0;
                 } else if (++idleLinkWakes >= kMaxIdleLinkWakes) {
@@ -253,6 +264,43 @@ struct Engine::Impl {
             samplePeerAfterFrames();
             publishEvents();
         }
+    }
+
+    /// poll() for the loop: first, while an answer is due (answerDue: this turn sent a frame
+    /// or a peer call, or received frames), non-blocking looks for up to busyPollNs, so an
+    /// answer within that window is taken without a sleep and a wake-up; then a blocking
+    /// poll() of `timeoutMs`. A turn with nothing due never spins: an idle engine sleeps.
+    void waitForWork(pollfd* fds, nfds_t count, std::int64_t timeoutMs) {
+        const bool spin = std::exchange(answerDue, false) && busyPollNs > 0 && timeoutMs != 0;
+        if (spin) {
+            const auto start = std::chrono::steady_clock::now();
+            const auto until = start + std::chrono::nanoseconds(busyPollNs);
+            stats.busyPolls.fetch_add(1, std::memory_order_relaxed);
+            for (;;) {
+                const int ready = ::poll(fds, count, 0);
+                if (ready < 0 && errno != EINTR)
+                    throw std::runtime_error(fmt::format("poll failed: {}", std::strerror(errno)));
+                const auto now = std::chrono::steady_clock::now();
+                if (ready > 0 || now >= until || stopRequested.load(std::memory_order_acquire)) {
+                    stats.busyPollNs.fetch_add(
+                        static_cast<std::uint64_t>(
+                            std::chrono::duration_cast<std::chrono::nanoseconds>(now - start)
+                                .count()),
+                        std::memory_order_relaxed);
+                    if (ready > 0) {
+                        stats.busyPollHits.fetch_add(1, std::memory_order_relaxed);
+                        return;
+                    }
+                    break;
+                }
+                // Whoever is to produce the answer may be waiting for this CPU (two cores,
+                // the agent or the peer's sender runnable here): let it run first.
+                ::sched_yield();
+            }
+        }
+        stats.sleeps.fetch_add(1, std::memory_order_relaxed);
+        if (::poll(fds, count, static_cast<int>(timeoutMs)) < 0 && errno != EINTR)
+            throw std::runtime_error(fmt::format("poll failed: {}", std::strerror(errno)));
     }
 
     /// Whatever this turn sent may be answered already (on a veth the peer's kernel
@@ -422,6 +470,7 @@ struct Engine::Impl {
         if (!agent)
             why = agentMissing;
         else if (auto sent = agent->send(request)) {
+            answerDue = true; // its answer comes within tens of microseconds
             if (internal)
                 internalSamples.insert(*sent);
             return;
@@ -734,6 +783,8 @@ struct Engine::Impl {
             receiveError(received.error());
             return 0;
         }
+        if (*received > 0)
+            answerDue = true; // a burst goes on: its next frames are due
         if (*received == 0 && (revents & POLLNVAL)) {
             receiveStopped = true;
             failLink(fmt::format("{}: its descriptor is no longer valid", link->description()));
@@ -828,6 +879,7 @@ struct Engine::Impl {
             if (sent) {
                 record(now, timeline::Direction::Sent, frame);
                 sentThisTurn = true;
+                answerDue = true;
                 tracker.onFrame(wire::decodeFrame(frame), now);
                 continue;
             }
@@ -1057,6 +1109,9 @@ struct Engine::Impl {
     std::string refusal;                    ///< the conflict sentence, once an address was refused
     bool timelineFullReported = false;
     std::size_t lastReceivedSize = 0;
+    bool answerDue = false;  ///< sent or received this turn: busy-poll before sleeping
+    std::int64_t busyPollNs; ///< Options::busyPoll, bounded
+    LoopCounters stats;
 };
 
 Engine::Engine(std::unique_ptr<link::Link> link, std::shared_ptr<timeline::Timeline> timeline,
@@ -1153,6 +1208,13 @@ std::vector<EngineEvent> Engine::takeEvents() {
 bool Engine::waitForEvents(std::chrono::milliseconds timeout) {
     std::unique_lock lock(m_impl->eventMutex);
     return m_impl->eventCv.wait_for(lock, timeout, [this] { return !m_impl->events.empty(); });
+}
+
+Engine::LoopStatistics Engine::loopStatistics() const {
+    const LoopCounters& c = m_impl->stats;
+    return {c.sleeps.load(std::memory_order_relaxed), c.busyPolls.load(std::memory_order_relaxed),
+            c.busyPollHits.load(std::memory_order_relaxed),
+            c.busyPollNs.load(std::memory_order_relaxed)};
 }
 
 Engine::ScenarioSnapshot Engine::scenarioSnapshot() const {

@@ -67,10 +67,20 @@ public:
         std::size_t burst = 200;              ///< sent at once after a quiet burst/rate seconds
         std::size_t maxQueued = 10'000;       ///< frames waiting beyond this are refused
     };
+    /// Options::busyPoll's default and its upper bound.
+    static constexpr std::chrono::microseconds kDefaultBusyPoll{100};
+    static constexpr std::chrono::microseconds kMaxBusyPoll{1000};
     struct Options {
         Clock clock;                        ///< default: timeline::wallClockNanoseconds
         std::size_t maxFramesPerWake = 256; ///< receive batch per loop turn
         SendRate sendRate;
+        /// While an answer is due (a frame or a peer call just went out, or frames just
+        /// came in), the loop looks at its fds without sleeping for up to this long before
+        /// it blocks in poll(): an answer that comes within the window is handled without
+        /// the wake-up of a sleeping thread (tens of microseconds on a VM). Bounded per
+        /// wait (at most kMaxBusyPoll) and never armed by an idle engine, so waiting with
+        /// nothing due costs no CPU. Zero: always block at once.
+        std::chrono::microseconds busyPoll{kDefaultBusyPoll};
     };
 
     Engine(std::unique_ptr<link::Link> link, std::shared_ptr<timeline::Timeline> timeline,
@@ -158,6 +168,15 @@ public:
         bool succeeded = false;
     };
     ScenarioSnapshot scenarioSnapshot() const;
+
+    /// How the loop waited (Options::busyPoll), for benchmarks and tests (any thread).
+    struct LoopStatistics {
+        std::uint64_t sleeps = 0;       ///< blocking poll() calls
+        std::uint64_t busyPolls = 0;    ///< busy-poll windows opened (an answer was due)
+        std::uint64_t busyPollHits = 0; ///< windows ended by an fd becoming ready
+        std::uint64_t busyPollNs = 0;   ///< time spent in the windows, hits and misses
+    };
+    LoopStatistics loopStatistics() const;
 
     /// Request ids from 0x80000000 up are the scenario runner's.
     static constexpr std::uint32_t kRunnerCallIds = ScenarioRunner::kFirstCallId;

@@ -9,10 +9,12 @@
 #include <net/if.h>
 #include <net/if_arp.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -64,12 +66,78 @@ private:
 
 } // namespace
 
+/// The buffers and headers of one recvmmsg() call. The buffers (kBatch x kBufferSize) are
+/// mapped without MAP_POPULATE: a 1514-byte frame makes one page resident, not 256 KiB.
+struct FdLink::Batch {
+    static constexpr std::size_t kControlSize = CMSG_SPACE(sizeof(timespec)) + 64;
+    struct alignas(cmsghdr) Control {
+        char bytes[kControlSize];
+    };
+
+    Batch() {
+        void* mapped = ::mmap(nullptr, kBatch * kBufferSize, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        memory = mapped == MAP_FAILED ? nullptr : static_cast<std::uint8_t*>(mapped);
+    }
+    ~Batch() {
+        if (memory)
+            ::munmap(memory, kBatch * kBufferSize);
+    }
+    Batch(const Batch&) = delete;
+    Batch& operator=(const Batch&) = delete;
+
+    std::uint8_t* buffer(std::size_t index) const noexcept { return memory + index * kBufferSize; }
+
+    /// Sets the headers up for `count` frames (recvmmsg() changes the lengths it is given).
+    void prepare(std::size_t count) noexcept {
+        for (std::size_t i = 0; i < count; ++i) {
+            vectors[i] = iovec{buffer(i), kBufferSize};
+            msghdr& m = headers[i].msg_hdr;
+            m = msghdr{};
+            m.msg_name = &from[i];
+            m.msg_namelen = sizeof from[i];
+            m.msg_iov = &vectors[i];
+            m.msg_iovlen = 1;
+            m.msg_control = control[i].bytes;
+            m.msg_controllen = sizeof control[i].bytes;
+            headers[i].msg_len = 0;
+        }
+    }
+
+    std::uint8_t* memory = nullptr;
+    std::array<mmsghdr, kBatch> headers{};
+    std::array<iovec, kBatch> vectors{};
+    std::array<sockaddr_ll, kBatch> from{};
+    std::array<Control, kBatch> control{};
+};
+
+struct FdLink::ReadResult {
+    enum class Outcome : std::uint8_t { Frame, NoneWaiting, Skipped, Failed };
+    Outcome outcome;
+    std::size_t length = 0;
+    std::int64_t timestampNs = 0;
+    std::optional<LinkError> error = std::nullopt;
+    bool final = false;                 ///< the link is unusable from now on
+    const std::uint8_t* data = nullptr; ///< the frame's bytes (Frame), in the batch's buffers
+
+    static ReadResult frame(const std::uint8_t* bytes, std::size_t length, std::int64_t stampNs) {
+        return {Outcome::Frame, length, stampNs, std::nullopt, false, bytes};
+    }
+    static ReadResult none() { return {Outcome::NoneWaiting}; }
+    static ReadResult skipped() { return {Outcome::Skipped}; }
+    static ReadResult failed(LinkError e, bool isFinal) {
+        return {Outcome::Failed, 0, 0, std::move(e), isFinal};
+    }
+};
+
 FdLink::FdLink(int fd, Kind kind, bool connectionOriented, std::string description)
     : m_fd(fd)
     , m_kind(kind)
     , m_connectionOriented(connectionOriented)
     , m_description(std::move(description))
-    , m_buffer(kBufferSize) {}
+    , m_batch(std::make_unique<Batch>()) {
+    m_results.reserve(kBatch);
+}
 
 FdLink::~FdLink() {
     if (m_fd >= 0)
@@ -121,8 +189,13 @@ tl::expected<std::unique_ptr<FdLink>, LinkError> FdLink::adopt(int fd, std::stri
         ::setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
         ::setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &on, sizeof on);
     }
-    return std::unique_ptr<FdLink>(
+    std::unique_ptr<FdLink> link(
         new FdLink(guard.release(), kind, connectionOriented, std::move(description)));
+    if (!link->m_batch->memory)
+        return tl::make_unexpected(
+            ioError(fmt::format("{}: cannot map {} bytes of receive buffers: {}",
+                                link->m_description, kBatch * kBufferSize, std::strerror(errno))));
+    return link;
 }
 
 tl::expected<std::unique_ptr<FdLink>, LinkError>
@@ -231,83 +304,72 @@ LinkError FdLink::errorFromErrno(int error, const char* operation) const {
     }
 }
 
-struct FdLink::ReadResult {
-    enum class Outcome : std::uint8_t { Frame, NoneWaiting, Skipped, Failed };
-    Outcome outcome;
-    std::size_t length = 0;
-    std::int64_t timestampNs = 0;
-    std::optional<LinkError> error = std::nullopt;
-    bool final = false; ///< the link is unusable from now on
-
-    static ReadResult frame(std::size_t bytes, std::int64_t stampNs) {
-        return {Outcome::Frame, bytes, stampNs};
-    }
-    static ReadResult none() { return {Outcome::NoneWaiting}; }
-    static ReadResult skipped() { return {Outcome::Skipped}; }
-    static ReadResult failed(LinkError e, bool isFinal) {
-        return {Outcome::Failed, 0, 0, std::move(e), isFinal};
-    }
-};
-
-FdLink::ReadResult FdLink::readOne() {
+FdLink::ReadResult FdLink::readDevice() {
+    std::uint8_t* buffer = m_batch->buffer(0);
     ssize_t n = -1;
-    int error = 0;
-    bool truncated = false;
-    std::int64_t timestampNs = 0;
-    bool outgoing = false;
-
-    if (m_kind == Kind::Device) {
-        for (int attempt = 0; attempt < kEintrRetries; ++attempt) {
-            n = ::read(m_fd, m_buffer.data(), m_buffer.size());
-            if (n >= 0 || errno != EINTR)
-                break;
-        }
-        error = n < 0 ? errno : 0;
-        // A device read cannot say whether it cut the frame; one that fills the
-        // buffer exactly may have been cut, so it is not passed on as whole.
-        truncated = n == static_cast<ssize_t>(m_buffer.size());
-    } else {
-        sockaddr_ll from{};
-        iovec vector{m_buffer.data(), m_buffer.size()};
-        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec)) + 64];
-        msghdr message{};
-        message.msg_name = &from;
-        message.msg_namelen = sizeof from;
-        message.msg_iov = &vector;
-        message.msg_iovlen = 1;
-        message.msg_control = control;
-        message.msg_controllen = sizeof control;
-        for (int attempt = 0; attempt < kEintrRetries; ++attempt) {
-            // MSG_TRUNC: the kernel returns the frame's real length even when it did
-            // not fit, so a cut frame is detected rather than passed on short.
-            n = ::recvmsg(m_fd, &message, MSG_TRUNC | MSG_DONTWAIT);
-            if (n >= 0 || errno != EINTR)
-                break;
-        }
-        error = n < 0 ? errno : 0;
-        if (n >= 0) {
-            truncated =
-                n > static_cast<ssize_t>(m_buffer.size()) || (message.msg_flags & MSG_TRUNC) != 0;
-            outgoing = m_kind == Kind::PacketSocket && from.sll_pkttype == PACKET_OUTGOING;
-            for (cmsghdr* c = CMSG_FIRSTHDR(&message); c; c = CMSG_NXTHDR(&message, c)) {
-                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS &&
-                    c->cmsg_len >= CMSG_LEN(sizeof(timespec))) {
-                    timespec ts{};
-                    std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
-                    timestampNs = std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-                }
-            }
-        }
+    for (int attempt = 0; attempt < kEintrRetries; ++attempt) {
+        n = ::read(m_fd, buffer, kBufferSize);
+        if (n >= 0 || errno != EINTR)
+            break;
     }
-
     if (n < 0) {
+        const int error = errno;
         if (error == EAGAIN || error == EWOULDBLOCK)
             return ReadResult::none();
         // Every read error leaves the link unusable: interface gone, peer gone, or
         // something we do not know how to recover from.
         return ReadResult::failed(errorFromErrno(error, "receive"), true);
     }
-    if (n == 0) {
+    if (n == 0)
+        return ReadResult::failed(
+            LinkError{LinkErrorCode::Closed,
+                      fmt::format("{}: the other end closed the connection", m_description)},
+            true);
+    // A device read cannot say whether it cut the frame; one that fills the buffer
+    // exactly may have been cut, so it is not passed on as whole.
+    if (n == static_cast<ssize_t>(kBufferSize))
+        return ReadResult::failed(
+            ioError(fmt::format("{}: dropped a received frame of {} bytes or more, larger than "
+                                "the {}-byte receive buffer",
+                                m_description, n, kBufferSize)),
+            false);
+    return ReadResult::frame(buffer, static_cast<std::size_t>(n), realtimeNs());
+}
+
+void FdLink::readSocket(std::size_t count) {
+    m_results.clear();
+    count = std::min(count, kBatch);
+    m_batch->prepare(count);
+    int n = -1;
+    for (int attempt = 0; attempt < kEintrRetries; ++attempt) {
+        // MSG_TRUNC: the kernel returns each frame's real length even when it did not
+        // fit, so a cut frame is detected rather than passed on short.
+        n = ::recvmmsg(m_fd, m_batch->headers.data(), static_cast<unsigned>(count),
+                       MSG_TRUNC | MSG_DONTWAIT, nullptr);
+        if (n >= 0 || errno != EINTR)
+            break;
+    }
+    if (n < 0) {
+        const int error = errno;
+        if (error == EAGAIN || error == EWOULDBLOCK)
+            m_results.push_back(ReadResult::none());
+        else
+            m_results.push_back(ReadResult::failed(errorFromErrno(error, "receive"), true));
+        return;
+    }
+    // An error after the first frame is kept by the kernel for the next call.
+    for (int i = 0; i < n; ++i) {
+        const mmsghdr& h = m_batch->headers[static_cast<std::size_t>(i)];
+        m_results.push_back(resultOf(static_cast<std::size_t>(i), h.msg_len, h.msg_hdr.msg_flags));
+        if (m_results.back().final)
+            return; // a close: the rest (more of the same) means nothing
+    }
+    if (n == 0)
+        m_results.push_back(ReadResult::none());
+}
+
+FdLink::ReadResult FdLink::resultOf(std::size_t index, std::size_t length, int flags) const {
+    if (length == 0) {
         if (m_connectionOriented)
             return ReadResult::failed(
                 LinkError{LinkErrorCode::Closed,
@@ -315,17 +377,28 @@ FdLink::ReadResult FdLink::readOne() {
                 true);
         return ReadResult::skipped(); // an empty datagram is not a frame
     }
-    if (truncated)
+    if (length > kBufferSize || (flags & MSG_TRUNC) != 0)
         return ReadResult::failed(
             ioError(fmt::format(
                 "{}: dropped a received frame of {} bytes, larger than the {}-byte receive "
                 "buffer (turn off GRO/LRO on the interface: ethtool -K <interface> gro off "
                 "lro off)",
-                m_description, n, m_buffer.size())),
+                m_description, length, kBufferSize)),
             false);
-    if (outgoing)
+    if (m_kind == Kind::PacketSocket && m_batch->from[index].sll_pkttype == PACKET_OUTGOING)
         return ReadResult::skipped();
-    return ReadResult::frame(static_cast<std::size_t>(n),
+    std::int64_t timestampNs = 0;
+    // CMSG_NXTHDR takes a non-const msghdr; the header is only read.
+    auto& message = const_cast<msghdr&>(m_batch->headers[index].msg_hdr);
+    for (cmsghdr* c = CMSG_FIRSTHDR(&message); c; c = CMSG_NXTHDR(&message, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS &&
+            c->cmsg_len >= CMSG_LEN(sizeof(timespec))) {
+            timespec ts{};
+            std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
+            timestampNs = std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+        }
+    }
+    return ReadResult::frame(m_batch->buffer(index), length,
                              timestampNs > 0 ? timestampNs : realtimeNs());
 }
 
@@ -338,7 +411,18 @@ tl::expected<std::size_t, LinkError> FdLink::receive(const FrameSink& sink, std:
     std::size_t delivered = 0;
     std::size_t skipped = 0;
     while (delivered < maxFrames && skipped < kMaxSkippedPerCall) {
-        ReadResult r = readOne();
+        // Results of the last batch not handed over yet (after an error that returned
+        // early), else a new batch: never more frames than this call may deliver.
+        if (m_next >= m_results.size()) {
+            m_next = 0;
+            if (m_kind == Kind::Device) {
+                m_results.clear();
+                m_results.push_back(readDevice());
+            } else {
+                readSocket(maxFrames - delivered);
+            }
+        }
+        ReadResult& r = m_results[m_next++];
         switch (r.outcome) {
         case ReadResult::Outcome::NoneWaiting:
             return delivered;
@@ -355,12 +439,26 @@ tl::expected<std::size_t, LinkError> FdLink::receive(const FrameSink& sink, std:
                 m_pending = r.error;
             return delivered;
         case ReadResult::Outcome::Frame:
-            sink(r.timestampNs, wire::Bytes(m_buffer.data(), r.length));
+            sink(r.timestampNs, wire::Bytes(r.data, r.length));
             ++delivered;
             break;
         }
     }
     return delivered;
+}
+
+std::optional<FdLink::ReceiveStatistics> FdLink::receiveStatistics() const {
+    if (m_kind != Kind::PacketSocket)
+        return std::nullopt;
+    tpacket_stats stats{};
+    socklen_t length = sizeof stats;
+    if (::getsockopt(m_fd, SOL_PACKET, PACKET_STATISTICS, &stats, &length) != 0)
+        return std::nullopt;
+    // Each read returns the counts since the previous one (and zeroes the kernel's), so
+    // concurrent readers each add what they took.
+    const std::uint64_t packets = m_statPackets.fetch_add(stats.tp_packets) + stats.tp_packets;
+    const std::uint64_t drops = m_statDrops.fetch_add(stats.tp_drops) + stats.tp_drops;
+    return ReceiveStatistics{packets, drops};
 }
 
 tl::expected<void, LinkError> FdLink::send(wire::Bytes frame) {

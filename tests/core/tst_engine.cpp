@@ -723,6 +723,47 @@ private Q_SLOTS:
         QCOMPARE(rig.events.count(EngineEvent::Kind::SendFailed), std::size_t{0});
     }
 
+    void busyPoll_idleEngine_neverSpins() {
+        // Nothing sent, nothing received: the loop sleeps in poll() and opens no busy-poll
+        // window, so an idle engine costs no CPU.
+        Rig rig;
+        QVERIFY(rig.claimed()); // Probe::Skip: nothing goes out
+        rig.settle(300ms);
+        const auto s = rig.engine->loopStatistics();
+        QCOMPARE(s.busyPolls, std::uint64_t{0});
+        QCOMPARE(s.busyPollNs, std::uint64_t{0});
+        QVERIFY(s.sleeps >= 1);
+    }
+
+    void busyPoll_aSendOpensOneBoundedWindow_thenTheEngineSleeps() {
+        // A frame that may be answered opens a window; once it has passed unanswered the
+        // engine sleeps again: one send, a bounded number of windows, however long it waits.
+        Engine::Options options;
+        options.busyPoll = Engine::kMaxBusyPoll;
+        Rig rig(Timeline::kDefaultCapacity, options);
+        QVERIFY(rig.claimed());
+        rig.engine->sendFrame(tcpSegment(true, tcp_flags::kSyn, 100, 0));
+        QVERIFY(rig.until([&] { return !rig.peer->frames.empty(); }));
+        rig.settle(300ms);
+        const auto s = rig.engine->loopStatistics();
+        QVERIFY(s.busyPolls >= 1);
+        QVERIFY2(s.busyPolls <= 3, qPrintable(QString::number(s.busyPolls)));
+        QCOMPARE(s.busyPollHits, std::uint64_t{0}); // nobody answered: every window ran out
+        QVERIFY(s.sleeps >= 1);
+    }
+
+    void busyPoll_off_answersAllTheSame() {
+        // Options::busyPoll 0: no window is ever opened; the engine still answers (ARP).
+        Engine::Options options;
+        options.busyPoll = std::chrono::microseconds{0};
+        Rig rig(Timeline::kDefaultCapacity, options);
+        QVERIFY(rig.claimed());
+        QVERIFY(rig.peer->send(whoHasPhantom()));
+        QVERIFY(rig.until([&] { return rig.peer->count(isReplyToPeer) == 1; }));
+        rig.settle(50ms);
+        QCOMPARE(rig.engine->loopStatistics().busyPolls, std::uint64_t{0});
+    }
+
     void sendFrame_refusedByTheLink_isASendFailedEvent() {
         Rig rig;
         rig.engine->sendFrame({}); // a link refuses an empty frame

@@ -238,6 +238,85 @@ private Q_SLOTS:
         QCOMPARE(sent.error().code, LinkErrorCode::Closed);
     }
 
+    void fd_manyFrames_comeInOrder_neverMoreThanAsked() {
+        // Frames are read in batches (recvmmsg): a call still hands over at most maxFrames,
+        // and what one batch read beyond a call's share comes with the next call, in order.
+        int fds[2] = {-1, -1};
+        QVERIFY(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) == 0);
+        auto link = FdLink::adopt(fds[1], "seqpacket");
+        QVERIFY(link.has_value());
+        constexpr std::uint32_t kFrames = 3 * FdLink::kBatch + 5;
+        for (std::uint32_t i = 0; i < kFrames; ++i) {
+            const ByteVector f = testFrame(60 + i, i);
+            QCOMPARE(::send(fds[0], f.data(), f.size(), 0), static_cast<ssize_t>(f.size()));
+        }
+        std::vector<ReceivedFrame> got;
+        for (int call = 0; call < 1000 && got.size() < kFrames; ++call) {
+            const std::size_t before = got.size();
+            const auto r = (*link)->receive(collectInto(got), 7);
+            QVERIFY2(r.has_value(), errorText(r).c_str());
+            QVERIFY(*r <= 7);
+            QCOMPARE(got.size() - before, *r);
+        }
+        QCOMPARE(got.size(), std::size_t{kFrames});
+        for (std::uint32_t i = 0; i < kFrames; ++i) {
+            QCOMPARE(sequenceOf(got[i].bytes), i);
+            TCPLAB_COMPARE_BYTES(got[i].bytes, testFrame(60 + i, i));
+        }
+        const auto none = (*link)->receive(collectInto(got), 64);
+        QVERIFY(none.has_value());
+        QCOMPARE(*none, std::size_t{0});
+        ::close(fds[0]);
+    }
+
+    void fd_frameLargerThanTheBuffer_amidOthers_keepsTheOrder() {
+        // normal, too large, normal: the first frame, then the error, then the last frame,
+        // each with its own call, as if they had been read one at a time.
+        int fds[2] = {-1, -1};
+        QVERIFY(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) == 0);
+        const int peer = fds[0];
+        const int sendBuffer = 4 * 1024 * 1024;
+        if (::setsockopt(peer, SOL_SOCKET, SO_SNDBUFFORCE, &sendBuffer, sizeof sendBuffer) != 0)
+            ::setsockopt(peer, SOL_SOCKET, SO_SNDBUF, &sendBuffer, sizeof sendBuffer);
+        auto link = FdLink::adopt(fds[1], "seqpacket");
+        QVERIFY(link.has_value());
+        const ByteVector first = testFrame(100, 1);
+        const ByteVector huge = testFrame(FdLink::kBufferSize + 1000, 2);
+        const ByteVector last = testFrame(120, 3);
+        QCOMPARE(::send(peer, first.data(), first.size(), 0), static_cast<ssize_t>(first.size()));
+        if (::send(peer, huge.data(), huge.size(), 0) != static_cast<ssize_t>(huge.size())) {
+            ::close(peer);
+            QSKIP(qPrintable(QStringLiteral("cannot send a %1-byte datagram here: %2")
+                                 .arg(huge.size())
+                                 .arg(QString::fromLocal8Bit(std::strerror(errno)))));
+        }
+        QCOMPARE(::send(peer, last.data(), last.size(), 0), static_cast<ssize_t>(last.size()));
+        std::vector<ReceivedFrame> got;
+        const auto one = (*link)->receive(collectInto(got), 64);
+        QVERIFY2(one.has_value(), errorText(one).c_str());
+        QCOMPARE(*one, std::size_t{1});
+        const auto error = (*link)->receive(collectInto(got), 64);
+        QVERIFY(!error.has_value());
+        QCOMPARE(error.error().code, LinkErrorCode::Io);
+        const auto two = (*link)->receive(collectInto(got), 64);
+        QVERIFY2(two.has_value(), errorText(two).c_str());
+        QCOMPARE(*two, std::size_t{1});
+        QCOMPARE(got.size(), std::size_t{2});
+        TCPLAB_COMPARE_BYTES(got[0].bytes, first);
+        TCPLAB_COMPARE_BYTES(got[1].bytes, last);
+        ::close(peer);
+    }
+
+    void fd_receiveStatistics_onlyForPacketSockets() {
+        // PACKET_STATISTICS is an AF_PACKET socket's: other fds have none to give.
+        int fds[2] = {-1, -1};
+        QVERIFY(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) == 0);
+        auto link = FdLink::adopt(fds[1], "seqpacket");
+        QVERIFY(link.has_value());
+        QVERIFY(!(*link)->receiveStatistics().has_value());
+        ::close(fds[0]);
+    }
+
     void fd_sendToAClosedPeer_isClosed() {
         int fds[2] = {-1, -1};
         QVERIFY(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) == 0);

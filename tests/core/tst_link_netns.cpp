@@ -257,6 +257,42 @@ private Q_SLOTS:
         expectNothingMore(*watcher, 50);
     }
 
+    void packetSocket_fullReceiveBuffer_countsTheDrops() {
+        // Frames the kernel could not queue for us (the receive buffer full) never reach
+        // the phantom: receiveStatistics() counts them (PACKET_STATISTICS), and counts every
+        // frame that came, so received + dropped is all that was sent.
+        auto receiver = FdLink::openPacketSocket("tla0");
+        QVERIFY2(receiver.has_value(), errorText(receiver).c_str());
+        auto sender = FdLink::openPacketSocket("tla1");
+        QVERIFY2(sender.has_value(), errorText(sender).c_str());
+        const auto start = (*receiver)->receiveStatistics();
+        QVERIFY(start.has_value());
+        const int tiny = 1; // the kernel rounds it up to its minimum: a frame or two
+        QCOMPARE(::setsockopt((*receiver)->pollFd(), SOL_SOCKET, SO_RCVBUF, &tiny, sizeof tiny), 0);
+        constexpr std::uint32_t kFrames = 200;
+        for (std::uint32_t i = 0; i < kFrames; ++i)
+            sendFrame(**sender, testFrame(1000, i));
+        std::vector<ReceivedFrame> got;
+        while (pollsReadable((*receiver)->pollFd(), 100)) {
+            const auto r = (*receiver)->receive(collectInto(got), 64);
+            QVERIFY2(r.has_value(), errorText(r).c_str());
+            if (*r == 0)
+                break;
+        }
+        const auto stats = (*receiver)->receiveStatistics();
+        QVERIFY(stats.has_value());
+        QVERIFY2(
+            stats->drops > 0,
+            qPrintable(
+                QStringLiteral("%1 frames of %2 received, no drop").arg(got.size()).arg(kFrames)));
+        QCOMPARE(stats->packets, static_cast<std::uint64_t>(got.size()) + stats->drops);
+        QCOMPARE(stats->packets - start->packets, std::uint64_t{kFrames});
+        // The sums stay: a second look adds nothing new.
+        const auto again = (*receiver)->receiveStatistics();
+        QCOMPARE(again->drops, stats->drops);
+        QCOMPARE(again->packets, stats->packets);
+    }
+
     void noSuchInterface_listsTheExistingOnes() {
         const auto pcap = PcapLink::open("tcplab-nonexistent0", "");
         QVERIFY(!pcap.has_value());
