@@ -59,15 +59,20 @@ std::optional<std::size_t> Timeline::appendPeer(std::int64_t timeNs, PeerRecordK
 }
 
 std::uint8_t* Timeline::reserveBytes(std::size_t length) {
-    // 4 MiB blocks hold thousands of frames; a frame larger than a block (a 256 KiB
+    // Blocks hold thousands of frames; a frame larger than a block (a 256 KiB
     // GRO super-frame is the most libpcap hands over) gets a block of its own size.
     // (Huge pages were tried: zeroing 2 MiB pages made a 1 GB import slower.)
     // The blocks are mapped with MAP_POPULATE: the kernel provides all their pages in one
     // call instead of one page fault per 4 KiB as the copies first touch them, which took
     // about a third of the CPU time of filling a gigabyte here (0.55 s -> 0.38 s).
-    constexpr std::size_t kBlockSize = 4u << 20;
+    // The arena grows by an eighth of itself (256 KiB to 4 MiB a block), so the unused end
+    // of the last block is never more than 1/8 of what is stored: a 10 MB transfer's
+    // timeline does not carry a 4 MiB block it barely began.
+    constexpr std::size_t kMinBlock = 256u << 10;
+    constexpr std::size_t kMaxBlock = 4u << 20;
     if (length > m_blockLeft) {
-        const std::size_t size = std::max(kBlockSize, length);
+        const std::size_t size =
+            std::max(std::clamp(m_arenaBytes / 8, kMinBlock, kMaxBlock), length);
         void* mapped = ::mmap(nullptr, size, PROT_READ | PROT_WRITE,
                               MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
         if (mapped == MAP_FAILED)

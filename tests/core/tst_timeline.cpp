@@ -116,6 +116,24 @@ private:
 class TestTimeline : public QObject {
     Q_OBJECT
 private Q_SLOTS:
+    // The arena grows by an eighth of itself: a long transfer at snap length 128 costs its
+    // frames' bytes plus at most 1/8 (and one first block), never a mostly empty 4 MiB one.
+    void arena_slackIsBounded() {
+        for (const std::size_t frames : {1000u, 20'000u, 73'465u}) {
+            Timeline t(100'000);
+            t.setSnapLength(128);
+            const std::vector<std::uint8_t> frame(1514, 0x42);
+            for (std::size_t i = 0; i < frames; ++i)
+                QVERIFY(t.append(std::int64_t(i), Direction::Received, frame));
+            const std::size_t used = frames * 128;
+            QVERIFY2(t.storedBytes() <= used + used / 8 + (256u << 10),
+                     qPrintable(QStringLiteral("%1 frames: %2 bytes held for %3")
+                                    .arg(frames)
+                                    .arg(t.storedBytes())
+                                    .arg(used)));
+        }
+    }
+
     void directionNames() {
         QCOMPARE(directionName(Direction::Sent), std::string_view("sent"));
         QCOMPARE(directionName(Direction::Received), std::string_view("received"));
