@@ -398,8 +398,10 @@ std::uint64_t Sampler::track(const Observation& o) {
 void Sampler::report(std::uint64_t id, const Observation& o, bool all,
                      std::vector<peer::SocketSample>& out) {
     Tracked& t = m_tracked[id];
+    if (t.reportedId == 0)
+        t.reportedId = t.inode != 0 ? t.inode : (std::uint64_t{1} << 63) | id;
     peer::SocketSample s;
-    s.inode = t.inode;
+    s.inode = t.reportedId;
     s.fd = o.fd;
     s.ipv6 = o.ipv6;
     s.local = o.local;

@@ -19,7 +19,8 @@
 // A socket is followed from sample to sample as one thing: by its inode while it has one,
 // by its 4-tuple once it is connected (a closed socket lives on as an orphan in
 // FIN-WAIT-1 or TIME-WAIT without an inode; a connection waiting in the accept queue has
-// none yet). Its SocketSample keeps the first inode it had. Only what changed since it
+// none yet). Its SocketSample keeps the identity of its first sample: the inode it had, or
+// an id of the agent's (top bit set) for one that had none yet. Only what changed since it
 // was last sent is returned (TcpInfo::sameState, queues, addresses, congestion control,
 // fd), and a socket that is gone once, with gone = true.
 
@@ -89,6 +90,10 @@ private:
     /// One socket followed over time.
     struct Tracked {
         std::uint64_t inode = 0; ///< the first nonzero inode seen
+        /// What its samples say it is (SocketSample::inode), fixed at its first sample: its
+        /// inode, or for one that had none yet (a connection waiting in the accept queue) a
+        /// number of the agent's with the top bit set, kept after accept() gives it one.
+        std::uint64_t reportedId = 0;
         std::uint64_t currentInode = 0;
         std::string tuple; ///< its 4-tuple once connected
         std::optional<KernelId> id;

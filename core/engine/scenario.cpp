@@ -8,6 +8,7 @@
 #include <cctype>
 #include <charconv>
 #include <limits>
+#include <set>
 #include <utility>
 
 #include <fmt/format.h>
@@ -83,16 +84,16 @@ constexpr std::string_view kPassive =
 # peer's SYN. Data goes both ways through the peer's socket calls; the peer closes first,
 # so its socket, not ours, ends in TIME-WAIT.
 title The kernel connects to you: its SYN, your SYN-ACK, data both ways, its FIN first
-peer socket $family = 3 name="peer: socket()"
-peer connect 3 $phantom $sport = 0 background within=15000 name="peer: connect() (blocks)"
+peer socket $family = $s name="peer: socket()"
+peer connect $s $phantom $sport = 0 background within=15000 name="peer: connect() (blocks)"
 expect S within=5000 name="the peer's SYN"
 send SA seq=iss ack=irs+1 options=mss:1460 name="SYN-ACK"
 expect A ack=iss+1 within=5000 name="the handshake's ACK"
-peer write 3 "Hello from the peer's kernel\r\n" = 30 name="peer: write()"
+peer write $s "Hello from the peer's kernel\r\n" = 30 name="peer: write()"
 receive 30 within=5000 name="the peer's data"
 send PA data="Hello back\r\n" name="data to the peer"
-peer read 3 100 = 12 name="peer: read()"
-peer close 3 = 0 name="peer: close()"
+peer read $s 100 = 12 name="peer: read()"
+peer close $s = 0 name="peer: close()"
 receive fin within=5000 name="the peer's FIN"
 send FA name="FIN"
 wait acked within=5000 name="the peer's ACK of our FIN"
@@ -670,10 +671,24 @@ std::optional<std::uint64_t> sizeValue(std::string_view w) {
     return v * scale;
 }
 
-/// "peer CALL [= RESULT [ERRNO] | = *] [background] [within=MS] [name=...]"; `name` receives
-/// the name= value when there is one.
+/// The names a call uses beyond the connection's own, each standing for "3" (an fd), so
+/// that a call can be checked before the step that binds them has run.
+std::map<std::string, std::string> placeholders(std::string_view call) {
+    std::map<std::string, std::string> out;
+    for (std::size_t i = call.find('$'); i != std::string_view::npos; i = call.find('$', i + 1)) {
+        std::size_t j = i + 1;
+        while (j < call.size() &&
+               (std::isalnum(static_cast<unsigned char>(call[j])) || call[j] == '_'))
+            ++j;
+        out.emplace(std::string(call.substr(i + 1, j - i - 1)), "3");
+    }
+    return out;
+}
+
+/// "peer CALL [= RESULT [ERRNO] | = * | = $NAME] [background] [within=MS] [name=...]"; `name`
+/// receives the name= value when there is one.
 StepResultOr parsePeer(const std::vector<std::string_view>& words,
-                       std::optional<std::string_view>& name) {
+                       std::optional<std::string_view>& name, const std::set<std::string>& bound) {
     PeerStep s;
     std::vector<std::string_view> call;
     std::vector<std::string_view> result;
@@ -706,10 +721,19 @@ StepResultOr parsePeer(const std::vector<std::string_view>& words,
         s.call += s.call.empty() ? "" : " ";
         s.call += w;
     }
+    // A name must be bound by an earlier step.
+    for (const auto& [variable, value] : placeholders(s.call)) {
+        const bool own = variable == "phantom" || variable == "peer" || variable == "sport" ||
+                         variable == "dport" || variable == "family";
+        if (!own && !bound.count(variable))
+            return tl::make_unexpected(fmt::format(
+                "${} has no value: an earlier peer step binds it (peer socket inet = ${})",
+                variable, variable));
+    }
     // Checked now, with stand-in values for the variables, so a typo fails before anything
     // is sent.
-    const auto checked = peer::parseCall(
-        expandPeerCall(s.call, {"198.18.0.2", "198.18.0.1", "50000", "50001", "inet"}));
+    const auto checked = peer::parseCall(expandPeerCall(
+        s.call, {"198.18.0.2", "198.18.0.1", "50000", "50001", "inet"}, placeholders(s.call)));
     if (!checked)
         return tl::make_unexpected(checked.error());
     if (inResult) {
@@ -723,6 +747,21 @@ StepResultOr parsePeer(const std::vector<std::string_view>& words,
             if (result.size() > 1)
                 return tl::make_unexpected(std::string("'= *' takes no errno"));
             s.anyResult = true;
+        } else if (result[0].starts_with("$")) {
+            const std::string_view variable = result[0].substr(1);
+            if (result.size() > 1)
+                return tl::make_unexpected(std::string("'= $NAME' takes no errno"));
+            if (variable.empty() || !std::isalpha(static_cast<unsigned char>(variable.front())) ||
+                variable.find_first_not_of("abcdefghijklmnopqrstuvwxyz"
+                                           "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") !=
+                    std::string_view::npos)
+                return tl::make_unexpected(fmt::format(
+                    "'{}' is not a name to bind the result to ($s, $listener, $fd2)", result[0]));
+            if (variable == "phantom" || variable == "peer" || variable == "sport" ||
+                variable == "dport" || variable == "family")
+                return tl::make_unexpected(fmt::format(
+                    "${} is the connection's own: bind the result to another name", variable));
+            s.bind = std::string(variable);
         } else {
             std::int64_t v = 0;
             const auto [end, ec] =
@@ -768,7 +807,8 @@ std::optional<std::uint64_t> stateByName(std::string_view name) {
 
 /// "expect-peer FIELD OP VALUE [fd=N] [within=MS] [name=...]".
 StepResultOr parseExpectPeer(const std::vector<std::string_view>& words,
-                             std::optional<std::string_view>& name) {
+                             std::optional<std::string_view>& name,
+                             const std::set<std::string>& bound) {
     constexpr std::string_view kForm =
         "expect-peer FIELD OP VALUE [fd=N] [within=MS] [name=...] (expect-peer snd_cwnd >= 20)";
     ExpectPeerStep s;
@@ -782,6 +822,13 @@ StepResultOr parseExpectPeer(const std::vector<std::string_view>& words,
             s.withinNs = *d;
         } else if (w.starts_with("name=")) {
             name = w.substr(5);
+        } else if (w.starts_with("fd=$")) {
+            const std::string variable(w.substr(4));
+            if (!bound.count(variable))
+                return tl::make_unexpected(fmt::format(
+                    "${} has no value: an earlier peer step binds it (peer accept 3 = ${})",
+                    variable, variable));
+            s.fdVariable = variable;
         } else if (w.starts_with("fd=")) {
             auto n = parseNumber(w.substr(3), 1'000'000, "fd");
             if (!n)
@@ -1030,6 +1077,8 @@ std::string formatAction(const StepAction& action) {
                 std::string s = "peer " + a.call;
                 if (a.anyResult)
                     s += " = *";
+                else if (!a.bind.empty())
+                    s += " = $" + a.bind;
                 else if (a.result)
                     s += fmt::format(" = {}", *a.result);
                 if (a.error) {
@@ -1044,6 +1093,8 @@ std::string formatAction(const StepAction& action) {
                 s += a.field == "state" ? peer::linuxStateName(a.value) : std::to_string(a.value);
                 if (a.fd)
                     s += fmt::format(" fd={}", *a.fd);
+                else if (!a.fdVariable.empty())
+                    s += " fd=$" + a.fdVariable;
                 return s + " within=" + formatDuration(a.withinNs);
             }
         },
@@ -1147,6 +1198,7 @@ std::string defaultStepName(const StepAction& action) {
 
 tl::expected<Scenario, ScenarioError> parseScenario(std::string_view text) {
     Scenario scenario;
+    std::set<std::string> bound; ///< names earlier peer steps bind with "= $NAME"
     unsigned titleLine = 0;
     unsigned lineNo = 0;
     std::size_t pos = 0;
@@ -1180,9 +1232,9 @@ tl::expected<Scenario, ScenarioError> parseScenario(std::string_view text) {
         std::optional<std::string_view> peerName;
         StepResultOr action = [&]() -> StepResultOr {
             if (kind == "peer")
-                return parsePeer(*words, peerName);
+                return parsePeer(*words, peerName, bound);
             if (kind == "expect-peer")
-                return parseExpectPeer(*words, peerName);
+                return parseExpectPeer(*words, peerName, bound);
             if (kind == "send")
                 return parseSend(reader);
             if (kind == "expect")
@@ -1215,6 +1267,9 @@ tl::expected<Scenario, ScenarioError> parseScenario(std::string_view text) {
         } else {
             step.name = defaultStepName(step.action);
         }
+        if (const auto* peerStep = std::get_if<PeerStep>(&step.action);
+            peerStep && !peerStep->bind.empty())
+            bound.insert(peerStep->bind);
         scenario.steps.push_back(std::move(step));
     }
     return scenario;
@@ -1235,25 +1290,31 @@ std::string formatScenario(const Scenario& scenario) {
 
 /// The call text of a peer step with its variables replaced by `values` ($phantom, $peer,
 /// $sport, $dport, in that order).
-std::string expandPeerCall(std::string_view call, const std::array<std::string, 5>& values) {
-    static constexpr std::array<std::string_view, 5> kNames = {"$phantom", "$peer", "$sport",
-                                                               "$dport", "$family"};
+std::string expandPeerCall(std::string_view call, const std::array<std::string, 5>& values,
+                           const std::map<std::string, std::string>& bound) {
+    static constexpr std::array<std::string_view, 5> kNames = {"phantom", "peer", "sport", "dport",
+                                                               "family"};
     std::string out;
     std::size_t i = 0;
     while (i < call.size()) {
-        bool replaced = false;
-        if (call[i] == '$') {
-            for (std::size_t k = 0; k < kNames.size(); ++k) {
-                if (call.substr(i, kNames[k].size()) == kNames[k]) {
-                    out += values[k];
-                    i += kNames[k].size();
-                    replaced = true;
-                    break;
-                }
-            }
-        }
-        if (!replaced)
+        if (call[i] != '$') {
             out += call[i++];
+            continue;
+        }
+        std::size_t j = i + 1;
+        while (j < call.size() &&
+               (std::isalnum(static_cast<unsigned char>(call[j])) || call[j] == '_'))
+            ++j;
+        const std::string name(call.substr(i + 1, j - i - 1));
+        std::optional<std::string> value;
+        for (std::size_t k = 0; k < kNames.size(); ++k)
+            if (name == kNames[k])
+                value = values[k];
+        if (!value)
+            if (const auto it = bound.find(name); it != bound.end())
+                value = it->second;
+        out += value ? *value : std::string(call.substr(i, j - i));
+        i = j;
     }
     return out;
 }

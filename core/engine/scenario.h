@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -85,7 +86,7 @@ struct LingerStep {
     friend bool operator==(const LingerStep&, const LingerStep&) = default;
 };
 
-/// "peer CALL [= RESULT [ERRNO] | = *] [background] [within=MS]": a socket call or sysctl
+/// "peer CALL [= RESULT [ERRNO] | = * | = $NAME] [background] [within=MS]": a socket call or sysctl
 /// the peer agent makes on the peer's side, in the call grammar of core/peer/call_text.h
 /// ("peer connect 3 $phantom $sport"). In CALL, $phantom and $peer are the connection's
 /// addresses, $sport the phantom's port and $dport the peer's. Without "=", the step fails
@@ -101,12 +102,16 @@ struct PeerStep {
     std::optional<std::int64_t> result;
     std::optional<int> error; ///< the expected errno, with result -1
     bool anyResult = false;   ///< "= *"
+    /// "= $name": the result (an fd, say) is bound to $name for the later steps' calls
+    /// ("peer socket inet = $s", then "peer connect $s $phantom $sport"); the step fails
+    /// when the call fails. Empty: no binding.
+    std::string bind;
     bool background = false;
     std::int64_t withinNs = 5'000'000'000;
     friend bool operator==(const PeerStep&, const PeerStep&) = default;
 };
 
-/// "expect-peer FIELD OP VALUE [fd=N] [within=MS]": waits until the peer's kernel says so
+/// "expect-peer FIELD OP VALUE [fd=N|fd=$NAME] [within=MS]": waits until the peer's kernel says so
 /// in a sample of its socket (the peer's end of the scenario's connection, or the agent's
 /// fd N): FIELD is a struct tcp_info field without "tcpi_" (snd_cwnd, rto, state, ...) or
 /// rqueue/wqueue (the bytes waiting to be read, and not yet acknowledged); OP is ==, !=, <,
@@ -118,6 +123,7 @@ struct ExpectPeerStep {
     Op op = Op::Equal;
     std::uint64_t value = 0;
     std::optional<int> fd;
+    std::string fdVariable; ///< "fd=$conn": the fd an earlier step bound to $conn
     std::int64_t withinNs = 5'000'000'000;
     friend bool operator==(const ExpectPeerStep&, const ExpectPeerStep&) = default;
 };
@@ -174,8 +180,10 @@ tl::expected<Scenario, ScenarioError> parseScenario(std::string_view text);
 std::string formatScenario(const Scenario& scenario);
 
 /// A peer step's call with its variables replaced by `values` ($phantom, $peer, $sport,
-/// $dport and $family, in that order).
-std::string expandPeerCall(std::string_view call, const std::array<std::string, 5>& values);
+/// $dport and $family, in that order) and by `bound` (the names earlier steps bound with
+/// "= $name", without the '$'). A variable that is neither stays as it is written.
+std::string expandPeerCall(std::string_view call, const std::array<std::string, 5>& values,
+                           const std::map<std::string, std::string>& bound = {});
 
 /// How long a run of `scenario` may take in all: 15 s for the probe and the resolution,
 /// plus every step's own limit.

@@ -395,7 +395,7 @@ void ScenarioRunner::beginStep(std::int64_t nowNs, FrameList& out) {
 void ScenarioRunner::checkRunningStep(std::int64_t nowNs) {
     const StepAction& action = m_scenario.steps[m_current].action;
     if (const auto* expect = std::get_if<ExpectPeerStep>(&action)) {
-        if (const auto v = peerValue(m_peerSockets, *expect, m_params);
+        if (const auto v = peerValue(m_peerSockets, *expect, m_params, m_bound);
             v && holds(expect->op, *v, expect->value))
             completeStep(nowNs, fmt::format("the peer's kernel says {} = {}", expect->field,
                                             expect->field == "state" ? peer::linuxStateName(*v)
@@ -589,11 +589,13 @@ void ScenarioRunner::timeout(std::int64_t nowNs) {
                 const std::string wanted = fmt::format(
                     "{} {} {}", a.field, opText(a.op),
                     a.field == "state" ? peer::linuxStateName(a.value) : std::to_string(a.value));
-                const auto v = peerValue(m_peerSockets, a, m_params);
+                const auto v = peerValue(m_peerSockets, a, m_params, m_bound);
                 std::string got;
-                if (!peerSocket(m_peerSockets, a, m_params))
-                    got = a.fd ? fmt::format("no sample of the agent's fd {} came", *a.fd)
-                               : std::string("no sample of the peer's end of the connection came");
+                if (!peerSocket(m_peerSockets, a, m_params, m_bound))
+                    got = a.fd || !a.fdVariable.empty()
+                              ? fmt::format("no sample of the agent's fd {} came",
+                                            a.fd ? std::to_string(*a.fd) : "$" + a.fdVariable)
+                              : std::string("no sample of the peer's end of the connection came");
                 else if (!v)
                     got = fmt::format("this stack does not report {}", a.field);
                 else
@@ -796,12 +798,15 @@ std::vector<peer::Request> ScenarioRunner::takePeerRequests() {
     return out;
 }
 
-tl::expected<peer::Request, std::string> peerRequest(const PeerStep& step,
-                                                     const ConnectionParams& params) {
-    const std::string call = expandPeerCall(
-        step.call, {addressText(params.phantom), addressText(params.peer),
-                    std::to_string(params.sourcePort), std::to_string(params.destinationPort),
-                    std::holds_alternative<Ipv6Address>(params.peer) ? "inet6" : "inet"});
+tl::expected<peer::Request, std::string>
+peerRequest(const PeerStep& step, const ConnectionParams& params,
+            const std::map<std::string, std::string>& bound) {
+    const std::string call =
+        expandPeerCall(step.call,
+                       {addressText(params.phantom), addressText(params.peer),
+                        std::to_string(params.sourcePort), std::to_string(params.destinationPort),
+                        std::holds_alternative<Ipv6Address>(params.peer) ? "inet6" : "inet"},
+                       bound);
     auto request = peer::parseCall(call);
     if (!request)
         return tl::make_unexpected(
@@ -810,13 +815,13 @@ tl::expected<peer::Request, std::string> peerRequest(const PeerStep& step,
 }
 
 std::string ScenarioRunner::peerCallText(const PeerStep& step) const {
-    if (auto r = peerRequest(step, m_params))
+    if (auto r = peerRequest(step, m_params, m_bound))
         return peer::describeCall(*r);
     return step.call;
 }
 
 void ScenarioRunner::beginPeerStep(const PeerStep& step, std::int64_t nowNs) {
-    auto request = peerRequest(step, m_params);
+    auto request = peerRequest(step, m_params, m_bound);
     if (!request) {
         failStep(nowNs, request.error());
         return;
@@ -842,6 +847,11 @@ std::optional<std::string> peerVerdict(const PeerStep& step, const peer::CallRec
         return line;
     if (step.anyResult)
         return std::nullopt;
+    if (!step.bind.empty()) {
+        if (a.result < 0)
+            return fmt::format("{}; the call failed, so ${} has no value", line, step.bind);
+        return std::nullopt;
+    }
     if (!step.result) {
         if (a.result < 0)
             return fmt::format("{}; the call failed (write \"= -1 {}\" if that is what you "
@@ -892,6 +902,8 @@ void ScenarioRunner::onPeerAnswer(const peer::CallRecord& call, std::int64_t now
     m_calls.erase(it);
     const auto& step = std::get<PeerStep>(m_scenario.steps[pending.step].action);
     const auto verdict = peerVerdict(step, call);
+    if (!verdict && !step.bind.empty())
+        m_bound[step.bind] = std::to_string(call.answer.result);
     if (pending.background) {
         if (verdict) {
             failBackground(pending.step, nowNs, *verdict);
@@ -912,7 +924,15 @@ void ScenarioRunner::onPeerAnswer(const peer::CallRecord& call, std::int64_t now
 }
 
 const peer::SocketSample* peerSocket(const std::map<std::uint64_t, peer::SocketSample>& sockets,
-                                     const ExpectPeerStep& step, const ConnectionParams& params) {
+                                     const ExpectPeerStep& step, const ConnectionParams& params,
+                                     const std::map<std::string, std::string>& bound) {
+    std::optional<int> fd = step.fd;
+    if (!step.fdVariable.empty()) {
+        const auto it = bound.find(step.fdVariable);
+        if (it == bound.end())
+            return nullptr;
+        fd = std::atoi(it->second.c_str());
+    }
     const auto octets = [](const IpAddress& a) {
         std::vector<std::uint8_t> v;
         if (const auto* v4 = std::get_if<Ipv4Address>(&a))
@@ -925,8 +945,8 @@ const peer::SocketSample* peerSocket(const std::map<std::uint64_t, peer::SocketS
     const auto peerAddress = octets(params.peer);
     const auto phantomAddress = octets(params.phantom);
     for (const auto& [inode, s] : sockets) {
-        if (step.fd) {
-            if (s.fd == *step.fd)
+        if (fd) {
+            if (s.fd == *fd)
                 return &s;
             continue;
         }
@@ -939,8 +959,9 @@ const peer::SocketSample* peerSocket(const std::map<std::uint64_t, peer::SocketS
 }
 
 std::optional<std::uint64_t> peerValue(const std::map<std::uint64_t, peer::SocketSample>& sockets,
-                                       const ExpectPeerStep& step, const ConnectionParams& params) {
-    const peer::SocketSample* s = peerSocket(sockets, step, params);
+                                       const ExpectPeerStep& step, const ConnectionParams& params,
+                                       const std::map<std::string, std::string>& bound) {
+    const peer::SocketSample* s = peerSocket(sockets, step, params, bound);
     if (!s)
         return std::nullopt;
     if (step.field == "rqueue")

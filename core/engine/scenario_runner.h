@@ -55,18 +55,21 @@ wire::SegmentSpec buildSendSegment(const SendStep& step, const ConnectionParams&
 
 /// A peer step's call on `params`' connection: its variables replaced, parsed (the
 /// error says what is wrong with it).
-tl::expected<peer::Request, std::string> peerRequest(const PeerStep& step,
-                                                     const ConnectionParams& params);
+tl::expected<peer::Request, std::string>
+peerRequest(const PeerStep& step, const ConnectionParams& params,
+            const std::map<std::string, std::string>& bound = {});
 /// Why the answer to a peer step's call is not what the step expects; nullopt when it is.
 std::optional<std::string> peerVerdict(const PeerStep& step, const peer::CallRecord& call);
 /// The latest sample an expect-peer step looks at, among `sockets` (by inode): the agent's
 /// fd of the step, else the peer's end of `params`' connection; nullptr when none.
 const peer::SocketSample* peerSocket(const std::map<std::uint64_t, peer::SocketSample>& sockets,
-                                     const ExpectPeerStep& step, const ConnectionParams& params);
+                                     const ExpectPeerStep& step, const ConnectionParams& params,
+                                     const std::map<std::string, std::string>& bound = {});
 /// The value of the step's field in that sample; nullopt when there is no sample or the
 /// stack does not report the field.
 std::optional<std::uint64_t> peerValue(const std::map<std::uint64_t, peer::SocketSample>& sockets,
-                                       const ExpectPeerStep& step, const ConnectionParams& params);
+                                       const ExpectPeerStep& step, const ConnectionParams& params,
+                                       const std::map<std::string, std::string>& bound = {});
 /// Keeps `sockets` (by inode) up to date with a sample.
 void updatePeerSockets(std::map<std::uint64_t, peer::SocketSample>& sockets,
                        const peer::Sample& sample);
@@ -233,6 +236,7 @@ private:
     };
     std::vector<std::pair<std::uint32_t, PendingCall>> m_calls; ///< by id, oldest first
     std::map<std::uint64_t, peer::SocketSample> m_peerSockets;  ///< the latest, by inode
+    std::map<std::string, std::string> m_bound;                 ///< "= $NAME" results, by name
     std::int64_t m_peerSampleNs = 0;                            ///< when m_peerSockets last changed
 };
 

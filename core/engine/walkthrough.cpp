@@ -237,14 +237,14 @@ void Walkthrough::advance() {
 }
 
 std::optional<peer::Request> Walkthrough::peerRequest(const PeerStep& step) const {
-    auto r = engine::peerRequest(step, m_params);
+    auto r = engine::peerRequest(step, m_params, m_bound);
     if (!r)
         return std::nullopt;
     return std::move(*r);
 }
 
 std::optional<std::uint64_t> Walkthrough::peerValue(const ExpectPeerStep& step) const {
-    return engine::peerValue(m_peerSockets, step, m_params);
+    return engine::peerValue(m_peerSockets, step, m_params, m_bound);
 }
 
 void Walkthrough::peerCalled(std::uint32_t id) {
@@ -277,6 +277,8 @@ void Walkthrough::peerAnswered(const peer::CallRecord& call) {
         fail(fmt::format("{}: {}. The walkthrough stops here.", step.name, *wrong));
         return;
     }
+    if (!peerStep.bind.empty())
+        m_bound[peerStep.bind] = std::to_string(call.answer.result);
     m_notes.push_back(fmt::format("{}: {}.", step.name, line));
     if (!peerStep.background && index == m_index && !m_finished && !m_failed) {
         ++m_index;
@@ -299,9 +301,10 @@ std::string Walkthrough::explainPeer(const peer::Request& call, bool background)
     switch (call.call) {
     case peer::Call::Socket:
         return fmt::format("The peer's application calls {}: the kernel makes a socket and hands "
-                           "back a file descriptor, fd {} here. Nothing goes on the wire yet: a "
-                           "socket is only state in the peer's kernel (CLOSED).",
-                           c, 3);
+                           "back a file descriptor (a fresh process's first is 3). Nothing goes "
+                           "on the wire yet: a socket is only state in the peer's kernel "
+                           "(CLOSED).",
+                           c);
     case peer::Call::Connect:
         return fmt::format(
             "The peer's application calls {}: the peer's kernel opens the connection to you, "
@@ -385,7 +388,7 @@ Walkthrough::Step Walkthrough::current() const {
     if (const auto* peerStep = std::get_if<PeerStep>(&step.action)) {
         const bool called = std::any_of(m_calls.begin(), m_calls.end(),
                                         [&](const auto& c) { return c.second == m_index; });
-        const auto request = engine::peerRequest(*peerStep, m_params);
+        const auto request = engine::peerRequest(*peerStep, m_params, m_bound);
         if (!request) {
             s.kind = Step::Kind::Await;
             s.expectation = "a call that cannot be made";

@@ -169,6 +169,7 @@ private:
     /// Peer calls made and not answered: id and the step that made them.
     std::vector<std::pair<std::uint32_t, std::size_t>> m_calls;
     std::map<std::uint64_t, peer::SocketSample> m_peerSockets; ///< the latest, by inode
+    std::map<std::string, std::string> m_bound;                ///< "= $NAME" results, by name
 };
 
 } // namespace tcplab::engine

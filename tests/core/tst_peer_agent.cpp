@@ -810,17 +810,11 @@ private Q_SLOTS:
         const auto info = peer::TcpInfo::fromPairs(s->fields);
         QVERIFY(info.has(TcpInfoField::SndCwnd) && info.has(TcpInfoField::Rtt));
 
-        // Once the responder has accepted it, the socket has an inode (none while it waits
-        // in the accept queue): the steady samples say so.
-        std::uint64_t inode = s->inode;
-        if (inode == 0) {
-            const auto accepted =
-                p.waitSocket([&](const peer::Sample& x, const peer::SocketSample& y) {
-                    return x.after == 0 && isTheConnection(y) && y.inode != 0;
-                });
-            QVERIFY2(accepted.has_value(), p.error());
-            inode = accepted->inode;
-        }
+        // One identity for the connection all along: while it waits in the accept queue it
+        // has no inode, so the agent names it (top bit set), and keeps that name after the
+        // responder's accept() gives it one.
+        QVERIFY(s->inode != 0);
+        const std::uint64_t inode = s->inode;
         // Live: the steady samples follow the request and its answer.
         client.send(client.segment(flags::kPsh | flags::kAck, "GET / HTTP/1.1\r\n\r\n"));
         client.receive([&] { return client.data.find("Hello from") != std::string::npos; }, 3000);
@@ -829,6 +823,7 @@ private Q_SLOTS:
                    peer::TcpInfo::fromPairs(y.fields).value(TcpInfoField::BytesAcked) > 1;
         });
         QVERIFY2(answered.has_value(), p.error());
+        QCOMPARE(answered->inode, inode);
         // Reset: the responder closes its socket, and the sample says it is gone.
         client.send(client.segment(flags::kRst | flags::kAck));
         const auto gone = p.waitSocket([&](const peer::Sample& x, const peer::SocketSample& y) {

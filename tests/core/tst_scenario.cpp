@@ -355,7 +355,7 @@ private Q_SLOTS:
             << "peer accept 3 = 4 EAGAIN" << 1 << "an errno goes with the result -1";
         QTest::newRow("peer empty result") << "peer accept 3 =" << 1 << "'=' needs the result";
         QTest::newRow("peer variable") << "peer connect 3 $nowhere 80" << 1
-                                       << "connect: '$nowhere' is not an IPv4 or IPv6 address";
+                                       << "$nowhere has no value: an earlier peer step binds it";
         QTest::newRow("expect-peer form")
             << "expect-peer snd_cwnd 20" << 1 << "expect-peer is written";
         QTest::newRow("expect-peer field")
@@ -365,6 +365,11 @@ private Q_SLOTS:
         QTest::newRow("expect-peer state")
             << "expect-peer state == OPEN" << 1 << "'OPEN' is not a TCP state";
         QTest::newRow("receive zero") << "receive 0" << 1 << "receive takes http, fin or";
+        QTest::newRow("unbound name") << "peer socket inet\npeer close $s" << 2
+                                      << "$s has no value: an earlier peer step binds it";
+        QTest::newRow("own name bound")
+            << "peer socket inet = $peer" << 1 << "$peer is the connection's own";
+        QTest::newRow("bad name") << "peer socket inet = $3x" << 1 << "'$3x' is not a name";
         QTest::newRow("window what") << "window wide" << 1 << "bad number 'wide'";
         QTest::newRow("window too big") << "window 65536" << 1 << "value out of range";
     }
@@ -375,8 +380,8 @@ private Q_SLOTS:
         QVERIFY(std::get<PeerStep>(s.steps[1].action).background);
         // The data the peer writes is as long as the step that receives it says.
         const auto& write = std::get<PeerStep>(s.steps[5].action);
-        const auto request = peer::parseCall(
-            expandPeerCall(write.call, {"198.18.0.2", "198.18.0.1", "50000", "0", "inet"}));
+        const auto request = peer::parseCall(expandPeerCall(
+            write.call, {"198.18.0.2", "198.18.0.1", "50000", "0", "inet"}, {{"s", "3"}}));
         QVERIFY(request);
         QCOMPARE(std::int64_t(request->data.size()), *write.result);
         QCOMPARE(std::get<ReceiveStep>(s.steps[6].action).bytes, std::uint64_t(*write.result));

@@ -1275,6 +1275,34 @@ private Q_SLOTS:
             QVERIFY2(QString::fromStdString(h.failure()).contains(reason), h.failure().c_str());
     }
 
+    void peerStep_bindsAResultForLaterCalls() {
+        Harness h("peer socket inet = $s\npeer connect $s $phantom $sport = -1 EINPROGRESS\n",
+                  ::params());
+        h.start();
+        auto requests = h.runner.takePeerRequests();
+        QCOMPARE(requests.size(), std::size_t{1});
+        peer::Answer a;
+        a.id = requests[0].id;
+        a.call = peer::Call::Socket;
+        a.result = 7; // not 3: sockets made before the scenario
+        h.runner.onPeerAnswer({requests[0], a}, h.now, h.out);
+        requests = h.runner.takePeerRequests();
+        QCOMPARE(requests.size(), std::size_t{1});
+        QCOMPARE(requests[0].call, peer::Call::Connect);
+        QCOMPARE(requests[0].fd, 7);
+
+        Harness failed("peer socket inet = $s\npeer close $s\n", ::params());
+        failed.start();
+        requests = failed.runner.takePeerRequests();
+        a.id = requests[0].id;
+        a.result = -1;
+        a.error = 24; // EMFILE
+        failed.runner.onPeerAnswer({requests[0], a}, failed.now, failed.out);
+        QVERIFY(failed.runner.finished() && !failed.runner.succeeded());
+        QVERIFY2(failed.failure().find("so $s has no value") != std::string::npos,
+                 failed.failure().c_str());
+    }
+
     void peerStep_timesOutWithAHint() {
         Harness h("peer accept 3 within=100\n", ::params());
         h.start();
