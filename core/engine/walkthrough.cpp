@@ -372,7 +372,15 @@ Walkthrough::Step Walkthrough::current() const {
         const SegmentSpec spec = build(ack);
         s.kind = Step::Kind::Send;
         s.inserted = true;
-        s.name = m_connection.end(0).finReceived ? "ACK the peer's FIN" : "ACK the response";
+        // The data is an HTTP response when the step taking it (this one, or the one it
+        // comes before) is a receive of one.
+        const auto* receive = std::get_if<ReceiveStep>(&step.action);
+        for (std::size_t i = m_index; !receive && i-- > 0;)
+            receive = std::get_if<ReceiveStep>(&m_scenario.steps[i].action);
+        const bool http = receive && receive->until == ReceiveStep::Until::HttpResponse;
+        s.name = m_connection.end(0).finReceived ? "ACK the peer's FIN"
+                 : http                           ? "ACK the response"
+                                                  : "ACK the peer's data";
         s.explanation = explainSend(spec, true);
         s.prefill = spec;
         return s;
