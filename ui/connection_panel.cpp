@@ -1,5 +1,9 @@
 #include "ui/connection_panel.h"
 
+#include "peer/tcp_info.h"
+#include "ui/palette.h"
+
+#include <QEvent>
 #include <QFontDatabase>
 #include <QGridLayout>
 #include <QLabel>
@@ -33,6 +37,36 @@ constexpr RowDef kRows[] = {
     {"segments", "segments sent", false, "Segments seen from this end."},
 };
 constexpr std::size_t kRowCount = std::size(kRows);
+
+/// The peer kernel's column: a tcp_info field per row. The first rows sit beside the
+/// tracker's row of the same meaning (`besideRow`, an id of kRows); the others, which the
+/// wire does not show, below the tracker's rows.
+struct KernelRowDef {
+    const char* id; ///< the cell is "peer.kernel.<id>"
+    peer::TcpInfoField field;
+    const char* besideRow; ///< nullptr: a row of its own, labelled `label`
+    const char* label;
+};
+constexpr KernelRowDef kKernelRows[] = {
+    {"state", peer::TcpInfoField::State, "state", nullptr},
+    {"snd_wnd", peer::TcpInfoField::SndWnd, "snd_wnd", nullptr},
+    {"rcv_wnd", peer::TcpInfoField::RcvWnd, "rcv_wnd", nullptr},
+    {"snd_mss", peer::TcpInfoField::SndMss, "mss", nullptr},
+    {"snd_cwnd", peer::TcpInfoField::SndCwnd, nullptr, "cwnd"},
+    {"snd_ssthresh", peer::TcpInfoField::SndSsthresh, nullptr, "ssthresh"},
+    {"rto", peer::TcpInfoField::Rto, nullptr, "RTO"},
+    {"rtt", peer::TcpInfoField::Rtt, nullptr, "SRTT"},
+    {"rttvar", peer::TcpInfoField::Rttvar, nullptr, "RTTVAR"},
+    {"unacked", peer::TcpInfoField::Unacked, nullptr, "in flight"},
+    {"total_retrans", peer::TcpInfoField::TotalRetrans, nullptr, "retransmitted"},
+};
+constexpr int kPhantomColumn = 1; ///< and 2: relative, absolute
+constexpr int kPeerColumn = 3;
+constexpr int kKernelColumn = 4;
+constexpr int kPeerAbsColumn = 5;
+constexpr const char* kNoSample =
+    "No tcp_info sample of the peer's socket: the lab has no peer agent, or its kernel "
+    "has not reported this connection.";
 constexpr const char* kEndNames[2] = {"phantom", "peer"};
 
 QString latin(const char* s) {
@@ -58,7 +92,7 @@ ConnectionPanel::ConnectionPanel(QWidget* parent)
     : QWidget(parent) {
     setObjectName(QStringLiteral("connectionPanel"));
     auto* grid = new QGridLayout(this);
-    grid->setHorizontalSpacing(14);
+    grid->setHorizontalSpacing(10);
     grid->setVerticalSpacing(3);
     const QFont fixed = QFontDatabase::systemFont(QFontDatabase::FixedFont);
     QFont bold = font();
@@ -67,23 +101,34 @@ ConnectionPanel::ConnectionPanel(QWidget* parent)
     m_summary = new QLabel(this);
     m_summary->setObjectName(QStringLiteral("summary"));
     m_summary->setWordWrap(true);
-    grid->addWidget(m_summary, 0, 0, 1, 5);
+    grid->addWidget(m_summary, 0, 0, 1, kPeerAbsColumn + 1);
 
     auto* variable = new QLabel(QStringLiteral("variable"), this);
     variable->setFont(bold);
     grid->addWidget(variable, 1, 0, Qt::AlignBottom);
+    // Columns: the variable, the phantom's relative and absolute values, then the peer's
+    // relative value, its kernel's own value right beside it (where the dock shows it
+    // without scrolling), and its absolute value.
+    const auto hasKernelRow = [](const char* id) {
+        for (const KernelRowDef& k : kKernelRows)
+            if (k.besideRow && std::string_view(k.besideRow) == id)
+                return true;
+        return false;
+    };
     for (std::size_t e = 0; e < 2; ++e) {
         Cells& cells = m_cells[e];
-        const int column = 1 + int(e) * 2;
+        const bool peerEnd = e == 1;
+        const int column = peerEnd ? kPeerColumn : kPhantomColumn;
+        const int absColumn = peerEnd ? kPeerAbsColumn : kPhantomColumn + 1;
         cells.endpoint = new QLabel(this);
         cells.endpoint->setObjectName(QStringLiteral("endpoint.%1").arg(latin(kEndNames[e])));
         cells.endpoint->setFont(bold);
-        grid->addWidget(cells.endpoint, 1, column, 1, 2);
-        for (int k = 0; k < 2; ++k) {
-            auto* caption =
-                new QLabel(k == 0 ? QStringLiteral("relative") : QStringLiteral("absolute"), this);
+        grid->addWidget(cells.endpoint, 1, column, 1, absColumn - column + 1);
+        for (const int k : {column, absColumn}) {
+            auto* caption = new QLabel(
+                k == column ? QStringLiteral("relative") : QStringLiteral("absolute"), this);
             caption->setForegroundRole(QPalette::PlaceholderText);
-            grid->addWidget(caption, 2, column + k, Qt::AlignRight);
+            grid->addWidget(caption, 2, k, Qt::AlignRight);
         }
         for (std::size_t r = 0; r < kRowCount; ++r) {
             const QString name =
@@ -103,9 +148,11 @@ ConnectionPanel::ConnectionPanel(QWidget* parent)
                 abs->setAlignment(Qt::AlignRight | Qt::AlignVCenter);
                 abs->setTextInteractionFlags(Qt::TextSelectableByMouse);
                 abs->setToolTip(latin(kRows[r].tip));
-                grid->addWidget(abs, 3 + int(r), column + 1);
+                grid->addWidget(abs, 3 + int(r), absColumn);
+            } else if (peerEnd && hasKernelRow(kRows[r].id)) {
+                grid->addWidget(rel, 3 + int(r), column); // the kernel's value follows
             } else {
-                grid->addWidget(rel, 3 + int(r), column, 1, 2);
+                grid->addWidget(rel, 3 + int(r), column, 1, absColumn - column + 1);
             }
             cells.relative.push_back(rel);
             cells.absolute.push_back(abs);
@@ -116,8 +163,34 @@ ConnectionPanel::ConnectionPanel(QWidget* parent)
         label->setToolTip(latin(kRows[r].tip));
         grid->addWidget(label, 3 + int(r), 0);
     }
-    grid->setColumnStretch(5, 1);
-    grid->setRowStretch(3 + int(kRowCount), 1);
+
+    // The peer's kernel, beside the tracker's view of the peer.
+    m_kernelHeader = new QLabel(QStringLiteral("kernel"), this);
+    m_kernelHeader->setObjectName(QStringLiteral("endpoint.kernel"));
+    m_kernelHeader->setForegroundRole(QPalette::PlaceholderText);
+    grid->addWidget(m_kernelHeader, 2, kKernelColumn, Qt::AlignRight);
+    int extraRow = 3 + int(kRowCount);
+    for (const KernelRowDef& k : kKernelRows) {
+        int row = -1;
+        if (k.besideRow) {
+            for (std::size_t r = 0; r < kRowCount; ++r)
+                if (std::string_view(kRows[r].id) == k.besideRow)
+                    row = 3 + int(r);
+        } else {
+            row = extraRow++;
+            auto* label = new QLabel(latin(k.label), this);
+            label->setToolTip(fromStd(peer::fieldInfo(k.field).meaning));
+            grid->addWidget(label, row, 0);
+        }
+        auto* cell = new QLabel(this);
+        cell->setObjectName(QStringLiteral("peer.kernel.%1").arg(latin(k.id)));
+        cell->setTextInteractionFlags(Qt::TextSelectableByMouse);
+        cell->setAlignment(Qt::AlignRight | Qt::AlignVCenter);
+        grid->addWidget(cell, row, kKernelColumn);
+        m_kernel.push_back(cell);
+    }
+    grid->setColumnStretch(kPeerAbsColumn + 1, 1);
+    grid->setRowStretch(extraRow, 1);
     clear();
 }
 
@@ -150,6 +223,94 @@ void ConnectionPanel::clear() {
     }
     m_cells[0].endpoint->setText(QStringLiteral("phantom"));
     m_cells[1].endpoint->setText(QStringLiteral("peer"));
+    m_peerEnd.reset();
+    m_sample.reset();
+    fillKernel();
+}
+
+void ConnectionPanel::setKernelSample(const peer::SocketSample* sample) {
+    if (sample)
+        m_sample = *sample;
+    else
+        m_sample.reset();
+    fillKernel();
+}
+
+void ConnectionPanel::fillKernel() {
+    const peer::TcpInfo info =
+        m_sample ? peer::TcpInfo::fromPairs(m_sample->fields) : peer::TcpInfo{};
+    m_kernelHeader->setToolTip(
+        m_sample
+            ? QStringLiteral("The latest tcp_info sample of the peer's socket (inode %1%2): "
+                             "what its kernel really holds")
+                  .arg(m_sample->inode)
+                  .arg(m_sample->fd >= 0 ? QStringLiteral(", the agent's fd %1").arg(m_sample->fd)
+                                         : QString())
+            : latin(kNoSample));
+    for (std::size_t k = 0; k < std::size(kKernelRows); ++k) {
+        const KernelRowDef& def = kKernelRows[k];
+        QLabel* cell = m_kernel[k];
+        const auto& field = peer::fieldInfo(def.field);
+        QString text = QStringLiteral("–");
+        QString tip =
+            QStringLiteral("tcpi_%1: %2").arg(fromStd(field.name), fromStd(field.meaning));
+        QString disagreement;
+        if (m_sample && m_sample->gone) {
+            text = k == 0 ? QStringLiteral("gone") : QStringLiteral("–");
+            tip = QStringLiteral("The kernel's socket is gone (closed, or its TIME-WAIT is over).");
+        } else if (const auto v = info.get(def.field)) {
+            // Bytes and segments as bare numbers, as the tracker's cells show windows (the
+            // tooltip names the unit); times and states as formatField says them.
+            const std::string_view unit = field.unit;
+            text = unit == "bytes" || unit == "segments"
+                       ? QString::number(*v)
+                       : QString::fromStdString(peer::formatField(def.field, *v));
+            if (def.field == peer::TcpInfoField::SndSsthresh && *v >= 0x7fffffff)
+                text = QStringLiteral("infinite"); // no loss yet (the tooltip says so)
+            if (def.field == peer::TcpInfoField::State) {
+                // Linux's own states (NEW_SYN_RECV) as RFC 9293 names them, beside its name.
+                const auto rfc = peer::linuxStateAsRfc(*v);
+                if (rfc && fromStd(tcp::stateName(*rfc)) != text)
+                    text += QStringLiteral(" (%1)").arg(fromStd(tcp::stateName(*rfc)));
+                if (m_peerEnd && m_peerEnd->known && rfc && *rfc != m_peerEnd->state)
+                    disagreement = QStringLiteral("The tracker infers %1, the kernel says %2.")
+                                       .arg(fromStd(tcp::stateName(m_peerEnd->state)),
+                                            QString::fromStdString(peer::linuxStateName(*v)));
+            } else if (def.field == peer::TcpInfoField::SndWnd) {
+                if (m_peerEnd && m_peerEnd->sndWndKnown && m_peerEnd->sndWnd != *v)
+                    disagreement =
+                        QStringLiteral("The tracker infers SND.WND %1, the kernel says %2 "
+                                       "(snd_wnd).")
+                            .arg(m_peerEnd->sndWnd)
+                            .arg(*v);
+            }
+        }
+        if (!disagreement.isEmpty()) {
+            text = QStringLiteral("≠ %1").arg(text);
+            tip = disagreement + QStringLiteral("\n") + tip;
+        }
+        const bool disagrees = !disagreement.isEmpty();
+        cell->setProperty("disagrees", disagrees);
+        // Only the text's colour is the cell's own: the rest follows the application's
+        // palette (light or dark), and changeEvent() recolours on a change.
+        QPalette pal;
+        if (disagrees)
+            pal.setColor(QPalette::WindowText, errorColor(palette()));
+        cell->setPalette(pal);
+        cell->setToolTip(tip);
+        setText(cell, text);
+    }
+}
+
+void ConnectionPanel::changeEvent(QEvent* event) {
+    QWidget::changeEvent(event);
+    if (event->type() == QEvent::PaletteChange && !m_kernel.empty())
+        fillKernel(); // the error colour of the other palette
+}
+
+bool ConnectionPanel::disagrees(const QString& name) const {
+    const auto* label = findChild<QLabel*>(name);
+    return label && label->property("disagrees").toBool();
 }
 
 void ConnectionPanel::setConnection(const tcp::Connection* connection, const tcp::Endpoint& local) {
@@ -162,6 +323,8 @@ void ConnectionPanel::setConnection(const tcp::Connection* connection, const tcp
     const auto peer = static_cast<std::uint8_t>(1 - phantom);
     fillEnd(m_cells[0], c, phantom);
     fillEnd(m_cells[1], c, peer);
+    m_peerEnd = c.end(peer);
+    fillKernel();
 
     QStringList facts;
     facts << QStringLiteral("%1 segments").arg(c.segmentCount());

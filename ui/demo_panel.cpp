@@ -1,6 +1,9 @@
 #include "ui/demo_panel.h"
 
+#include "peer/call_text.h"
+
 #include <QButtonGroup>
+#include <QComboBox>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QListWidget>
@@ -17,6 +20,14 @@ QString qs(const std::string& s) {
     return QString::fromStdString(s);
 }
 
+const char* const kClassicTitle =
+    "<b>The handshake demo</b>: the classic exercise, one click per step. Each step fills the "
+    "segment editor; change a field if you like, then Fire (Ctrl+Return).";
+const char* const kPassiveTitle =
+    "<b>The kernel connects to you</b>: the peer's application calls connect() to the phantom, "
+    "and you answer as a server would. Peer steps are calls: Make the call (Ctrl+Return); the "
+    "phantom's segments fill the editor: Fire (Ctrl+Return).";
+
 } // namespace
 
 DemoPanel::DemoPanel(QWidget* parent)
@@ -25,9 +36,23 @@ DemoPanel::DemoPanel(QWidget* parent)
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(6, 6, 6, 6);
 
-    m_title = new QLabel(QStringLiteral("<b>The handshake demo</b>: the classic exercise, one "
-                                        "click per step. Each step fills the segment editor; "
-                                        "change a field if you like, then Fire (Ctrl+Return)."));
+    m_walkChooser = new QComboBox;
+    m_walkChooser->setObjectName(QStringLiteral("demoWalk"));
+    m_walkChooser->addItem(QStringLiteral("The classic exercise (Ctrl+D)"), int(DemoWalk::Classic));
+    m_walkChooser->setItemData(0,
+                               QStringLiteral("You connect to the peer's server: SYN, SYN-ACK, "
+                                              "ACK, an HTTP GET, its response, the close"),
+                               Qt::ToolTipRole);
+    m_walkChooser->addItem(QStringLiteral("The kernel connects to you (Ctrl+Shift+K)"),
+                           int(DemoWalk::Passive));
+    m_walkChooser->setItemData(1,
+                               QStringLiteral("The peer's kernel opens the connection to the "
+                                              "phantom: its SYN, your SYN-ACK, data both ways, "
+                                              "its FIN first (needs the peer agent)"),
+                               Qt::ToolTipRole);
+    layout->addWidget(m_walkChooser);
+
+    m_title = new QLabel(QString::fromLatin1(kClassicTitle));
     m_title->setWordWrap(true);
     layout->addWidget(m_title);
 
@@ -35,7 +60,11 @@ DemoPanel::DemoPanel(QWidget* parent)
     m_start = new QPushButton(QStringLiteral("Start the demo"));
     m_start->setObjectName(QStringLiteral("demoStart"));
     m_start->setToolTip(
-        QStringLiteral("Starts the lab if needed, then pre-fills the SYN (Ctrl+D)"));
+        QStringLiteral("Starts the lab if needed, then the first step (Ctrl+D, Ctrl+Shift+K)"));
+    m_call = new QPushButton(QStringLiteral("Make the call"));
+    m_call->setObjectName(QStringLiteral("demoMakeCall"));
+    m_call->setToolTip(QStringLiteral("Make the peer's socket call of this step (Ctrl+Return)"));
+    m_call->setEnabled(false);
     m_fin = new QRadioButton(QStringLiteral("close with FIN"));
     m_fin->setObjectName(QStringLiteral("demoFin"));
     m_rst = new QRadioButton(QStringLiteral("abort with RST"));
@@ -51,11 +80,18 @@ DemoPanel::DemoPanel(QWidget* parent)
                                        "retransmit it"));
     m_again->setEnabled(false);
     row->addWidget(m_start);
+    row->addWidget(m_call);
     row->addWidget(m_again);
-    row->addWidget(m_fin);
-    row->addWidget(m_rst);
     row->addStretch(1);
     layout->addLayout(row);
+    // The classic walk's branch, on a row of its own: the dock stays narrow.
+    auto* branchRow = new QHBoxLayout;
+    m_closeLabel = new QLabel(QStringLiteral("The close:"));
+    branchRow->addWidget(m_closeLabel);
+    branchRow->addWidget(m_fin);
+    branchRow->addWidget(m_rst);
+    branchRow->addStretch(1);
+    layout->addLayout(branchRow);
 
     m_steps = new QListWidget;
     m_steps->setObjectName(QStringLiteral("demoSteps"));
@@ -74,7 +110,8 @@ DemoPanel::DemoPanel(QWidget* parent)
     m_notes->setObjectName(QStringLiteral("demoNotes"));
     layout->addWidget(m_notes, 2);
 
-    connect(m_start, &QPushButton::clicked, this, [this] { Q_EMIT startRequested(closeMode()); });
+    connect(m_start, &QPushButton::clicked, this, [this] { Q_EMIT startRequested(walk()); });
+    connect(m_call, &QPushButton::clicked, this, [this] { makeCall(); });
     connect(m_again, &QPushButton::clicked, this, [this] {
         if (!m_walk)
             return;
@@ -83,7 +120,7 @@ DemoPanel::DemoPanel(QWidget* parent)
     });
     // The branch: FIN or RST at the close, switchable until the close step is reached.
     const auto branch = [this] {
-        if (!m_walk || m_done)
+        if (!m_walk || m_done || m_walking != DemoWalk::Classic)
             return;
         if (!m_walk->chooseClose(closeMode())) {
             m_notes->append(QStringLiteral("The close has begun: it can no longer change."));
@@ -93,6 +130,21 @@ DemoPanel::DemoPanel(QWidget* parent)
         refresh();
     };
     connect(m_fin, &QRadioButton::toggled, this, branch);
+    connect(m_walkChooser, &QComboBox::currentIndexChanged, this, [this] {
+        const bool classic = walk() == DemoWalk::Classic;
+        m_title->setText(QString::fromLatin1(classic ? kClassicTitle : kPassiveTitle));
+        m_fin->setVisible(classic);
+        m_rst->setVisible(classic);
+        m_closeLabel->setVisible(classic);
+        if (!m_walk)
+            m_explanation->setPlainText(
+                classic ? QStringLiteral("Press \"Start the demo\". tcplab starts the built-in "
+                                         "lab, claims the phantom's address, and puts the first "
+                                         "segment, a SYN, in the editor.")
+                        : QStringLiteral("Press \"Start the demo\". tcplab starts the built-in "
+                                         "lab; the first steps are the peer's: its socket() and "
+                                         "its connect() to the phantom, whose SYN you answer."));
+    });
     m_explanation->setPlainText(
         QStringLiteral("Press \"Start the demo\". tcplab starts the built-in lab, claims the "
                        "phantom's address, and puts the first segment, a SYN, in the editor."));
@@ -102,6 +154,22 @@ DemoPanel::~DemoPanel() = default;
 
 engine::CloseMode DemoPanel::closeMode() const {
     return m_rst->isChecked() ? engine::CloseMode::Rst : engine::CloseMode::Fin;
+}
+
+DemoWalk DemoPanel::walk() const {
+    return static_cast<DemoWalk>(m_walkChooser->currentData().toInt());
+}
+
+void DemoPanel::setWalk(DemoWalk walk) {
+    if (const int index = m_walkChooser->findData(int(walk)); index >= 0)
+        m_walkChooser->setCurrentIndex(index);
+}
+
+bool DemoPanel::peerCallDue() const {
+    if (!m_walk || m_done || m_calling)
+        return false;
+    const auto step = m_walk->current();
+    return step.kind == engine::Walkthrough::Step::Kind::Peer && m_calledStep != step.index;
 }
 
 QString DemoPanel::explanationText() const {
@@ -117,16 +185,26 @@ QStringList DemoPanel::notes() const {
 }
 
 void DemoPanel::start(const engine::ConnectionParams& params) {
-    m_walk = std::make_unique<engine::Walkthrough>(engine::classicScenario(closeMode()), params);
+    m_calledStep.reset();
+    m_walking = walk();
+    m_walk = std::make_unique<engine::Walkthrough>(m_walking == DemoWalk::Passive
+                                                       ? engine::passiveScenario()
+                                                       : engine::classicScenario(closeMode()),
+                                                   params);
     m_prefilledStep.reset();
     m_done = false;
+    m_calling = false;
+    m_lastIndex = 0;
     refresh();
 }
 
 void DemoPanel::stop() {
+    m_calledStep.reset();
     m_walk.reset();
     m_again->setEnabled(false);
+    m_call->setEnabled(false);
     m_done = false;
+    m_calling = false;
     m_prefilledStep.reset();
     m_steps->clear();
 }
@@ -138,6 +216,47 @@ void DemoPanel::onFrame(const timeline::Entry& entry) {
         m_walk->fired(entry.bytes, entry.timeNs);
     else
         m_walk->received(entry.bytes, entry.timeNs);
+    refresh();
+}
+
+bool DemoPanel::makeCall() {
+    if (!peerCallDue())
+        return false;
+    const auto step = m_walk->current();
+    if (!step.call)
+        return false;
+    m_calling = true;
+    m_call->setEnabled(false);
+    Q_EMIT peerCallRequested(*step.call);
+    return true;
+}
+
+void DemoPanel::peerCalled(quint32 id) {
+    m_calling = false;
+    if (!m_walk || m_done)
+        return;
+    if (id == 0) {
+        m_notes->append(QStringLiteral("The call could not be made: the lab is not running."));
+        refresh();
+        return;
+    }
+    m_calledStep = m_walk->current().index;
+    m_walk->peerCalled(id);
+    refresh();
+}
+
+void DemoPanel::onPeerAnswered(const peer::CallRecord& call) {
+    if (!m_walk || m_done)
+        return;
+    m_walk->peerAnswered(call);
+    refresh();
+}
+
+void DemoPanel::onSamples(const std::vector<peer::Sample>& samples) {
+    if (!m_walk || m_done || samples.empty())
+        return;
+    for (const peer::Sample& sample : samples)
+        m_walk->sampled(sample);
     refresh();
 }
 
@@ -160,7 +279,19 @@ void DemoPanel::refresh() {
         if (current)
             m_steps->scrollToItem(item);
     };
+    if (step.kind != Kind::Done)
+        m_lastIndex = step.index;
+    const bool failed = m_walk->failed();
     for (std::size_t i = 0; i < scenario.steps.size(); ++i) {
+        // A failed walk ends at the step it failed in: the steps after it were not done.
+        if (failed && step.kind == Kind::Done) {
+            addLine(i < m_lastIndex    ? QStringLiteral("✓")
+                    : i == m_lastIndex ? QStringLiteral("✗")
+                                       : QStringLiteral("·"),
+                    QStringLiteral("%1. %2").arg(i + 1).arg(qs(scenario.steps[i].name)),
+                    i == m_lastIndex);
+            continue;
+        }
         const bool done = step.kind == Kind::Done || i < step.index;
         const bool current = step.kind != Kind::Done && i == step.index;
         // An ACK the walk inserted (of the peer's data or FIN) comes before the step.
@@ -174,8 +305,18 @@ void DemoPanel::refresh() {
     }
 
     QString text = qs(step.explanation);
-    if (step.kind == engine::Walkthrough::Step::Kind::Await && !step.expectation.empty())
+    if (step.kind == Kind::Await && !step.expectation.empty())
         text += QStringLiteral("\n\nWaiting for: %1").arg(qs(step.expectation));
+    if (step.kind == Kind::Peer && step.call) {
+        text += QStringLiteral("\n\nThe call: %1").arg(qs(peer::describeCall(*step.call)));
+        text += step.background
+                    ? QStringLiteral(" (it blocks: the walk goes on while it waits, and its "
+                                     "answer is checked when it comes).")
+                    : QStringLiteral(".");
+        text += m_calling || m_calledStep == step.index
+                    ? QStringLiteral("\nMade: waiting for its answer…")
+                    : QStringLiteral("\nPress \"Make the call\" (Ctrl+Return).");
+    }
     m_explanation->setPlainText(text);
 
     QStringList lines;
@@ -185,6 +326,7 @@ void DemoPanel::refresh() {
     m_notes->moveCursor(QTextCursor::End);
 
     m_again->setEnabled(!m_done && step.kind == Kind::Await && step.resend.has_value());
+    m_call->setEnabled(peerCallDue());
     if (step.kind == Kind::Send && step.prefill &&
         m_prefilledStep != std::pair(step.index, step.inserted)) {
         m_prefilledStep = std::pair(step.index, step.inserted);
@@ -192,6 +334,7 @@ void DemoPanel::refresh() {
     }
     if (!m_done && (m_walk->finished() || m_walk->failed())) {
         m_done = true;
+        m_call->setEnabled(false);
         Q_EMIT demoFinished(m_walk->finished() && !m_walk->failed(),
                             lines.isEmpty() ? QString() : qs(m_walk->notes().back()));
     }

@@ -30,6 +30,7 @@ QString qs(const std::string& s) {
 
 EngineWorker::EngineWorker(QObject* parent)
     : QObject(parent) {
+    qRegisterMetaType<tcplab::peer::CallRecord>();
     m_poll.setInterval(kPollIntervalMs);
     connect(&m_poll, &QTimer::timeout, this, &EngineWorker::pollTimeline);
 }
@@ -113,6 +114,25 @@ void EngineWorker::startLabOf(const LabChoice& choice) {
     m_claimed = false;
     m_peerMac.reset();
 
+    // The peer agent: the built-in lab's own, or the namespace lab's on its Unix socket.
+    std::unique_ptr<peer::AgentClient> agent;
+    std::string noAgent;
+    if (m_lab) {
+        agent = m_lab->takeAgent();
+        noAgent = m_lab->agentError();
+    } else if (m_lwip) {
+        agent = m_lwip->takeAgent();
+        noAgent = m_lwip->agentError();
+    } else {
+        auto connected = peer::AgentClient::connectUnix(peer::AgentClient::namespaceLabSocket());
+        if (connected)
+            agent = std::move(*connected);
+        else
+            noAgent = connected.error();
+    }
+    m_agentReady = false;
+    m_agentStatus = agent ? QStringLiteral("Waiting for the peer agent...") : qs(noAgent);
+
     std::mt19937_64 rng{std::random_device{}()};
     host::Identity identity;
     identity.mac = host::randomLocalMac(rng);
@@ -149,7 +169,9 @@ void EngineWorker::startLabOf(const LabChoice& choice) {
 
     m_timeline = std::make_shared<timeline::Timeline>();
     m_published = 0;
+    m_peerPublished = 0;
     m_engine = std::make_unique<engine::Engine>(std::move(link), m_timeline);
+    m_engine->attachAgent(std::move(agent), noAgent);
     m_drainQueued = std::make_shared<std::atomic<bool>>(false);
     // On the engine thread: queue one drain unless one is already waiting. `this` is the
     // queued call's context (dropped if we are gone) and outlives the engine thread,
@@ -161,6 +183,11 @@ void EngineWorker::startLabOf(const LabChoice& choice) {
     });
     m_engine->start();
     m_engine->setAutoAck(m_autoAck);
+    m_engine->setAdvertisedWindow(m_window);
+    m_engine->setSnapLength(m_snapLength);
+    if (m_listenPort != 0)
+        m_engine->setListener(
+            {m_listenPort, wire::SeqNum(1000), m_ipv6 ? std::uint16_t(1440) : std::uint16_t(1460)});
     m_engine->configure(identity, host::HostTiming{}, engine::Engine::Probe::Run);
     m_poll.start();
     Q_EMIT labStarted(m_description);
@@ -182,6 +209,41 @@ std::optional<engine::ConnectionParams> EngineWorker::nextConnection(engine::Clo
     const std::string_view request = mode == engine::CloseMode::Peer ? kPeerCloseRequest : kRequest;
     p.request.assign(request.begin(), request.end());
     return p;
+}
+
+std::optional<engine::ConnectionParams> EngineWorker::nextPassiveConnection() {
+    auto p = nextConnection(engine::CloseMode::Fin);
+    if (!p)
+        return std::nullopt;
+    p->destinationPort = 0; // the peer's kernel chooses it: learned from its SYN
+    p->iss = wire::SeqNum(1000);
+    p->request.clear();
+    return p;
+}
+
+quint32 EngineWorker::peerCall(const peer::Request& request) {
+    if (!m_engine)
+        return 0;
+    return m_engine->peerCall(request);
+}
+
+void EngineWorker::setAdvertisedWindow(std::optional<std::uint16_t> window) {
+    m_window = window;
+    if (m_engine)
+        m_engine->setAdvertisedWindow(window);
+}
+
+void EngineWorker::setListeningPort(std::uint16_t port) {
+    m_listenPort = port;
+    if (m_engine)
+        m_engine->setListener(
+            {port, wire::SeqNum(1000), m_ipv6 ? std::uint16_t(1440) : std::uint16_t(1460)});
+}
+
+void EngineWorker::setSnapLength(std::size_t bytes) {
+    m_snapLength = bytes;
+    if (m_engine)
+        m_engine->setSnapLength(bytes);
 }
 
 void EngineWorker::runClassic(engine::CloseMode mode) {
@@ -226,6 +288,11 @@ void EngineWorker::stop() {
     m_phantom.reset();
     m_peer.reset();
     m_description.clear();
+    if (m_agentReady) {
+        m_agentReady = false;
+        m_agentStatus = QStringLiteral("The lab is stopped: its peer agent is gone.");
+        Q_EMIT peerAgentChanged(false, m_agentStatus);
+    }
     Q_EMIT labStopped();
 }
 
@@ -263,6 +330,11 @@ void EngineWorker::pollTimeline() {
     if (size != m_published) {
         m_published = size;
         Q_EMIT timelineGrew(static_cast<qsizetype>(size));
+    }
+    const std::size_t peerSize = m_timeline->peerSize();
+    if (peerSize != m_peerPublished) {
+        m_peerPublished = peerSize;
+        Q_EMIT peerRecordsGrew(static_cast<qsizetype>(peerSize));
     }
 }
 
@@ -325,6 +397,15 @@ void EngineWorker::handle(const engine::EngineEvent& e) {
     case Kind::ReceiveFailed:
     case Kind::TimelineFull:
         Q_EMIT hostEvent(qs(e.message));
+        break;
+    case Kind::PeerAgent:
+        m_agentReady = e.ok;
+        m_agentStatus = qs(e.message);
+        Q_EMIT peerAgentChanged(e.ok, m_agentStatus);
+        break;
+    case Kind::PeerCall:
+        if (e.call)
+            Q_EMIT peerCallAnswered(*e.call, e.ok, qs(e.message));
         break;
     case Kind::Stopped:
         break;

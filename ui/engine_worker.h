@@ -2,7 +2,9 @@
 
 #include "engine/scenario.h"
 #include "engine/scenario_runner.h"
+#include "peer/agent_client.h"
 #include "timeline/timeline.h"
+#include "ui/peer_metatypes.h"
 #include "wire/address.h"
 
 #include <QObject>
@@ -76,6 +78,20 @@ public:
     std::optional<engine::ConnectionParams> nextConnection(engine::CloseMode mode);
     /// The lab's description ("built-in Linux lab (kernel ...): ..."), empty when stopped.
     QString labDescription() const { return m_description; }
+    /// The kernel connects to you: a connection for passiveScenario() (the phantom listens on
+    /// a new port from 50000 up, the peer's port is its kernel's choice); nullopt when
+    /// stopped.
+    std::optional<engine::ConnectionParams> nextPassiveConnection();
+
+    /// The peer agent has said hello: peer calls can be made.
+    bool peerAgentReady() const noexcept { return m_agentReady; }
+    /// What the agent said last ("... is ready: linux 6.18", or why there is none).
+    QString peerAgentStatus() const { return m_agentStatus; }
+    /// The window the phantom advertises in Auto-ACK's segments (nullopt: what it last sent).
+    std::optional<std::uint16_t> advertisedWindow() const noexcept { return m_window; }
+    std::size_t snapLength() const noexcept { return m_snapLength; }
+    /// The port the phantom listens on (0: none).
+    std::uint16_t listeningPort() const noexcept { return m_listenPort; }
 
 public Q_SLOTS:
     /// Starts the built-in Linux lab and the engine, then the conflict probe of the
@@ -95,6 +111,16 @@ public Q_SLOTS:
     void setAutoAck(bool on);
     /// Stops the engine and removes the lab; the timeline is kept for viewing/export.
     void stop();
+    /// A socket call or sysctl on the peer's side; its id, whose answer comes with
+    /// peerCallAnswered. 0 when no lab runs (nothing is sent then).
+    quint32 peerCall(const tcplab::peer::Request& request);
+    /// See Engine::setAdvertisedWindow; kept across lab restarts.
+    void setAdvertisedWindow(std::optional<std::uint16_t> window);
+    /// The phantom as a server: a SYN to `port` is answered with a SYN-ACK (0: none). Kept
+    /// across lab restarts.
+    void setListeningPort(std::uint16_t port);
+    /// See Engine::setSnapLength; applies to the next lab too.
+    void setSnapLength(std::size_t bytes);
 
 Q_SIGNALS:
     void labStarted(const QString& description);
@@ -112,6 +138,13 @@ Q_SIGNALS:
     void linkFailed(const QString& message);
     /// The timeline holds `newSize` entries now.
     void timelineGrew(qsizetype newSize);
+    /// The timeline holds `newSize` peer records (calls, samples) now.
+    void peerRecordsGrew(qsizetype newSize);
+    /// A peer call came back: the request, the answer, whether it worked, and the strace-like
+    /// line ("connect(3, 198.18.0.2:50000) = -1 EINPROGRESS ...").
+    void peerCallAnswered(const tcplab::peer::CallRecord& call, bool ok, const QString& line);
+    /// The peer agent became ready (its hello) or unusable (gone, missing): why.
+    void peerAgentChanged(bool ready, const QString& message);
 
 private:
     void drainEvents();
@@ -132,6 +165,12 @@ private:
     std::shared_ptr<std::atomic<bool>> m_drainQueued;
     QTimer m_poll;
     std::size_t m_published = 0;
+    std::size_t m_peerPublished = 0;
+    bool m_agentReady = false;
+    QString m_agentStatus;
+    std::optional<std::uint16_t> m_window;
+    std::size_t m_snapLength = 0;
+    std::uint16_t m_listenPort = 0;
     bool m_ipv6 = false;
     std::optional<wire::IpAddress> m_phantom;
     std::optional<wire::IpAddress> m_peer;

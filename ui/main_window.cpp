@@ -12,9 +12,13 @@
 #include "ui/hex_view.h"
 #include "ui/ladder_view.h"
 #include "ui/palette.h"
+#include "ui/peer_call_form.h"
+#include "ui/peer_info_view.h"
+#include "ui/peer_panel.h"
 #include "ui/plot_export.h"
 #include "ui/segment_editor.h"
 #include "ui/time_sequence_view.h"
+#include "ui/timeline_csv.h"
 #include "ui/timeline_model.h"
 #include "wire/frame_json.h"
 
@@ -31,9 +35,11 @@
 #include <QItemSelectionModel>
 #include <QKeySequence>
 #include <QLabel>
+#include <QLineEdit>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QPushButton>
+#include <QScrollArea>
 #include <QSettings>
 #include <QSplitter>
 #include <QStatusBar>
@@ -107,6 +113,7 @@ MainWindow::MainWindow(QWidget* parent)
     m_views->setDocumentMode(true);
     m_views->addTab(m_ladder, QStringLiteral("Ladder"));
     m_views->addTab(buildGraphTab(), QStringLiteral("Time-sequence graph"));
+    m_views->addTab(buildPeerInfoTab(), QStringLiteral("The peer's kernel (cwnd, rtt)"));
     m_vertical = new QSplitter(Qt::Vertical);
     m_vertical->setObjectName(QStringLiteral("tableSplitter"));
     m_vertical->addWidget(m_views);
@@ -126,10 +133,18 @@ MainWindow::MainWindow(QWidget* parent)
     m_connection = new ConnectionPanel;
     m_connectionDock = new QDockWidget(QStringLiteral("Connection"), this);
     m_connectionDock->setObjectName(QStringLiteral("connectionDock"));
-    m_connectionDock->setWidget(m_connection);
+    // In a scroll area: the panel's six columns must not make the whole right dock wide.
+    auto* connectionScroll = new QScrollArea;
+    connectionScroll->setObjectName(QStringLiteral("connectionScroll"));
+    connectionScroll->setWidget(m_connection);
+    connectionScroll->setWidgetResizable(true);
+    connectionScroll->setFrameShape(QFrame::NoFrame);
+    m_connectionDock->setWidget(connectionScroll);
     addDockWidget(Qt::RightDockWidgetArea, m_connectionDock);
+    buildPeerDock();
     tabifyDockWidget(m_decodeDock, m_demoDock);
     tabifyDockWidget(m_decodeDock, m_connectionDock);
+    tabifyDockWidget(m_decodeDock, m_peerDock);
     m_decodeDock->raise();
     buildLabBar();
     buildExerciseBar();
@@ -146,7 +161,9 @@ MainWindow::MainWindow(QWidget* parent)
         m_demoFed = 0;
         m_decode->clear();
         m_graph->setModel(m_model);
+        m_graph->setCursorTime(std::nullopt);
         addModelRowsToViews();
+        resetPeerViews();
     });
     connect(m_model, &QAbstractItemModel::rowsInserted, this, &MainWindow::addModelRowsToViews);
 
@@ -285,6 +302,121 @@ QWidget* MainWindow::buildGraphTab() {
     return tab;
 }
 
+QWidget* MainWindow::buildPeerInfoTab() {
+    m_peerInfo = new PeerInfoView;
+    m_peerInfo->setObjectName(QStringLiteral("peerInfoPlot"));
+    m_peerInfoCaption = new QLabel;
+    m_peerInfoCaption->setObjectName(QStringLiteral("peerInfoCaption"));
+    m_peerInfoCaption->setWordWrap(true); // long captions must not widen the window
+    m_peerInfoCaption->setText(
+        QStringLiteral("The socket selected in the Peer dock, else the peer's end of the "
+                       "selected connection, else the most recent active one."));
+    auto* fit = new QPushButton(QStringLiteral("Fit"));
+    fit->setToolTip(QStringLiteral("Show all the samples and follow new ones again"));
+    auto* row = new QHBoxLayout;
+    row->addWidget(m_peerInfoCaption, 1);
+    row->addWidget(fit);
+    auto* tab = new QWidget;
+    auto* layout = new QVBoxLayout(tab);
+    layout->setContentsMargins(4, 4, 4, 4);
+    layout->addLayout(row);
+    layout->addWidget(m_peerInfo, 1);
+    connect(fit, &QPushButton::clicked, this, [this] { m_peerInfo->setFollowLatest(true); });
+    connect(m_peerInfo, &PeerInfoView::timeClicked, this, [this](double ms) {
+        // The nearest frame, on the ladder's and the graph's time axis.
+        if (const int nearest = m_model->rowNearestMs(ms); nearest >= 0)
+            selectRow(nearest);
+    });
+    return tab;
+}
+
+void MainWindow::buildPeerDock() {
+    m_peer = new PeerPanel;
+    m_peerDock = new QDockWidget(QStringLiteral("Peer"), this);
+    m_peerDock->setObjectName(QStringLiteral("peerDock"));
+    m_peerDock->setWidget(m_peer);
+    addDockWidget(Qt::RightDockWidgetArea, m_peerDock);
+    connect(m_peer, &PeerPanel::callRequested, this, [this](const peer::Request& request) {
+        if (m_worker->peerCall(request) == 0)
+            statusBar()->showMessage(QStringLiteral("Start the lab first: the peer agent runs "
+                                                    "in the lab's peer namespace."),
+                                     kStatusTimeoutMs);
+    });
+    connect(m_peer, &PeerPanel::callSelected, this, &MainWindow::selectMoment);
+    connect(m_peer, &PeerPanel::socketSelected, this, [this] { updatePeerPlotSocket(); });
+    connect(m_peer, &PeerPanel::listeningPortChanged, m_worker,
+            [this](quint16 port) { m_worker->setListeningPort(port); });
+    connect(m_peer, &PeerPanel::advertisedWindowChanged, m_worker,
+            [this](std::optional<std::uint16_t> window) { m_worker->setAdvertisedWindow(window); });
+    connect(m_peer, &PeerPanel::snapLengthChanged, m_worker,
+            [this](qulonglong bytes) { m_worker->setSnapLength(std::size_t(bytes)); });
+}
+
+void MainWindow::resetPeerViews() {
+    m_feed.reset();
+    m_peer->clear();
+    m_peerInfo->clear();
+    m_peerInfo->setOriginNs(m_model->originNs());
+    if (const auto* tl = m_model->timeline())
+        onPeerRecordsGrew(qsizetype(tl->peerSize()));
+}
+
+void MainWindow::onPeerRecordsGrew(qsizetype newSize) {
+    const timeline::Timeline* tl = m_model->timeline();
+    if (!tl)
+        return;
+    const PeerBatch batch = m_feed.read(*tl, std::size_t(std::max<qsizetype>(0, newSize)));
+    if (batch.samples.empty())
+        return;
+    m_peer->addSamples(batch.samples);
+    m_peerInfo->setOriginNs(m_model->originNs());
+    m_peerInfo->addSamples(batch.samples);
+    m_demo->onSamples(batch.samples);
+    updatePeerPlotSocket();
+    updateConnectionPanel();
+}
+
+void MainWindow::updatePeerPlotSocket() {
+    std::optional<std::uint64_t> inode = m_peer->selectedSocket();
+    QString why = QStringLiteral("The socket selected in the Peer dock.");
+    if (!inode) {
+        const int row = m_table->currentIndex().row();
+        if (row >= 0 && row < m_model->rowCount() && m_model->row(row).segment) {
+            const tcp::Connection& c =
+                m_model->connections()[m_model->row(row).segment->connection];
+            const tcp::EndState& phantom = c.end(c.localEnd());
+            const tcp::EndState& peerEnd = c.end(std::uint8_t(1 - c.localEnd()));
+            inode = m_peerInfo->socketOf(peerEnd.endpoint, phantom.endpoint);
+            if (inode)
+                why = QStringLiteral("The peer's end of the selected connection (%1).")
+                          .arg(qs(peerEnd.endpoint.toString()));
+        }
+    }
+    if (!inode)
+        why = QStringLiteral("The most recent active socket of the peer (select one in the Peer "
+                             "dock, or a segment of a connection, to choose).");
+    m_peerInfo->setSocket(inode);
+    m_peerInfoCaption->setText(why);
+}
+
+void MainWindow::focusPeerDock() {
+    m_peerDock->show();
+    m_peerDock->raise();
+    m_peer->tabs()->setCurrentIndex(0);
+    if (auto* line = m_peer->findChild<QLineEdit*>(QStringLiteral("peerCallLine")))
+        line->setFocus(Qt::ShortcutFocusReason);
+}
+
+void MainWindow::selectMoment(qint64 timeNs) {
+    const int row = m_model->rowNearest(timeNs);
+    if (row >= 0)
+        selectRow(row);
+    // The cursors at the call's own moment, not the frame's.
+    const double ms = m_model->msSinceOrigin(timeNs);
+    m_graph->setCursorTime(ms);
+    m_peerInfo->setCursorTime(ms);
+}
+
 void MainWindow::updateConnectionPanel() {
     const tcp::ConnectionTable& table = m_model->connections();
     if (table.size() == 0) {
@@ -298,6 +430,11 @@ void MainWindow::updateConnectionPanel() {
     const tcp::Connection& connection = table[index];
     const tcp::EndState& local = connection.end(connection.localEnd());
     m_connection->setConnection(&connection, local.endpoint);
+    // The peer kernel's own view of the same connection: its socket's local end is the
+    // tracker's peer end.
+    const tcp::EndState& peerEnd = connection.end(std::uint8_t(1 - connection.localEnd()));
+    const peer::Sample* sample = m_feed.latestFor(peerEnd.endpoint, local.endpoint);
+    m_connection->setKernelSample(sample ? &sample->sockets.front() : nullptr);
 }
 
 void MainWindow::buildDemoDock() {
@@ -306,7 +443,10 @@ void MainWindow::buildDemoDock() {
     m_demoDock->setObjectName(QStringLiteral("demoDock"));
     m_demoDock->setWidget(m_demo);
     addDockWidget(Qt::RightDockWidgetArea, m_demoDock);
-    connect(m_demo, &DemoPanel::startRequested, this, &MainWindow::startDemo);
+    connect(m_demo, &DemoPanel::startRequested, this, &MainWindow::startDemoWalk);
+    connect(m_demo, &DemoPanel::peerCallRequested, this, [this](const peer::Request& request) {
+        m_demo->peerCalled(m_worker->peerCall(request));
+    });
     connect(m_demo, &DemoPanel::prefillReady, this,
             [this](const wire::SegmentSpec& spec, const QString& step) {
                 m_editor->setSpec(spec);
@@ -333,6 +473,15 @@ void MainWindow::compareStacks() {
 }
 
 void MainWindow::startDemo() {
+    startDemoWalk(DemoWalk::Classic);
+}
+
+void MainWindow::startPassiveDemo() {
+    startDemoWalk(DemoWalk::Passive);
+}
+
+void MainWindow::startDemoWalk(DemoWalk walk) {
+    m_demo->setWalk(walk);
     m_demoDock->show();
     m_demoDock->raise();
     m_demoPending = true;
@@ -344,7 +493,9 @@ void MainWindow::startDemo() {
 
 void MainWindow::beginDemo() {
     m_demoPending = false;
-    auto params = m_worker->nextConnection(m_demo->closeMode());
+    auto params = m_demo->walk() == DemoWalk::Passive
+                      ? m_worker->nextPassiveConnection()
+                      : m_worker->nextConnection(m_demo->closeMode());
     if (!params)
         return;
     m_demoFed = m_model->rowCount(); // the walk follows frames from now on
@@ -580,6 +731,8 @@ void MainWindow::buildMenus() {
         QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_E), &MainWindow::exportLadderInteractively);
     add(file, QStringLiteral("Export the &graph as an image…"), QKeySequence(),
         &MainWindow::exportGraphInteractively);
+    add(file, QStringLiteral("Export the &peer kernel's plot as an image…"), QKeySequence(),
+        &MainWindow::exportPeerInfoInteractively);
     file->addSeparator();
     add(file, QStringLiteral("&Quit"), QKeySequence(Qt::CTRL | Qt::Key_Q), &QWidget::close);
 
@@ -594,8 +747,13 @@ void MainWindow::buildMenus() {
         QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_C), &MainWindow::compareStacks);
 
     QMenu* segment = menuBar()->addMenu(QStringLiteral("&Segment"));
-    add(segment, QStringLiteral("&Fire"), QKeySequence(Qt::CTRL | Qt::Key_Return),
-        [this] { fire(); });
+    // In the demo's peer steps the same keys make the peer's call.
+    add(segment, QStringLiteral("&Fire"), QKeySequence(Qt::CTRL | Qt::Key_Return), [this] {
+        if (m_demo->peerCallDue())
+            m_demo->makeCall();
+        else
+            fire();
+    });
     add(segment, QStringLiteral("&Reply to selected"), QKeySequence(Qt::CTRL | Qt::Key_Y),
         [this] { replyToSelected(); });
     add(segment, QStringLiteral("&New SYN"), QKeySequence(Qt::CTRL | Qt::Key_N),
@@ -603,6 +761,21 @@ void MainWindow::buildMenus() {
     segment->addSeparator();
     add(segment, QStringLiteral("Start the handshake &demo"), QKeySequence(Qt::CTRL | Qt::Key_D),
         &MainWindow::startDemo);
+    add(segment, QStringLiteral("Demo: the &kernel connects to you"),
+        QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_K), &MainWindow::startPassiveDemo);
+
+    QMenu* peerMenu = menuBar()->addMenu(QStringLiteral("&Peer"));
+    add(peerMenu, QStringLiteral("&Go to the Peer dock"),
+        QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_P), &MainWindow::focusPeerDock);
+    add(peerMenu, QStringLiteral("&Make the call"),
+        QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_Return), [this] {
+            if (!m_peer->makeCall())
+                statusBar()->showMessage(
+                    QStringLiteral("The call is not valid: %1").arg(m_peer->form()->errorText()),
+                    kStatusTimeoutMs);
+        });
+    add(peerMenu, QStringLiteral("Read the &sysctls again"), QKeySequence(),
+        [this] { m_peer->refreshSysctls(); });
 
     QMenu* view = menuBar()->addMenu(QStringLiteral("&View"));
     m_darkAction = view->addAction(QStringLiteral("&Dark palette"));
@@ -614,15 +787,26 @@ void MainWindow::buildMenus() {
     view->addAction(m_demoDock->toggleViewAction());
     view->addAction(m_decodeDock->toggleViewAction());
     view->addAction(m_connectionDock->toggleViewAction());
+    view->addAction(m_peerDock->toggleViewAction());
 }
 
 void MainWindow::connectWorker() {
     connect(m_worker, &EngineWorker::timelineGrew, this, &MainWindow::onTimelineGrew);
+    connect(m_worker, &EngineWorker::peerRecordsGrew, this, &MainWindow::onPeerRecordsGrew);
+    connect(m_worker, &EngineWorker::peerCallAnswered, this,
+            [this](const peer::CallRecord& call, bool ok, const QString& line) {
+                m_peer->onCallAnswered(call, ok, line);
+                m_demo->onPeerAnswered(call);
+            });
+    connect(m_worker, &EngineWorker::peerAgentChanged, m_peer, &PeerPanel::setAgentStatus);
     connect(m_worker, &EngineWorker::labStarted, this, [this](const QString& description) {
         std::vector<wire::IpAddress> local;
         if (auto phantom = m_worker->phantomAddress())
             local.push_back(*phantom);
-        m_model->setTimeline(m_worker->timeline(), std::move(local));
+        m_model->setTimeline(m_worker->timeline(), std::move(local)); // modelReset: peer views
+        if (m_worker->phantomAddress())
+            m_peer->setLab(qs(wire::addressText(*m_worker->phantomAddress())), m_worker->ipv6());
+        m_peer->setAgentStatus(m_worker->peerAgentReady(), m_worker->peerAgentStatus());
         m_editorFilled = false;
         m_probe->setText(QStringLiteral("probing the phantom's address…"));
         statusBar()->showMessage(description, kStatusTimeoutMs);
@@ -642,6 +826,8 @@ void MainWindow::connectWorker() {
         updateLabBar();
     });
     connect(m_worker, &EngineWorker::labStopped, this, [this] {
+        m_peer->setAgentStatus(false, QStringLiteral("The lab is stopped: there is no peer agent "
+                                                     "until it starts again (F5)."));
         m_probe->setText(QStringLiteral("stopped"));
         statusBar()->showMessage(QStringLiteral("The lab is stopped; the timeline is kept."),
                                  kStatusTimeoutMs);
@@ -741,10 +927,19 @@ void MainWindow::selectRow(int row) {
     if (row < 0 || row >= m_model->rowCount()) {
         m_ladder->setSelectedRow(-1);
         m_decode->clear();
+        m_graph->setCursorTime(std::nullopt);
+        m_peerInfo->setCursorTime(std::nullopt);
         return;
     }
     m_ladder->setSelectedRow(row);
+    // The graph plots the selected segment's connection.
+    if (const auto& segment = m_model->row(row).segment;
+        segment && int(segment->connection) != m_graph->connection())
+        m_graph->setConnection(int(segment->connection));
     m_graph->setSelectedRow(row);
+    // One moment in every view: the ladder's row, a cursor in the graphs.
+    m_graph->setCursorTime(m_model->timeMs(row));
+    m_peerInfo->setCursorTime(m_model->timeMs(row));
     if (m_table->currentIndex().row() != row) {
         const QModelIndex index = m_model->index(row, 0);
         m_table->selectionModel()->setCurrentIndex(index, QItemSelectionModel::ClearAndSelect |
@@ -753,6 +948,7 @@ void MainWindow::selectRow(int row) {
     }
     showDecode(row);
     updateConnectionPanel();
+    updatePeerPlotSocket();
     // The selected frame's bytes, until the editor changes again.
     m_hex->setFrame(m_model->entry(row).bytes);
     m_hexCaption->setText(QStringLiteral("Bytes of frame %1 (selected)").arg(row + 1));
@@ -869,8 +1065,8 @@ QString MainWindow::exportTimeline(const QString& path) {
     runWithProgress(this, QStringLiteral("Exporting %1 frames to %2…").arg(tl->size()).arg(path), 0,
                     false, [&](TaskControl&) {
                         if (suffix == QStringLiteral("csv"))
-                            result =
-                                timeline::exportAnalysisCsv(timeline::analyze(*tl, local), file);
+                            result = timeline::writeFileAtomically(
+                                file, timelineCsv(timeline::analyze(*tl, local), *tl));
                         else if (suffix == QStringLiteral("json"))
                             result = timeline::exportJson(*tl, file);
                         else
@@ -884,7 +1080,9 @@ void MainWindow::exportTimelineInteractively() {
     QString filter;
     const QString path = QFileDialog::getSaveFileName(
         this, QStringLiteral("Export the timeline"), QStringLiteral("timeline.pcap"),
-        QStringLiteral("pcap (*.pcap);;CSV, one row per segment (*.csv);;JSON (*.json)"), &filter);
+        QStringLiteral("pcap (*.pcap);;CSV, the segments then the peer's calls and samples "
+                       "(*.csv);;JSON (*.json)"),
+        &filter);
     if (path.isEmpty())
         return;
     QString target = path;
@@ -905,6 +1103,10 @@ void MainWindow::exportTimelineInteractively() {
 QString MainWindow::exportImage(const QString& path, bool graph) {
     QCustomPlot* plot = graph ? static_cast<QCustomPlot*>(m_graph) : m_ladder;
     return exportPlot(plot, path);
+}
+
+QString MainWindow::exportPeerInfoImage(const QString& path) {
+    return exportPlot(m_peerInfo, path);
 }
 
 namespace {
@@ -944,6 +1146,18 @@ void MainWindow::exportGraphInteractively() {
         QMessageBox::warning(this, QStringLiteral("Export failed"), error);
     else
         statusBar()->showMessage(QStringLiteral("Saved the graph to %1").arg(path),
+                                 kStatusTimeoutMs);
+}
+
+void MainWindow::exportPeerInfoInteractively() {
+    const QString path = askImagePath(this, QStringLiteral("Export the peer kernel's plot"),
+                                      QStringLiteral("peer-kernel.png"));
+    if (path.isEmpty())
+        return;
+    if (const QString error = exportPeerInfoImage(path); !error.isEmpty())
+        QMessageBox::warning(this, QStringLiteral("Export failed"), error);
+    else
+        statusBar()->showMessage(QStringLiteral("Saved the peer kernel's plot to %1").arg(path),
                                  kStatusTimeoutMs);
 }
 
@@ -1002,7 +1216,13 @@ void MainWindow::setDarkPalette(bool dark) {
 void MainWindow::restoreSettings() {
     QSettings settings;
     restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
-    restoreState(settings.value(QStringLiteral("window/state")).toByteArray());
+    const QByteArray state = settings.value(QStringLiteral("window/state")).toByteArray();
+    if (state.isEmpty())
+        // The first start: the editor and the right docks at widths that leave the ladder
+        // room (the docks' own hints are their widest tabs').
+        resizeDocks({m_editorDock, m_decodeDock}, {470, 520}, Qt::Horizontal);
+    else
+        restoreState(state);
     m_vertical->restoreState(settings.value(QStringLiteral("window/tableSplitter")).toByteArray());
     if (const auto mode = engine::parseCloseMode(
             settings.value(QStringLiteral("run/closeMode")).toString().toStdString()))
@@ -1011,6 +1231,18 @@ void MainWindow::restoreSettings() {
     setLabChoice(settings.value(QStringLiteral("lab/choice")).toString());
     setDarkPalette(settings.value(QStringLiteral("view/dark"), false).toBool());
     m_autoAck->setChecked(settings.value(QStringLiteral("run/autoAck"), false).toBool());
+    m_peer->setListeningPort(
+        std::uint16_t(settings.value(QStringLiteral("peer/listenPort"), 0).toUInt()));
+    const int window = settings.value(QStringLiteral("peer/window"), -1).toInt();
+    m_peer->setAdvertisedWindow(window < 0 || window > 65535
+                                    ? std::nullopt
+                                    : std::optional<std::uint16_t>(std::uint16_t(window)));
+    m_peer->setSnapLength(
+        std::size_t(settings.value(QStringLiteral("peer/snapLength"), 0).toUInt()));
+    // The worker follows the restored controls even when they did not change.
+    m_worker->setListeningPort(m_peer->listeningPort());
+    m_worker->setAdvertisedWindow(m_peer->advertisedWindow());
+    m_worker->setSnapLength(m_peer->snapLength());
 }
 
 void MainWindow::saveSettings() const {
@@ -1025,6 +1257,10 @@ void MainWindow::saveSettings() const {
                       QString::fromUtf8(mode.data(), qsizetype(mode.size())));
     settings.setValue(QStringLiteral("lab/ipv6"), m_family->currentIndex() == 1);
     settings.setValue(QStringLiteral("run/autoAck"), m_autoAck->isChecked());
+    settings.setValue(QStringLiteral("peer/listenPort"), m_peer->listeningPort());
+    const auto window = m_peer->advertisedWindow();
+    settings.setValue(QStringLiteral("peer/window"), window ? int(*window) : -1);
+    settings.setValue(QStringLiteral("peer/snapLength"), qulonglong(m_peer->snapLength()));
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {

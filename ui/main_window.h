@@ -1,7 +1,9 @@
 #pragma once
 
 #include "engine/scenario.h"
+#include "ui/demo_panel.h"
 #include "ui/engine_worker.h"
+#include "ui/peer_feed.h"
 
 #include <QMainWindow>
 #include <QString>
@@ -22,6 +24,8 @@ namespace tcplab::ui {
 
 class ConnectionPanel;
 class DemoPanel;
+class PeerInfoView;
+class PeerPanel;
 class TimeSequenceView;
 class HexView;
 class LadderView;
@@ -29,8 +33,14 @@ class SegmentEditor;
 class TimelineModel;
 
 /// The desktop lab's main window: the lab bar (which lab, IPv4/IPv6, addresses,
-/// Start/Stop, the probe's verdict), the exercise bar, the ladder (centre), the segment
-/// table (bottom) and the decode tree of the selected segment (a dock on the right).
+/// Start/Stop, the probe's verdict), the exercise bar, the views (centre: the ladder, the
+/// time-sequence graph, the peer kernel's variables), the segment table (bottom), the
+/// segment editor (left), and on the right the decode tree, the connection panel, the demo
+/// and the Peer dock (the peer's socket calls, sockets, tcp_info and sysctls).
+///
+/// Time is one axis everywhere: selecting a segment (ladder, table, graph) or a peer call
+/// (the Peer dock's history) puts a cursor at its moment in the graph and the peer plot,
+/// and a click in the peer plot selects the nearest frame.
 class MainWindow : public QMainWindow {
     Q_OBJECT
 public:
@@ -47,15 +57,23 @@ public:
     DemoPanel* demo() const noexcept { return m_demo; }
     TimeSequenceView* graph() const noexcept { return m_graph; }
     ConnectionPanel* connectionPanel() const noexcept { return m_connection; }
+    PeerPanel* peerPanel() const noexcept { return m_peer; }
+    PeerInfoView* peerInfo() const noexcept { return m_peerInfo; }
+    QDockWidget* peerDock() const noexcept { return m_peerDock; }
+    QTabWidget* views() const noexcept { return m_views; }
     /// Writes the ladder (or, with `graph`, the time-sequence graph) as PNG, SVG or PDF
     /// by the suffix of `path`. The error sentence on failure (no file is left then).
     QString exportImage(const QString& path, bool graph);
+    /// Writes the peer kernel's plot (the third tab) as PNG, SVG or PDF.
+    QString exportPeerInfoImage(const QString& path);
     engine::CloseMode closeMode() const;
     void setCloseMode(engine::CloseMode mode);
 
     /// Writes the timeline to `path`: pcap, CSV (.csv: one row per segment, with the
-    /// tracker's and the tutor's words) or JSON (.json). The error sentence on failure
-    /// (nothing is written then). With a progress dialog when it takes a while.
+    /// tracker's and the tutor's words, then the peer's calls and samples in a second
+    /// section, see ui/timeline_csv.h) or JSON (.json, frames and peer records). The error
+    /// sentence on failure (nothing is written then). With a progress dialog when it takes a
+    /// while.
     QString exportTimeline(const QString& path);
     /// Reads a pcap or pcapng file into a new timeline, tracked and annotated as if live
     /// (the lab is stopped first). The error sentence on failure; the frames before a
@@ -77,6 +95,7 @@ public Q_SLOTS:
     void openCaptureInteractively();
     void exportLadderInteractively();
     void exportGraphInteractively();
+    void exportPeerInfoInteractively();
     /// The dark or the light palette, for the whole application (persisted).
     void setDarkPalette(bool dark);
     /// Selects `row` in the table, the ladder and the decode tree (-1: none).
@@ -88,9 +107,16 @@ public Q_SLOTS:
     /// received one (ports, addresses and MACs swapped, ACK of all it carried), or a
     /// copy of a sent one to edit and send again. False when no TCP row is selected.
     bool replyToSelected();
-    /// The click-through demo: starts the lab when needed, then the walk (its close
-    /// mode from the demo panel).
+    /// The click-through demo's classic walk: starts the lab when needed, then the walk
+    /// (its close mode from the demo panel).
     void startDemo();
+    /// The demo's second walk, "the kernel connects to you" (passive open, peer calls).
+    void startPassiveDemo();
+    /// Shows the Peer dock and puts the focus in its call form (Ctrl+Shift+P).
+    void focusPeerDock();
+    /// Selects the frame nearest `timeNs` and puts the time cursors at `timeNs` (a peer
+    /// call's moment).
+    void selectMoment(qint64 timeNs);
     /// The same exercise against both built-in peers, side by side (a dialog).
     void compareStacks();
 
@@ -102,7 +128,18 @@ private:
     void buildLabBar();
     void buildEditorDock();
     void buildDemoDock();
+    void buildPeerDock();
     QWidget* buildGraphTab();
+    QWidget* buildPeerInfoTab();
+    void startDemoWalk(DemoWalk walk);
+    /// New peer records: decoded once (m_feed), handed to the dock, the plot, the demo and
+    /// the connection panel.
+    void onPeerRecordsGrew(qsizetype newSize);
+    /// The peer plot's socket: the Peer dock's selection, else the peer's end of the
+    /// selected connection, else the most recent active one.
+    void updatePeerPlotSocket();
+    /// Forgets the peer's records (a new timeline) and reads the current one's.
+    void resetPeerViews();
     /// The connection panel shows the selected segment's connection, else the latest.
     void updateConnectionPanel();
     /// The tutor's warnings for the editor's segment, the next-segment suggestion and the
@@ -147,6 +184,11 @@ private:
     QComboBox* m_graphDirection = nullptr;
     ConnectionPanel* m_connection = nullptr;
     QDockWidget* m_connectionDock = nullptr;
+    PeerPanel* m_peer = nullptr;
+    QDockWidget* m_peerDock = nullptr;
+    PeerInfoView* m_peerInfo = nullptr;
+    QLabel* m_peerInfoCaption = nullptr;
+    PeerFeed m_feed;
     bool m_demoPending = false; ///< startDemo() waits for the lab to be ready
     int m_demoFed = 0;          ///< model rows handed to the demo
     bool m_assisting = false;   ///< updateAssist() runs (its edits re-enter)

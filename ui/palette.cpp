@@ -72,4 +72,14 @@ void applyPaletteToPlot(QCustomPlot& plot) {
     plot.replot(QCustomPlot::rpQueuedReplot);
 }
 
+QColor errorColor(const QPalette& palette) {
+    // #c62828 on white is 5.6:1; #ff6b6b on the dark base (#1e1f22) is 6.1:1.
+    return palette.color(QPalette::Base).lightness() < 128 ? QColor(0xff, 0x6b, 0x6b)
+                                                           : QColor(0xc6, 0x28, 0x28);
+}
+
+QColor goneColor(const QPalette& palette) {
+    return palette.color(QPalette::PlaceholderText);
+}
+
 } // namespace tcplab::ui

@@ -1,6 +1,9 @@
 #pragma once
 
+#include <QColor>
+
 class QCustomPlot;
+class QPalette;
 
 namespace tcplab::ui {
 
@@ -12,5 +15,11 @@ void applyPalette(bool dark);
 /// text (QCustomPlot paints with its own colours otherwise). Plots call it on
 /// QEvent::PaletteChange.
 void applyPaletteToPlot(QCustomPlot& plot);
+
+/// The colour of an error's words (a failed call, a refused write) on `palette`'s base: a
+/// red that keeps 4.5:1 contrast on the light and on the dark palette.
+QColor errorColor(const QPalette& palette);
+/// The colour of something that is no longer there (a socket gone): the placeholder text.
+QColor goneColor(const QPalette& palette);
 
 } // namespace tcplab::ui

@@ -251,6 +251,10 @@ TimeSequenceView::TimeSequenceView(QWidget* parent)
     // The graph climbs from bottom left to top right: the top left stays free.
     axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
 
+    m_cursor = new QCPItemStraightLine(this);
+    m_cursor->setSelectable(false);
+    m_cursor->setVisible(false);
+
     setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
     axisRect()->setRangeDrag(Qt::Horizontal | Qt::Vertical);
     axisRect()->setRangeZoom(Qt::Horizontal | Qt::Vertical);
@@ -270,6 +274,8 @@ void TimeSequenceView::applyColors() {
     // than the whole graph (the window line is told apart by its colour and its place).
     m_ack->setPen(QPen(kAckColor, 2));
     m_window->setPen(QPen(kWindowColor, 1));
+    if (m_cursor)
+        m_cursor->setPen(QPen(palette().color(QPalette::WindowText), 1, Qt::DashLine));
 }
 
 void TimeSequenceView::changeEvent(QEvent* event) {
@@ -439,6 +445,17 @@ void TimeSequenceView::setFollowLatest(bool follow) {
 void TimeSequenceView::setSelectedRow(int row) {
     m_segmentPlot->setSelectedRow(row);
     m_retransPlot->setSelectedRow(row);
+    replot(rpQueuedReplot);
+}
+
+void TimeSequenceView::setCursorTime(std::optional<double> ms) {
+    m_cursorMs = ms;
+    m_cursor->setVisible(ms.has_value());
+    if (ms) {
+        // A straight line through two points of the same time: vertical, full height.
+        m_cursor->point1->setCoords(*ms, 0);
+        m_cursor->point2->setCoords(*ms, 1);
+    }
     replot(rpQueuedReplot);
 }
 

@@ -32,7 +32,7 @@ public:
 
     void setBars(const std::vector<SequenceBar>* bars) { m_bars = bars; }
     /// One colour for every bar (retransmissions), or none: each bar by its kind.
-    void setUniformColor(std::optional<QColor> color) { m_uniform = std::move(color); }
+    void setUniformColor(std::optional<QColor> color) { m_uniform = color; }
     void setSelectedRow(int row) { m_selected = row; }
 
     /// The index of the bar nearest the pixel `pos` (within a few pixels), or -1.
@@ -94,6 +94,8 @@ public:
     QCPGraph* windowGraph() const noexcept { return m_window; }
     /// The model row of the bar under the widget pixel `pos`, or -1.
     int rowAt(const QPointF& pos) const;
+    /// The cursor's time (ms), nullopt when hidden.
+    std::optional<double> cursorTime() const noexcept { return m_cursorMs; }
 
 public Q_SLOTS:
     /// The model now has `newRowCount` rows: plots those not seen yet.
@@ -101,6 +103,8 @@ public Q_SLOTS:
     void setFollowLatest(bool follow);
     /// Highlights the bar of model row `row` (-1: none).
     void setSelectedRow(int row);
+    /// A vertical cursor at `ms` (the ladder's selected moment), nullopt: none.
+    void setCursorTime(std::optional<double> ms);
 
 Q_SIGNALS:
     void segmentClicked(int row);
@@ -134,6 +138,8 @@ private:
     QCPGraph* m_window = nullptr;
     bool m_follow = true;
     QPointF m_pressPos;
+    QCPItemStraightLine* m_cursor = nullptr; ///< owned by the plot
+    std::optional<double> m_cursorMs;
 };
 
 } // namespace tcplab::ui

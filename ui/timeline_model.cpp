@@ -3,6 +3,9 @@
 #include "ui/frame_summary.h"
 #include "wire/frame.h"
 
+#include <algorithm>
+#include <cmath>
+
 namespace tcplab::ui {
 
 QString ladderLabel(const TimelineRow& r) {
@@ -47,6 +50,47 @@ double TimelineModel::timeMs(int row) const {
     if (m_rows.empty() || row < 0 || std::size_t(row) >= m_rows.size())
         return 0.0;
     return static_cast<double>(m_rows[std::size_t(row)].timeNs - m_rows.front().timeNs) / 1e6;
+}
+
+std::optional<std::int64_t> TimelineModel::originNs() const {
+    if (m_rows.empty())
+        return std::nullopt;
+    return m_rows.front().timeNs;
+}
+
+double TimelineModel::msSinceOrigin(std::int64_t timeNs) const {
+    if (m_rows.empty())
+        return 0.0;
+    return static_cast<double>(timeNs - m_rows.front().timeNs) / 1e6;
+}
+
+int TimelineModel::rowNearest(std::int64_t timeNs) const {
+    if (m_rows.empty())
+        return -1;
+    // Rows are in timeline order, which is time order but for a received frame stamped a
+    // little before the sent one appended ahead of it: the search lands beside it then.
+    const auto after =
+        std::lower_bound(m_rows.begin(), m_rows.end(), timeNs,
+                         [](const TimelineRow& r, std::int64_t t) { return r.timeNs < t; });
+    if (after == m_rows.begin())
+        return 0;
+    if (after == m_rows.end())
+        return int(m_rows.size()) - 1;
+    const auto before = after - 1;
+    // The first row of the nearest time.
+    if (timeNs - before->timeNs <= after->timeNs - timeNs) {
+        auto first = before;
+        while (first != m_rows.begin() && (first - 1)->timeNs == before->timeNs)
+            --first;
+        return int(first - m_rows.begin());
+    }
+    return int(after - m_rows.begin());
+}
+
+int TimelineModel::rowNearestMs(double ms) const {
+    if (m_rows.empty())
+        return -1;
+    return rowNearest(m_rows.front().timeNs + std::int64_t(std::llround(ms * 1e6)));
 }
 
 void TimelineModel::onTimelineGrew(qsizetype newSize) {

@@ -74,6 +74,15 @@ public:
     const tcp::ConnectionTable& connections() const noexcept { return m_table; }
     /// Milliseconds of row `row` since the first row.
     double timeMs(int row) const;
+    /// The time every view counts from (the first row's, ns since the epoch): the ladder,
+    /// the time-sequence graph and the peer's plot share it. nullopt without rows.
+    std::optional<std::int64_t> originNs() const;
+    /// `timeNs` as milliseconds since originNs() (0 without rows).
+    double msSinceOrigin(std::int64_t timeNs) const;
+    /// The row whose time is nearest `timeNs` (the first of equals), -1 without rows.
+    int rowNearest(std::int64_t timeNs) const;
+    /// The row nearest `ms` milliseconds since originNs(), -1 without rows.
+    int rowNearestMs(double ms) const;
 
 public Q_SLOTS:
     /// Takes the entries [rowCount(), newSize) (bounded by the timeline's size).

@@ -3,8 +3,10 @@
 #include <QLabel>
 #include <QTest>
 
+#include "peer/tcp_info.h"
 #include "tcp/tracker.h"
 #include "ui/connection_panel.h"
+#include "ui/palette.h"
 #include "wire/tcp.h"
 
 using namespace tcplab;
@@ -42,6 +44,7 @@ private Q_SLOTS:
     void handshakeAndData_bothEstablished();
     void fin_movesBothEnds();
     void none_showsNothing();
+    void kernelColumn_besideTheTracker_saysWhereTheyDisagree();
 };
 
 void TestConnectionPanel::handshakeAndData_bothEstablished() {
@@ -139,6 +142,93 @@ void TestConnectionPanel::none_showsNothing() {
     panel.setConnection(nullptr, kPhantomEnd);
     QCOMPARE(panel.value(QStringLiteral("phantom.state")), QStringLiteral("–"));
     QCOMPARE(panel.value(QStringLiteral("summary")), QStringLiteral("No connection yet."));
+}
+
+void TestConnectionPanel::kernelColumn_besideTheTracker_saysWhereTheyDisagree() {
+    tcp::ConnectionTable table;
+    table.addLocalAddress(wire::IpAddress{kPhantom});
+    table.onSegment(kPhantomEnd, kPeerEnd, seg(kSyn, kIss, 0, 65535));
+    table.onSegment(kPeerEnd, kPhantomEnd, seg(kSyn | kAck, kIrs, kIss + 1, 64240));
+    table.onSegment(kPhantomEnd, kPeerEnd, seg(kAck, kIss + 1, kIrs + 1, 65535));
+    ui::ConnectionPanel panel;
+    panel.setConnection(&table[0], kPhantomEnd);
+    // No sample yet: the kernel's cells are empty, the tracker's as before.
+    QCOMPARE(panel.value(QStringLiteral("peer.kernel.state")), QStringLiteral("–"));
+    QCOMPARE(panel.value(QStringLiteral("peer.state")), QStringLiteral("ESTABLISHED"));
+
+    // The kernel agrees on the state and SND.WND, and says what the wire does not.
+    peer::TcpInfo info;
+    info.set(peer::TcpInfoField::State, 1); // TCP_ESTABLISHED
+    info.set(peer::TcpInfoField::Rto, 204000);
+    info.set(peer::TcpInfoField::SndMss, 1448);
+    info.set(peer::TcpInfoField::Unacked, 0);
+    info.set(peer::TcpInfoField::Rtt, 250);
+    info.set(peer::TcpInfoField::Rttvar, 125);
+    info.set(peer::TcpInfoField::SndSsthresh, 0x7fffffff);
+    info.set(peer::TcpInfoField::SndCwnd, 10);
+    info.set(peer::TcpInfoField::TotalRetrans, 0);
+    info.set(peer::TcpInfoField::SndWnd, 65535);
+    info.set(peer::TcpInfoField::RcvWnd, 64240);
+    peer::SocketSample sample;
+    sample.inode = 99;
+    sample.fd = 4;
+    sample.local = {198, 18, 0, 1};
+    sample.localPort = 50001;
+    sample.remote = {198, 18, 0, 2};
+    sample.remotePort = 50000;
+    sample.fields = info.pairs();
+    panel.setKernelSample(&sample);
+    QCOMPARE(panel.value(QStringLiteral("peer.kernel.state")), QStringLiteral("ESTABLISHED"));
+    QVERIFY(!panel.disagrees(QStringLiteral("peer.kernel.state")));
+    QCOMPARE(panel.value(QStringLiteral("peer.kernel.snd_wnd")), QStringLiteral("65535"));
+    QVERIFY(!panel.disagrees(QStringLiteral("peer.kernel.snd_wnd")));
+    QCOMPARE(panel.value(QStringLiteral("peer.kernel.rcv_wnd")), QStringLiteral("64240"));
+    QCOMPARE(panel.value(QStringLiteral("peer.kernel.snd_mss")), QStringLiteral("1448"));
+    QCOMPARE(panel.value(QStringLiteral("peer.kernel.snd_cwnd")), QStringLiteral("10"));
+    QCOMPARE(panel.value(QStringLiteral("peer.kernel.snd_ssthresh")), QStringLiteral("infinite"));
+    QCOMPARE(panel.value(QStringLiteral("peer.kernel.rto")), QStringLiteral("204.0 ms"));
+    QCOMPARE(panel.value(QStringLiteral("peer.kernel.rtt")), QStringLiteral("250 us"));
+    QCOMPARE(panel.value(QStringLiteral("peer.kernel.rttvar")), QStringLiteral("125 us"));
+    QCOMPARE(panel.value(QStringLiteral("peer.kernel.unacked")), QStringLiteral("0"));
+    QCOMPARE(panel.value(QStringLiteral("peer.kernel.total_retrans")), QStringLiteral("0"));
+
+    // The kernel is in CLOSE-WAIT (it took a FIN the tracker has not seen) with another window.
+    info.set(peer::TcpInfoField::State, 8); // TCP_CLOSE_WAIT
+    info.set(peer::TcpInfoField::SndWnd, 1000);
+    sample.fields = info.pairs();
+    panel.setKernelSample(&sample);
+    QVERIFY(panel.disagrees(QStringLiteral("peer.kernel.state")));
+    QCOMPARE(panel.value(QStringLiteral("peer.kernel.state")), QStringLiteral("≠ CLOSE-WAIT"));
+    const auto* state = panel.findChild<QLabel*>(QStringLiteral("peer.kernel.state"));
+    QVERIFY2(state->toolTip().startsWith(
+                 QStringLiteral("The tracker infers ESTABLISHED, the kernel says CLOSE-WAIT.")),
+             qPrintable(state->toolTip()));
+    QCOMPARE(state->palette().color(QPalette::WindowText), ui::errorColor(panel.palette()));
+    QVERIFY(panel.disagrees(QStringLiteral("peer.kernel.snd_wnd")));
+    const auto* window = panel.findChild<QLabel*>(QStringLiteral("peer.kernel.snd_wnd"));
+    QVERIFY2(window->toolTip().contains(QStringLiteral("SND.WND 65535, the kernel says 1000")),
+             qPrintable(window->toolTip()));
+    // The tracker's own cells are untouched.
+    QCOMPARE(panel.value(QStringLiteral("peer.state")), QStringLiteral("ESTABLISHED"));
+    QCOMPARE(panel.value(QStringLiteral("peer.snd_wnd")), QStringLiteral("65535"));
+
+    // A socket gone; then none at all.
+    sample.gone = true;
+    sample.fields.clear();
+    panel.setKernelSample(&sample);
+    QCOMPARE(panel.value(QStringLiteral("peer.kernel.state")), QStringLiteral("gone"));
+    QVERIFY(!panel.disagrees(QStringLiteral("peer.kernel.state")));
+    panel.setKernelSample(nullptr);
+    QCOMPARE(panel.value(QStringLiteral("peer.kernel.state")), QStringLiteral("–"));
+
+    const QString dir = QStringLiteral(TCPLAB_BINARY_DIR "/tests/ui-output");
+    QDir().mkpath(dir);
+    info.set(peer::TcpInfoField::State, 8);
+    sample.gone = false;
+    sample.fields = info.pairs();
+    panel.setKernelSample(&sample);
+    panel.resize(panel.sizeHint().expandedTo(QSize(640, 0)));
+    QVERIFY(panel.grab().save(dir + QStringLiteral("/connection_panel_kernel.png")));
 }
 
 QTEST_MAIN(TestConnectionPanel)

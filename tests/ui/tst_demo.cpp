@@ -1,8 +1,14 @@
 // The click-through handshake demo, clicked through against the built-in lab: each
 // step pre-fills the editor, Fire sends it, the ladder holds one arrow per segment.
 // Also the editor's link to Fire: an invalid field blocks it, an edit reaches the bytes.
+#include <QAction>
 #include <QCheckBox>
+#include <QComboBox>
+#include <QDir>
+#include <QElapsedTimer>
+#include <QFileInfo>
 #include <QLineEdit>
+#include <QListWidget>
 #include <QPushButton>
 #include <QRadioButton>
 #include <QSignalSpy>
@@ -14,6 +20,8 @@
 #include "ui/hex_view.h"
 #include "ui/ladder_view.h"
 #include "ui/main_window.h"
+#include "ui/peer_panel.h"
+#include "ui/peer_socket_model.h"
 #include "ui/segment_editor.h"
 #include "ui/timeline_model.h"
 
@@ -64,6 +72,78 @@ bool clickThrough(ui::MainWindow& window, QString& why) {
     return true;
 }
 
+/// The Fire action of the Segment menu (Ctrl+Return).
+QAction* fireAction(ui::MainWindow& window) {
+    for (QAction* action : window.findChildren<QAction*>())
+        if (action->text() == QStringLiteral("&Fire"))
+            return action;
+    return nullptr;
+}
+
+/// Clicks the passive walk through: Make the call on Peer steps (the first one by the Fire
+/// action's keys, Ctrl+Return, the others by the button), Fire on Send steps, waits on the
+/// others. Bounded: 40 clicks, 10 s per step.
+bool clickThroughPassive(ui::MainWindow& window, QString& why) {
+    ui::DemoPanel* demo = window.demo();
+    QSignalSpy finished(demo, &ui::DemoPanel::demoFinished);
+    QSignalSpy prefilled(demo, &ui::DemoPanel::prefillReady);
+    QSignalSpy calls(demo, &ui::DemoPanel::peerCallRequested);
+    auto* makeCall = window.findChild<QPushButton*>(QStringLiteral("demoMakeCall"));
+    QAction* fire = fireAction(window);
+    if (!makeCall || !fire) {
+        why = QStringLiteral("no Make the call button or Fire action");
+        return false;
+    }
+    window.startPassiveDemo();
+    for (int click = 0; click < 40 && finished.isEmpty(); ++click) {
+        if (!QTest::qWaitFor(
+                [&] { return demo->peerCallDue() || !prefilled.isEmpty() || !finished.isEmpty(); },
+                10'000)) {
+            for (const QString& note : demo->notes())
+                qInfo("demo note: %s", qPrintable(note));
+            why = QStringLiteral("no step after click %1 (the notes are above); at: %2")
+                      .arg(click)
+                      .arg(demo->explanationText());
+            return false;
+        }
+        if (!finished.isEmpty())
+            break;
+        if (demo->peerCallDue()) {
+            if (!makeCall->isEnabled()) {
+                why = QStringLiteral("Make the call is disabled on a peer step");
+                return false;
+            }
+            const qsizetype before = calls.count();
+            if (calls.isEmpty())
+                fire->trigger(); // Ctrl+Return makes the call in a peer step
+            else
+                makeCall->click();
+            if (calls.count() != before + 1) {
+                why = QStringLiteral("the click made no call");
+                return false;
+            }
+            continue;
+        }
+        prefilled.clear();
+        const QString error = window.fire();
+        if (!error.isEmpty()) {
+            why = error;
+            return false;
+        }
+    }
+    if (!QTest::qWaitFor([&] { return !finished.isEmpty(); }, 10'000)) {
+        why = QStringLiteral("the demo did not finish");
+        return false;
+    }
+    if (!finished.first().first().toBool()) {
+        for (const QString& note : demo->notes())
+            qInfo("demo note: %s", qPrintable(note));
+        why = finished.first().at(1).toString();
+        return false;
+    }
+    return true;
+}
+
 } // namespace
 
 class TestDemo : public QObject {
@@ -74,11 +154,17 @@ private Q_SLOTS:
     void demo_clicksThroughTheClassicExercise();
     void editor_invalidFieldBlocksFire_andEditsReachTheHexView();
     void demo_sendAgain_recoversFromADroppedSyn();
+    void demo_kernelConnectsToYou_clicksThrough();
 };
 
 void TestDemo::initTestCase() {
     QStandardPaths::setTestModeEnabled(true);
     qputenv("TCPLAB_LAB_HELPER", TCPLAB_LAB_HELPER_PATH);
+    // The peer agent is built beside the helper (app/); the passive walk needs it.
+    const QString agent = QFileInfo(QStringLiteral(TCPLAB_LAB_HELPER_PATH)).absolutePath() +
+                          QStringLiteral("/tcplab-peer-agent");
+    if (qEnvironmentVariableIsEmpty("TCPLAB_PEER_AGENT") && QFileInfo(agent).isExecutable())
+        qputenv("TCPLAB_PEER_AGENT", agent.toLocal8Bit());
     ui::EngineWorker probe;
     QSignalSpy failed(&probe, &ui::EngineWorker::labFailed);
     probe.startLab(false);
@@ -226,6 +312,63 @@ void TestDemo::demo_sendAgain_recoversFromADroppedSyn() {
     // The peer answers now: the walk moves on to the ACK.
     QTRY_VERIFY_WITH_TIMEOUT(!prefilled.isEmpty(), 5'000);
     QCOMPARE(prefilled.first().at(1).toString(), QStringLiteral("ACK"));
+}
+
+void TestDemo::demo_kernelConnectsToYou_clicksThrough() {
+    const QString agent = qEnvironmentVariable("TCPLAB_PEER_AGENT");
+    if (agent.isEmpty() || !QFileInfo(agent).isExecutable())
+        QSKIP("no tcplab-peer-agent beside tcplab-lab-helper: build the tcplab-peer-agent target");
+    QElapsedTimer timer;
+    timer.start();
+    ui::MainWindow window;
+    window.resize(1500, 920);
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    QVERIFY(window.setLabChoice(QStringLiteral("linux")));
+    window.findChild<QComboBox*>(QStringLiteral("family"))->setCurrentIndex(0);
+
+    QString why;
+    QVERIFY2(clickThroughPassive(window, why), qPrintable(why));
+    QCOMPARE(window.demo()->walk(), ui::DemoWalk::Passive);
+    const auto* walk = window.demo()->walkthrough();
+    QVERIFY(walk && walk->finished() && !walk->failed());
+    // The peer's write arrived whole; the walk checked every call's answer.
+    const std::string data(walk->receivedData().begin(), walk->receivedData().end());
+    QCOMPARE(data, std::string("Hello from the peer's kernel\r\n"));
+    const QString notes = window.demo()->notes().join(QLatin1Char('\n'));
+    const QString connect =
+        QStringLiteral("connect(3, 198.18.0.2:%1) = 0").arg(walk->params().sourcePort);
+    QVERIFY2(notes.contains(connect), qPrintable(notes));
+    QVERIFY2(notes.contains(QStringLiteral("read(3, 100) = 12")), qPrintable(notes));
+
+    // The kernel opened the connection: its SYN came first, the phantom's SYN-ACK answered.
+    QTest::qWait(300); // the last frames reach the model on the next poll
+    const QStringList flags = tcpFlags(*window.model());
+    QVERIFY2(flags.size() >= 6, qPrintable(flags.join(QStringLiteral(" | "))));
+    QCOMPARE(flags.mid(0, 3), (QStringList{QStringLiteral("SYN"), QStringLiteral("SYN, ACK"),
+                                           QStringLiteral("ACK")}));
+    for (int row = 0; row < window.model()->rowCount(); ++row)
+        if (window.model()->row(row).tcp) {
+            QCOMPARE(window.model()->row(row).direction, timeline::Direction::Received);
+            break;
+        }
+    // The Peer dock saw the walk's calls too, and the kernel's socket.
+    QVERIFY(window.peerPanel()->history()->count() >= 5);
+    QVERIFY(window.peerPanel()->sockets()->rowCount() >= 1);
+    // The CSV export carries the calls and the samples after the segments.
+    const QString dir = QStringLiteral(TCPLAB_BINARY_DIR "/tests/ui-output");
+    QDir().mkpath(dir);
+    const QString csv = dir + QStringLiteral("/passive.csv");
+    QCOMPARE(window.exportTimeline(csv), QString());
+    QFile file(csv);
+    QVERIFY(file.open(QIODevice::ReadOnly));
+    const QByteArray text = file.readAll();
+    QVERIFY(text.startsWith("frame,time,direction,"));
+    const qsizetype peerSection = text.indexOf("\r\n\r\nrecord,time,kind,");
+    QVERIFY(peerSection > 0);
+    QVERIFY(text.indexOf(",syscall,3,", peerSection) > 0);
+    QVERIFY(text.indexOf(",tcp_info,3,", peerSection) > 0);
+    qInfo("the passive walk took %lld ms", qint64(timer.elapsed()));
 }
 
 QTEST_MAIN(TestDemo)

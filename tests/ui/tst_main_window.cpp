@@ -4,10 +4,13 @@
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDir>
+#include <QDockWidget>
 #include <QFileInfo>
 #include <QImage>
+#include <QLineEdit>
 #include <QSignalSpy>
 #include <QStandardPaths>
+#include <QTabWidget>
 #include <QTableView>
 #include <QTemporaryFile>
 #include <QTest>
@@ -19,6 +22,8 @@
 #include "ui/hex_view.h"
 #include "ui/ladder_view.h"
 #include "ui/main_window.h"
+#include "ui/peer_info_view.h"
+#include "ui/peer_panel.h"
 #include "ui/time_sequence_view.h"
 #include "ui/timeline_model.h"
 
@@ -37,6 +42,8 @@ private Q_SLOTS:
     void openCapture_refusesANonCapture_keepingTheTimeline();
     void labChooser_listsTheBuiltinPeersFirst_andPersists();
     void darkPalette_appliesAndPersists();
+    void linkedTime_cursorsFollowTheSelection_aClickInThePeerPlotSelects();
+    void peerDock_focusedByItsShortcut_controlsPersist();
 };
 
 void TestMainWindow::initTestCase() {
@@ -279,6 +286,93 @@ void TestMainWindow::darkPalette_appliesAndPersists() {
     }
     ui::MainWindow light;
     QVERIFY(!light.darkPalette());
+}
+
+void TestMainWindow::linkedTime_cursorsFollowTheSelection_aClickInThePeerPlotSelects() {
+    ui::MainWindow window;
+    window.resize(1400, 860);
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    QCOMPARE(window.openCapture(QStringLiteral(TCPLAB_TEST_DATA "/captures/linux_tcp_loss.pcap")),
+             QString());
+    ui::TimelineModel* model = window.model();
+    QVERIFY(model->rowCount() > 40);
+    window.selectRow(10);
+    QCOMPARE(window.graph()->cursorTime(), std::optional<double>(model->timeMs(10)));
+    QCOMPARE(window.peerInfo()->cursorTime(), std::optional<double>(model->timeMs(10)));
+    window.selectRow(-1);
+    QCOMPARE(window.graph()->cursorTime(), std::nullopt);
+
+    // A moment (a peer call's start): the nearest frame is selected, the cursors at the moment.
+    const std::int64_t moment = model->row(20).timeNs + 1;
+    window.selectMoment(moment);
+    QCOMPARE(window.table()->currentIndex().row(), model->rowNearest(moment));
+    QCOMPARE(window.peerInfo()->cursorTime(), std::optional<double>(model->msSinceOrigin(moment)));
+
+    // A click in the peer plot selects the frame nearest its time.
+    window.views()->setCurrentIndex(2);
+    ui::PeerInfoView* plot = window.peerInfo();
+    QTRY_VERIFY(plot->isVisible());
+    const double last = model->timeMs(model->rowCount() - 1);
+    plot->setFollowLatest(false);
+    plot->xAxis->setRange(0, last);
+    plot->replot();
+    const double target = model->timeMs(30);
+    const QPoint at(int(plot->xAxis->coordToPixel(target)),
+                    int(plot->yAxis->coordToPixel(plot->yAxis->range().center())));
+    QTest::mouseClick(plot, Qt::LeftButton, {}, at);
+    const double clicked = plot->xAxis->pixelToCoord(at.x());
+    QCOMPARE(window.table()->currentIndex().row(), model->rowNearestMs(clicked));
+    QCOMPARE(window.ladder()->selectedRow(), model->rowNearestMs(clicked));
+    QCOMPARE(window.graph()->cursorTime(),
+             std::optional<double>(model->timeMs(model->rowNearestMs(clicked))));
+
+    // A capture has no peer records: the CSV is the segments only.
+    const QString dir = QStringLiteral(TCPLAB_BINARY_DIR "/tests/ui-output");
+    QDir().mkpath(dir);
+    const QString csv = dir + QStringLiteral("/loss-linked.csv");
+    QCOMPARE(window.exportTimeline(csv), QString());
+    QFile file(csv);
+    QVERIFY(file.open(QIODevice::ReadOnly));
+    QVERIFY(!file.readAll().contains("record,time,kind"));
+    QCOMPARE(window.exportPeerInfoImage(dir + QStringLiteral("/peer-info-empty.png")), QString());
+}
+
+void TestMainWindow::peerDock_focusedByItsShortcut_controlsPersist() {
+    {
+        ui::MainWindow window;
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        QDockWidget* dock = window.peerDock();
+        QVERIFY(dock);
+        bool inViewMenu = false;
+        for (QAction* action : window.findChildren<QAction*>())
+            inViewMenu |= action == dock->toggleViewAction();
+        QVERIFY(inViewMenu);
+        window.focusPeerDock();
+        QVERIFY(dock->isVisible());
+        QTRY_VERIFY(window.findChild<QLineEdit*>(QStringLiteral("peerCallLine"))->hasFocus() ||
+                    !window.isActiveWindow());
+        ui::PeerPanel* peer = window.peerPanel();
+        peer->setListeningPort(41000);
+        peer->setAdvertisedWindow(std::uint16_t(0));
+        peer->setSnapLength(128);
+        // The worker follows the controls.
+        QCOMPARE(window.worker()->listeningPort(), std::uint16_t(41000));
+        QCOMPARE(window.worker()->advertisedWindow(), std::optional<std::uint16_t>(0));
+        QCOMPARE(window.worker()->snapLength(), std::size_t(128));
+        window.close(); // saves the settings
+    }
+    ui::MainWindow again;
+    QCOMPARE(again.peerPanel()->listeningPort(), std::uint16_t(41000));
+    QCOMPARE(again.peerPanel()->advertisedWindow(), std::optional<std::uint16_t>(0));
+    QCOMPARE(again.peerPanel()->snapLength(), std::size_t(128));
+    QCOMPARE(again.worker()->listeningPort(), std::uint16_t(41000));
+    // Back to the defaults for the other suites' windows.
+    again.peerPanel()->setListeningPort(0);
+    again.peerPanel()->setAdvertisedWindow(std::nullopt);
+    again.peerPanel()->setSnapLength(0);
+    again.close();
 }
 
 QTEST_MAIN(TestMainWindow)

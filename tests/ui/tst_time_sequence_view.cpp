@@ -73,6 +73,7 @@ private Q_SLOTS:
     void received_swapsTheDirections();
     void incremental_equalsAllAtOnce();
     void click_onBar_selectsItsRow();
+    void cursor_marksTheSelectedMoment();
     void picture_bulkTransfer();
 };
 
@@ -205,6 +206,30 @@ void TestTimeSequenceView::click_onBar_selectsItsRow() {
     QCOMPARE(
         view.rowAt(QPointF(view.xAxis->coordToPixel(re.timeMs), view.yAxis->coordToPixel(150))), 6);
     QCOMPARE(view.rowAt(QPointF(3, 3)), -1);
+}
+
+void TestTimeSequenceView::cursor_marksTheSelectedMoment() {
+    Fed f;
+    feedTransfer(f);
+    ui::TimelineModel model;
+    model.setTimeline(f.timeline, {wire::IpAddress{kPhantom}});
+    ui::TimeSequenceView view;
+    view.resize(800, 500);
+    view.setModel(&model);
+    QCOMPARE(view.cursorTime(), std::nullopt);
+    // The model's time: row 5 is 5 ms after the first frame.
+    QCOMPARE(model.timeMs(5), 5.0);
+    QCOMPARE(model.originNs(), std::optional<std::int64_t>(kT0));
+    QCOMPARE(model.rowNearestMs(5.4), 5);
+    QCOMPARE(model.rowNearestMs(-3.0), 0);
+    QCOMPARE(model.rowNearestMs(1e6), model.rowCount() - 1);
+    view.setCursorTime(model.timeMs(5));
+    QCOMPARE(view.cursorTime(), std::optional<double>(5.0));
+    // It survives a rebuild (another direction), and hides on request.
+    view.setDirection(timeline::Direction::Received);
+    QCOMPARE(view.cursorTime(), std::optional<double>(5.0));
+    view.setCursorTime(std::nullopt);
+    QCOMPARE(view.cursorTime(), std::nullopt);
 }
 
 void TestTimeSequenceView::picture_bulkTransfer() {
