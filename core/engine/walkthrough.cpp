@@ -379,8 +379,8 @@ Walkthrough::Step Walkthrough::current() const {
             receive = std::get_if<ReceiveStep>(&m_scenario.steps[i].action);
         const bool http = receive && receive->until == ReceiveStep::Until::HttpResponse;
         s.name = m_connection.end(0).finReceived ? "ACK the peer's FIN"
-                 : http                           ? "ACK the response"
-                                                  : "ACK the peer's data";
+                 : http                          ? "ACK the response"
+                                                 : "ACK the peer's data";
         s.explanation = explainSend(spec, true);
         s.prefill = spec;
         return s;

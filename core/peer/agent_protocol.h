@@ -168,7 +168,7 @@ struct SocketSample {
     /// that had none when it was first seen (waiting in the accept queue), a number of the
     /// agent's with the top bit set, which it keeps after accept().
     std::uint64_t inode = 0;
-    std::int32_t fd = -1;    ///< the agent's fd for it, -1 when another program owns it
+    std::int32_t fd = -1; ///< the agent's fd for it, -1 when another program owns it
     bool ipv6 = false;
     std::vector<std::uint8_t> local; ///< 4 or 16 bytes (empty: not bound)
     std::uint16_t localPort = 0;
