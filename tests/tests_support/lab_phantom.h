@@ -266,4 +266,122 @@ private:
     wire::SeqNum m_rcvNxt{0};
 };
 
+/// The phantom as a server, by hand: it answers a SYN to its port (the peer's active open,
+/// by a connect() the peer agent made) and takes the peer's data, acknowledging it. The
+/// peer's port and MAC are learnt from its SYN unless given.
+class PhantomServer {
+public:
+    PhantomServer(Phantom& phantom, const lab::LabAddresses& a, std::uint16_t port,
+                  std::uint16_t peerPort = 0, std::optional<MacAddress> peerMac = std::nullopt)
+        : m_phantom(phantom)
+        , m_addresses(a)
+        , m_port(port)
+        , m_peerPort(peerPort)
+        , m_peerMac(peerMac.value_or(a.peerMac)) {}
+
+    std::uint16_t peerPort() const { return m_peerPort; }
+
+    /// Waits for the peer's SYN to our port and answers it with a SYN-ACK (ISN sndNxt, MSS
+    /// 1460); the SYN's bytes.
+    std::optional<std::vector<std::uint8_t>> acceptSyn(int ms) {
+        auto syn = m_phantom.waitFor(
+            [this](const wire::Frame& f) {
+                const auto* tcp = f.tcp();
+                return tcp && f.ipv4() && tcp->dstPort == m_port &&
+                       (m_peerPort == 0 || tcp->srcPort == m_peerPort) &&
+                       tcp->has(wire::tcp_flags::kSyn) && !tcp->has(wire::tcp_flags::kAck);
+            },
+            ms);
+        if (!syn)
+            return std::nullopt;
+        const auto f = wire::decodeFrame(wire::Bytes(*syn));
+        m_peerPort = f.tcp()->srcPort;
+        m_peerMac = f.ethernet.src;
+        rcvNxt = f.tcp()->seq + 1;
+        auto synAck = segment(wire::tcp_flags::kSyn | wire::tcp_flags::kAck);
+        synAck.tcp.options.append(wire::TcpOption::mss(1460));
+        send(synAck);
+        return syn;
+    }
+
+    wire::SegmentSpec segment(std::uint8_t tcpFlags, const std::string& payload = {}) const {
+        wire::SegmentSpec s;
+        s.ethernet.src = m_phantom.mac();
+        s.ethernet.dst = m_peerMac;
+        wire::Ipv4Header ip;
+        ip.src = m_addresses.phantom4;
+        ip.dst = m_addresses.peer4;
+        s.ip = ip;
+        s.tcp.srcPort = m_port;
+        s.tcp.dstPort = m_peerPort;
+        s.tcp.seq = sndNxt;
+        s.tcp.ack = (tcpFlags & wire::tcp_flags::kAck) ? rcvNxt : wire::SeqNum(0);
+        s.tcp.flags = tcpFlags;
+        s.tcp.window = window;
+        s.payload.assign(payload.begin(), payload.end());
+        return s;
+    }
+
+    void send(const wire::SegmentSpec& s) {
+        const auto bytes = s.encode();
+        QVERIFY(bytes.has_value());
+        m_phantom.send(*bytes);
+        sndNxt = sndNxt + s.tcp.sequenceLength(s.payload.size());
+    }
+
+    /// The peer's next segment on this connection, within `ms`.
+    std::optional<std::vector<std::uint8_t>> next(int ms) {
+        return m_phantom.waitFor(
+            [this](const wire::Frame& f) {
+                return f.tcp() && f.ipv4() && f.tcp()->dstPort == m_port &&
+                       f.tcp()->srcPort == m_peerPort;
+            },
+            ms);
+    }
+
+    /// Takes the peer's segments in (acknowledging data and FIN when `ack`) until `done`
+    /// or `ms` pass; `pump` runs between them (the agent's messages, say).
+    void receive(const std::function<bool()>& done, int ms, bool ack = true,
+                 const std::function<void()>& pump = {}) {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+        while (!done() && std::chrono::steady_clock::now() < deadline) {
+            if (pump)
+                pump();
+            auto frame = next(20);
+            if (!frame)
+                continue;
+            const auto f = wire::decodeFrame(wire::Bytes(*frame));
+            const auto payload = f.payload();
+            if (f.tcp()->has(wire::tcp_flags::kRst))
+                resetSeen = true;
+            if (f.tcp()->seq == rcvNxt) {
+                data.append(payload.begin(), payload.end());
+                rcvNxt = rcvNxt + static_cast<std::uint32_t>(payload.size());
+                if (f.tcp()->has(wire::tcp_flags::kFin)) {
+                    finSeen = true;
+                    rcvNxt = rcvNxt + 1;
+                }
+            }
+            segments.push_back(std::move(*frame));
+            if (ack && (!payload.empty() || f.tcp()->has(wire::tcp_flags::kFin)))
+                send(segment(wire::tcp_flags::kAck));
+        }
+    }
+
+    wire::SeqNum sndNxt{5000};
+    wire::SeqNum rcvNxt{0};
+    std::uint16_t window = 64240;
+    std::string data;
+    bool finSeen = false;
+    bool resetSeen = false;
+    std::vector<std::vector<std::uint8_t>> segments;
+
+private:
+    Phantom& m_phantom;
+    lab::LabAddresses m_addresses;
+    std::uint16_t m_port;
+    std::uint16_t m_peerPort;
+    MacAddress m_peerMac;
+};
+
 } // namespace tcplab::test
