@@ -22,6 +22,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
@@ -166,6 +167,67 @@ std::string helperPath() {
 }
 
 } // namespace
+
+/// Clicks `w` through as a person would, against the live engine `eng` on `timeline`: a
+/// Send step's prefill is fired (`onSend` sees it first), a Peer step's call made, and an
+/// Await waits (at most 5 s) for the step to change; frames, the peer's answers and its
+/// samples are fed to the walkthrough in order. Bounded: 30 clicks, 30 s. A failure is
+/// reported with QVERIFY (the caller checks QTest::currentTestFailed()).
+void clickThrough(Walkthrough& w, engine::Engine& eng, const timeline::Timeline& timeline,
+                  const std::function<void(const Walkthrough::Step&)>& onSend = {}) {
+    std::size_t cursor = 0;
+    std::size_t peerCursor = 0;
+    const auto feed = [&] {
+        for (auto& e : eng.takeEvents())
+            if (e.kind == engine::EngineEvent::Kind::PeerCall && e.call)
+                w.peerAnswered(*e.call);
+        for (; cursor < timeline.size(); ++cursor) {
+            const auto& e = timeline[cursor];
+            if (e.direction == timeline::Direction::Received)
+                w.received(std::span(e.bytes.data(), e.bytes.size()), e.timeNs);
+        }
+        for (; peerCursor < timeline.peerSize(); ++peerCursor)
+            if (auto sample = timeline::sampleRecord(timeline.peer(peerCursor)))
+                w.sampled(*sample);
+    };
+    const auto start = std::chrono::steady_clock::now();
+    for (int clicks = 0; clicks < 30 && !w.finished() && !w.failed(); ++clicks) {
+        QVERIFY2(std::chrono::steady_clock::now() - start < std::chrono::seconds(30),
+                 allNotes(w).c_str());
+        const auto step = w.current();
+        if (step.kind == Kind::Peer) {
+            QVERIFY(step.call);
+            w.peerCalled(eng.peerCall(*step.call));
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            feed();
+            continue;
+        }
+        if (step.kind == Kind::Send) {
+            if (onSend)
+                onSend(step);
+            auto frame = step.prefill->encode();
+            QVERIFY(frame.has_value());
+            eng.sendFrame(*frame);
+            w.fired(*frame, 0);
+            // Let what the segment draws arrive before the next click (a person clicks
+            // slower than this).
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            feed();
+            continue;
+        }
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        while (std::chrono::steady_clock::now() < deadline) {
+            feed();
+            const auto now = w.current();
+            if (now.kind != step.kind || now.name != step.name || w.failed())
+                break;
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        const auto now = w.current();
+        QVERIFY2(now.kind != step.kind || now.name != step.name,
+                 qPrintable(qs("stuck at \"" + step.name + "\"\n" + allNotes(w))));
+    }
+}
 
 class TestWalkthrough : public QObject {
     Q_OBJECT
@@ -456,44 +518,9 @@ private Q_SLOTS:
         p.iss = SeqNum(100);
         p.request = bytesOf("GET / HTTP/1.1\r\nHost: peer\r\n\r\n");
         Walkthrough w(engine::classicScenario(close), p);
-
-        std::size_t cursor = 0;
-        const auto feed = [&] {
-            for (; cursor < timeline->size(); ++cursor) {
-                const auto& e = (*timeline)[cursor];
-                if (e.direction == timeline::Direction::Received)
-                    w.received(std::span(e.bytes.data(), e.bytes.size()), e.timeNs);
-            }
-        };
-        const auto start = std::chrono::steady_clock::now();
-        for (int clicks = 0; clicks < 20 && !w.finished() && !w.failed(); ++clicks) {
-            QVERIFY2(std::chrono::steady_clock::now() - start < std::chrono::seconds(30),
-                     allNotes(w).c_str());
-            const auto step = w.current();
-            if (step.kind == Kind::Send) {
-                auto frame = step.prefill->encode();
-                QVERIFY(frame.has_value());
-                eng.sendFrame(*frame);
-                w.fired(*frame, 0);
-                // Let what the segment draws arrive before the next click (a person
-                // clicks slower than this).
-                std::this_thread::sleep_for(std::chrono::milliseconds(50));
-                feed();
-                continue;
-            }
-            // Await: at most 5 s for the step to change.
-            const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-            while (std::chrono::steady_clock::now() < deadline) {
-                feed();
-                const auto now = w.current();
-                if (now.kind != step.kind || now.name != step.name || w.failed())
-                    break;
-                std::this_thread::sleep_for(std::chrono::milliseconds(10));
-            }
-            const auto now = w.current();
-            QVERIFY2(now.kind != step.kind || now.name != step.name,
-                     qPrintable(qs("stuck at \"" + step.name + "\"\n" + allNotes(w))));
-        }
+        clickThrough(w, eng, *timeline);
+        if (QTest::currentTestFailed())
+            return;
         QVERIFY2(w.finished() && !w.failed(), allNotes(w).c_str());
         const std::string data(w.receivedData().begin(), w.receivedData().end());
         QVERIFY2(data.starts_with("HTTP/1.1 200 OK\r\n"), data.c_str());
@@ -537,64 +564,16 @@ private Q_SLOTS:
         p.destinationPort = 0;
         p.iss = SeqNum(1000);
         Walkthrough w(engine::passiveScenario(), p);
-
-        std::size_t cursor = 0;
-        std::size_t peerCursor = 0;
-        const auto feed = [&] {
-            for (auto& e : eng.takeEvents())
-                if (e.kind == engine::EngineEvent::Kind::PeerCall && e.call)
-                    w.peerAnswered(*e.call);
-            for (; cursor < timeline->size(); ++cursor) {
-                const auto& e = (*timeline)[cursor];
-                if (e.direction == timeline::Direction::Received)
-                    w.received(std::span(e.bytes.data(), e.bytes.size()), e.timeNs);
+        clickThrough(w, eng, *timeline, [](const Walkthrough::Step& step) {
+            if (step.name == "SYN-ACK") {
+                QCOMPARE(step.prefill->tcp.seq, SeqNum(1000));
+                QVERIFY2(step.explanation.find("SYN-ACK answers the peer's SYN") !=
+                             std::string::npos,
+                         step.explanation.c_str());
             }
-            for (; peerCursor < timeline->peerSize(); ++peerCursor)
-                if (auto sample = timeline::sampleRecord(timeline->peer(peerCursor)))
-                    w.sampled(*sample);
-        };
-        const auto start = std::chrono::steady_clock::now();
-        std::vector<std::string> kinds;
-        for (int clicks = 0; clicks < 30 && !w.finished() && !w.failed(); ++clicks) {
-            QVERIFY2(std::chrono::steady_clock::now() - start < std::chrono::seconds(30),
-                     allNotes(w).c_str());
-            const auto step = w.current();
-            if (step.kind == Kind::Peer) {
-                QVERIFY(step.call);
-                kinds.push_back("peer " + step.name);
-                w.peerCalled(eng.peerCall(*step.call));
-                std::this_thread::sleep_for(std::chrono::milliseconds(20));
-                feed();
-                continue;
-            }
-            if (step.kind == Kind::Send) {
-                kinds.push_back("send " + step.name);
-                if (step.name == "SYN-ACK") {
-                    QCOMPARE(step.prefill->tcp.seq, SeqNum(1000));
-                    QVERIFY2(step.explanation.find("SYN-ACK answers the peer's SYN") !=
-                                 std::string::npos,
-                             step.explanation.c_str());
-                }
-                auto frame = step.prefill->encode();
-                QVERIFY(frame.has_value());
-                eng.sendFrame(*frame);
-                w.fired(*frame, 0);
-                std::this_thread::sleep_for(std::chrono::milliseconds(50));
-                feed();
-                continue;
-            }
-            const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-            while (std::chrono::steady_clock::now() < deadline) {
-                feed();
-                const auto now = w.current();
-                if (now.kind != step.kind || now.name != step.name || w.failed())
-                    break;
-                std::this_thread::sleep_for(std::chrono::milliseconds(10));
-            }
-            const auto now = w.current();
-            QVERIFY2(now.kind != step.kind || now.name != step.name,
-                     qPrintable(qs("stuck at \"" + step.name + "\"\n" + allNotes(w))));
-        }
+        });
+        if (QTest::currentTestFailed())
+            return;
         QVERIFY2(w.finished() && !w.failed(), allNotes(w).c_str());
         const std::string data(w.receivedData().begin(), w.receivedData().end());
         QCOMPARE(data, std::string("Hello from the peer's kernel\r\n"));
