@@ -8,6 +8,7 @@
 // (scripts/screenshots) or any display.
 //
 //   tcplab-screenshots OUTPUT_DIR
+#include "ui/connection_panel.h"
 #include "ui/demo_panel.h"
 #include "ui/engine_worker.h"
 #include "ui/main_window.h"
@@ -167,6 +168,18 @@ bool peerScene(ui::MainWindow& window, const QString& out) {
     if (auto* views = window.views())
         views->setCurrentIndex(1);
     ok = ok && save(window, out + QStringLiteral("/peer-sockets.png"));
+
+    // The connection panel: the tracker's view of the peer beside its kernel's own.
+    QDockWidget* connectionDock = nullptr;
+    for (QWidget* w = window.connectionPanel(); w && !connectionDock; w = w->parentWidget())
+        connectionDock = qobject_cast<QDockWidget*>(w);
+    if (connectionDock) {
+        connectionDock->show();
+        connectionDock->raise();
+    }
+    if (!download.empty())
+        window.selectRow(download.back());
+    ok = ok && save(window, out + QStringLiteral("/connection.png"));
     return ok;
 }
 
@@ -174,11 +187,7 @@ bool peerScene(ui::MainWindow& window, const QString& out) {
 bool passiveScene(ui::MainWindow& window, const QString& out) {
     QSignalSpy prefilled(window.demo(), &ui::DemoPanel::prefillReady);
     QSignalSpy finished(window.demo(), &ui::DemoPanel::demoFinished);
-    // The walk's socket() expects the agent's first fd, 3: the dock's sockets go first.
-    QSignalSpy answered(window.worker(), &ui::EngineWorker::peerCallAnswered);
-    if (!peerCall(window, answered, QStringLiteral("close 4")) ||
-        !peerCall(window, answered, QStringLiteral("close 3")))
-        return false;
+    // The walk binds its socket's fd ("= $s"): the dock's sockets 3 and 4 stay open.
     window.views()->setCurrentIndex(0);
     window.startPassiveDemo();
     int fired = 0;
