@@ -1,11 +1,10 @@
 #include "ui/engine_worker.h"
 
 #include "engine/engine.h"
-#include "host/phantom_filter.h"
 #include "host/phantom_host.h"
 #include "lab/builtin_lab.h"
+#include "lab/interface_link.h"
 #include "lab/lwip_lab.h"
-#include "link/pcap_link.h"
 
 #include <QMetaObject>
 
@@ -147,8 +146,7 @@ void EngineWorker::startLabOf(const LabChoice& choice) {
         m_peer = wire::IpAddress{a.peer4};
     }
     if (m_kind == LabKind::Interface) {
-        auto opened = link::PcapLink::open(choice.interfaceName.toStdString(),
-                                           host::phantomBpfFilter(identity));
+        auto opened = lab::openInterfaceLink(choice.interfaceName.toStdString(), identity);
         if (!opened) {
             m_phantom.reset();
             m_peer.reset();
@@ -157,9 +155,9 @@ void EngineWorker::startLabOf(const LabChoice& choice) {
             return;
         }
         link = std::move(*opened);
-        m_description = QStringLiteral("interface %1 (libpcap): phantom %2, peer %3")
-                            .arg(choice.interfaceName, qs(wire::addressText(*m_phantom)),
-                                 qs(wire::addressText(*m_peer)));
+        m_description = QStringLiteral("interface %1 (%2): phantom %3, peer %4")
+                            .arg(choice.interfaceName, qs(link->description()),
+                                 qs(wire::addressText(*m_phantom)), qs(wire::addressText(*m_peer)));
     } else {
         m_peerMac = a.peerMac;
         m_description = m_lab ? qs(m_lab->description()) : qs(m_lwip->description());

@@ -5,11 +5,10 @@
 
 #include "engine/engine.h"
 #include "engine/scenario.h"
-#include "host/phantom_filter.h"
 #include "host/phantom_host.h"
 #include "lab/builtin_lab.h"
+#include "lab/interface_link.h"
 #include "lab/lwip_lab.h"
-#include "link/pcap_link.h"
 #include "peer/agent_client.h"
 #include "peer/call_text.h"
 #include "peer/tcp_info.h"
@@ -297,8 +296,7 @@ int repeatExperiment(const ExperimentOptions& o, Plan plan) {
     for (unsigned i = 0; i < o.repeat; ++i) {
         plan.params.sourcePort = static_cast<std::uint16_t>(1024 + (o.sport - 1024 + i) % 64512);
         std::string failure;
-        if (auto opened = link::PcapLink::open(o.iface, host::phantomBpfFilter(plan.identity));
-            !opened) {
+        if (auto opened = lab::openInterfaceLink(o.iface, plan.identity); !opened) {
             failure = opened.error().message;
         } else {
             auto timeline = std::make_shared<timeline::Timeline>();
@@ -404,7 +402,7 @@ int runExperiment(ExperimentOptions o) {
         if (!o.quiet)
             std::cout << "# " << lwipLab->description() << "\n";
     } else if (!builtin) {
-        auto opened = link::PcapLink::open(o.iface, host::phantomBpfFilter(plan.identity));
+        auto opened = lab::openInterfaceLink(o.iface, plan.identity);
         if (!opened) {
             std::cerr << who << opened.error().message << "\n";
             return kExitFailure;

@@ -1,15 +1,18 @@
 // tcplab: the desktop lab. Starts on the built-in lab; everything else is in ui/.
+#include "lab/interface_link.h"
 #include "link/link_errors.h"
 #include "ui/main_window.h"
 
 #include <QApplication>
 #include <QIcon>
 
-#include <cstdint>
+#include <unistd.h>
+
 #include <cstring>
-#include <fstream>
 #include <iostream>
 #include <string>
+
+#include <fmt/format.h>
 
 namespace {
 
@@ -22,8 +25,9 @@ constexpr const char* kHelp =
     "watch both directions on a sequence/acknowledgement ladder diagram.\n"
     "\n"
     "It starts on the built-in lab (a Linux kernel in a private network namespace, or\n"
-    "lwIP), which needs no privileges. Capturing on a network interface needs\n"
-    "CAP_NET_RAW and CAP_NET_ADMIN, which the package grants with setcap.\n"
+    "lwIP), which needs no privileges. Capturing on a network interface goes through\n"
+    "tcplab's helper tcplab-link, which members of the group tcplab may run. tcplab\n"
+    "itself refuses to run setuid, setgid or with capabilities.\n"
     "\n"
     "Options:\n"
     "  -h, --help     print this help and exit\n"
@@ -32,24 +36,26 @@ constexpr const char* kHelp =
     "\n"
     "See also: tcplab-cli(1), tcplab-lab(1).\n";
 
-/// Whether this process may open raw sockets: bit CAP_NET_RAW (13) of the effective set
-/// in /proc/self/status. Without /proc, assume it may: the link layer's own error still
-/// names the cure when opening an interface fails.
-bool hasNetRaw() {
-    constexpr int kCapNetRaw = 13;
-    std::ifstream status("/proc/self/status");
-    std::string line;
-    while (std::getline(status, line)) {
-        if (line.rfind("CapEff:", 0) != 0)
-            continue;
-        try {
-            const std::uint64_t effective = std::stoull(line.substr(7), nullptr, 16);
-            return (effective >> kCapNetRaw) & 1U;
-        } catch (const std::exception&) {
-            return true;
-        }
-    }
-    return true;
+/// Why tcplab refuses to run with the privileges it has, or "" when it may. Like
+/// Wireshark, the GUI never holds privileges: setuid or setgid, or capabilities in its
+/// effective set, would give every line of Qt and of the parsers raw network access.
+/// Plain root is the user's own choice: it is warned about, not refused.
+std::string privilegeRefusal() {
+    if (::getuid() != ::geteuid() || ::getgid() != ::getegid())
+        return fmt::format(
+            "tcplab: refusing to run setuid or setgid (real uid {}, effective uid {}, "
+            "real gid {}, effective gid {}): the desktop lab must not hold "
+            "privileges; remove the bit (sudo chmod u-s,g-s {}); capturing on "
+            "interfaces goes through tcplab's helper tcplab-link\n",
+            ::getuid(), ::geteuid(), ::getgid(), ::getegid(), tcplab::link::runningBinary());
+    if (::geteuid() != 0 && tcplab::lab::effectiveCapabilities() != 0)
+        return fmt::format(
+            "tcplab: refusing to run with capabilities in effect (CapEff {:#x}): the "
+            "desktop lab must not hold privileges; remove them (sudo setcap -r {}); "
+            "capturing on interfaces goes through tcplab's helper tcplab-link, "
+            "which members of the group tcplab may run\n",
+            tcplab::lab::effectiveCapabilities(), tcplab::link::runningBinary());
+    return {};
 }
 
 } // namespace
@@ -66,10 +72,14 @@ int main(int argc, char* argv[]) {
             return 0;
         }
     }
-    if (!hasNetRaw())
-        std::cerr << "tcplab: without CAP_NET_RAW only the built-in labs work (they need no "
-                     "privileges); to capture on network interfaces, run '"
-                  << tcplab::link::setcapCommand() << "' and start tcplab again\n";
+    if (const std::string refusal = privilegeRefusal(); !refusal.empty()) {
+        std::cerr << refusal;
+        return 1;
+    }
+    if (::geteuid() == 0)
+        std::cerr << "tcplab: warning: running as root, so all of the desktop lab runs with "
+                     "root's privileges; it needs none: run it as an ordinary user (capturing on "
+                     "interfaces needs membership of the group tcplab, not root)\n";
 
     QApplication app(argc, argv);
     // QApplication took its own options out; anything left is a mistake worth naming.

@@ -21,8 +21,8 @@ enum class LinkErrorCode : std::uint8_t {
 };
 
 /// What went wrong, in one sentence that names the cause and the cure
-/// ("permission denied on veth0: run 'sudo setcap cap_net_raw,cap_net_admin+eip
-/// /usr/bin/tcplab-cli', or use the built-in lab (--lab linux)").
+/// ("only members of the group tcplab may capture on network interfaces: run 'sudo
+/// usermod -aG tcplab alice', then log in again; or use the built-in lab (--lab linux)").
 struct LinkError {
     LinkErrorCode code;
     std::string message;

@@ -3,6 +3,7 @@
 #include <pcap/pcap.h>
 
 #include <net/if.h>
+#include <pwd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,20 +17,6 @@
 namespace tcplab::link {
 
 namespace {
-
-/// The absolute path of the running binary, or a placeholder if /proc is unavailable.
-std::string runningBinary() {
-    std::array<char, 4096> buffer{};
-    const ssize_t n = ::readlink("/proc/self/exe", buffer.data(), buffer.size() - 1);
-    if (n <= 0)
-        return "<path to the tcplab binary>";
-    std::string path(buffer.data(), static_cast<std::size_t>(n));
-    // A binary replaced on disk while running reads as "/path (deleted)".
-    constexpr std::string_view kDeleted = " (deleted)";
-    if (path.size() > kDeleted.size() && path.ends_with(kDeleted))
-        path.resize(path.size() - kDeleted.size());
-    return path;
-}
 
 /// Quotes `word` for a POSIX shell when it holds anything but safe characters, so the
 /// printed command can be pasted as it is.
@@ -63,15 +50,30 @@ std::vector<std::string> kernelInterfaceNames() {
 
 } // namespace
 
-std::string setcapCommand() {
-    return fmt::format("sudo setcap cap_net_raw,cap_net_admin+eip {}",
-                       shellQuoted(runningBinary()));
+std::string runningBinary() {
+    std::array<char, 4096> buffer{};
+    const ssize_t n = ::readlink("/proc/self/exe", buffer.data(), buffer.size() - 1);
+    if (n <= 0)
+        return "<path to the tcplab binary>";
+    std::string path(buffer.data(), static_cast<std::size_t>(n));
+    // A binary replaced on disk while running reads as "/path (deleted)".
+    constexpr std::string_view kDeleted = " (deleted)";
+    if (path.size() > kDeleted.size() && path.ends_with(kDeleted))
+        path.resize(path.size() - kDeleted.size());
+    return shellQuoted(path);
 }
 
-std::string setcapHint() {
-    return fmt::format("run '{}' and start it again, or use the built-in lab (--lab linux), which "
-                       "needs no privileges",
-                       setcapCommand());
+std::string userName() {
+    if (const passwd* entry = ::getpwuid(::getuid()); entry && entry->pw_name)
+        return shellQuoted(entry->pw_name);
+    return "$USER";
+}
+
+std::string captureHint() {
+    return fmt::format("tcplab opens interfaces through its helper tcplab-link, which members of "
+                       "the group tcplab may run: 'sudo usermod -aG tcplab {}', then log in "
+                       "again; or use the built-in lab (--lab linux), which needs no privileges",
+                       userName());
 }
 
 std::string interfaceList() {
@@ -103,7 +105,7 @@ LinkError noSuchInterface(const std::string& ifname) {
 LinkError permissionDenied(const std::string& ifname, const std::string& detail) {
     return {LinkErrorCode::PermissionDenied,
             fmt::format("permission denied for raw I/O on {}: it needs CAP_NET_RAW ({}); {}",
-                        ifname, detail, setcapHint())};
+                        ifname, detail, captureHint())};
 }
 
 LinkError interfaceDown(const std::string& ifname) {

@@ -6,16 +6,17 @@
 
 namespace tcplab::link {
 
-/// The cure for a missing capability, shared by every back end that opens raw I/O:
-/// "run 'sudo setcap cap_net_raw,cap_net_admin+eip /usr/bin/tcplab-cli' and start it
-/// again, or use the built-in lab (--lab linux), which needs no privileges". The path
-/// is the running binary (/proc/self/exe), shell-quoted when it needs to be.
-std::string setcapHint();
+/// The cure for a missing capability, shared by every path that opens raw I/O: the
+/// helper tcplab-link and its group ("'sudo usermod -aG tcplab alice', then log in
+/// again"), or the built-in lab, which needs no privileges.
+std::string captureHint();
 
-/// The command alone: "sudo setcap cap_net_raw,cap_net_admin+eip <running binary>",
-/// shell-quoted, for callers that word the rest of the sentence themselves (tcplab's
-/// start-up note).
-std::string setcapCommand();
+/// The absolute path of the running binary (/proc/self/exe), shell-quoted when it needs to
+/// be; a placeholder without /proc.
+std::string runningBinary();
+
+/// The user running this process, shell-quoted ("$USER" when it has no name).
+std::string userName();
 
 /// The network interfaces that exist here (libpcap's device list, keeping only real
 /// kernel interfaces: no "any", "nflog", "dbus-system" and the like), comma-separated;
