@@ -1,6 +1,7 @@
 #include "fuzz/fuzz_entries.h"
 
 #include "engine/scenario.h"
+#include "link/helper_request.h"
 #include "peer/agent_protocol.h"
 #include "peer/call_text.h"
 #include "tcp/tracker.h"
@@ -236,6 +237,50 @@ std::string agentProtocol(const std::uint8_t* data, std::size_t size) {
     return {};
 }
 
+std::string linkHelperArgs(const std::uint8_t* data, std::size_t size) {
+    const std::string_view text(reinterpret_cast<const char*>(data), size);
+    std::vector<std::string> args;
+    for (std::size_t start = 0; args.size() <= 8;) {
+        const std::size_t end = text.find('\0', start);
+        args.emplace_back(text.substr(start, end == std::string_view::npos ? end : end - start));
+        if (end == std::string_view::npos)
+            break;
+        start = end + 1;
+    }
+    if (size == 0)
+        args.clear();
+    if (const auto request = link::parseHelperArguments(args)) {
+        if (const auto why = link::invalidInterfaceName(request->interfaceName))
+            return fmt::format("accepted the interface name {}: {}", hexOf(data, size), *why);
+        if (request->interfaceName.size() > 15 ||
+            request->interfaceName.find('/') != std::string::npos)
+            return fmt::format("accepted an unsafe interface name: {}", hexOf(data, size));
+        if (request->mac.isMulticast() || (!request->ipv4 && !request->ipv6))
+            return fmt::format("accepted a multicast MAC or no address: {}", hexOf(data, size));
+        const auto formatted = link::helperArguments(*request);
+        const auto again = link::parseHelperArguments(formatted);
+        if (!again)
+            return fmt::format("helperArguments wrote what parseHelperArguments refuses: {}",
+                               again.error().message);
+        if (!(*again == *request) || link::helperArguments(*again) != formatted)
+            return fmt::format("arguments {} parse back to another request", hexOf(data, size));
+    } else if (request.error().message.empty()) {
+        return "arguments refused without a reason";
+    }
+    // The channel's answers: what parses is written back to something that parses equal.
+    if (const auto answer = link::parseHelperAnswer(text)) {
+        const std::string written = answer->status == link::HelperStatus::Ok
+                                        ? link::okAnswer(answer->ifindex)
+                                        : link::errorAnswer(answer->status, answer->sentence);
+        const auto again = link::parseHelperAnswer(written);
+        if (!again || again->status != answer->status || again->ifindex != answer->ifindex ||
+            again->sentence != answer->sentence)
+            return fmt::format("the answer {} does not survive writing it again",
+                               hexOf(data, size));
+    }
+    return {};
+}
+
 // The tracker's input: 16 bytes per segment.
 //   0      bit 0: direction (0: A -> B, 1: B -> A); bit 1: seq relative to what this
 //          direction sent last (+ int8 of byte 2), else absolute (bytes 2-5); bit 2: ack
@@ -337,6 +382,8 @@ Entry entryFor(std::string_view target) noexcept {
         return &tracker;
     if (target == "agent_protocol")
         return &agentProtocol;
+    if (target == "link_helper_args")
+        return &linkHelperArgs;
     return nullptr;
 }
 

@@ -44,4 +44,10 @@ std::string agentProtocol(const std::uint8_t* data, std::size_t size);
 using Entry = std::string (*)(const std::uint8_t*, std::size_t);
 Entry entryFor(std::string_view target) noexcept;
 
+/// bytes split at NUL -> link::parseHelperArguments (tcplab-link's argv); accepted
+/// arguments must name a valid interface, a unicast MAC and an address, and format back
+/// (helperArguments) to the same request. The bytes as text -> parseHelperAnswer; an
+/// answer that parses must parse equal once written again.
+std::string linkHelperArgs(const std::uint8_t* data, std::size_t size);
+
 } // namespace tcplab::fuzz
