@@ -208,8 +208,12 @@ bool holdsNetRaw() {
 tl::expected<std::unique_ptr<link::Link>, link::LinkError>
 openInterfaceLink(const std::string& ifname, const host::Identity& identity,
                   const InterfaceLinkOptions& options) {
-    const bool inProcess = options.opener == InterfaceOpener::InProcess ||
-                           (options.opener == InterfaceOpener::Auto && holdsNetRaw());
+    InterfaceOpener opener = options.opener;
+    if (opener == InterfaceOpener::Auto)
+        if (const char* env = std::getenv("TCPLAB_LINK"); env && std::strcmp(env, "helper") == 0)
+            opener = InterfaceOpener::Helper;
+    const bool inProcess =
+        opener == InterfaceOpener::InProcess || (opener == InterfaceOpener::Auto && holdsNetRaw());
     if (!inProcess)
         return openThroughHelper(ifname, identity, options);
     auto opened = link::PcapLink::open(ifname, host::phantomBpfFilter(identity));

@@ -23,7 +23,8 @@ namespace tcplab::lab {
 
 /// Who opens the interface.
 enum class InterfaceOpener : std::uint8_t {
-    Auto,      ///< this process when it holds CAP_NET_RAW, else the helper
+    Auto,      ///< this process when it holds CAP_NET_RAW, else the helper; the helper
+               ///< always when $TCPLAB_LINK is "helper" (root who wants the separation)
     InProcess, ///< this process, with libpcap (needs CAP_NET_RAW)
     Helper,    ///< tcplab-link, always
 };

@@ -3,6 +3,7 @@
 #include <QSignalSpy>
 #include <QTest>
 
+#include "lab/interface_link.h"
 #include "timeline/timeline.h"
 #include "ui/engine_worker.h"
 #include "wire/frame.h"
@@ -56,7 +57,9 @@ private Q_SLOTS:
     void builtinPeer_answersAFiredSyn_data();
     void builtinPeer_answersAFiredSyn();
     void missingInterface_failsWithItsName();
+    void interface_resolvesThePeerByArp_data();
     void interface_resolvesThePeerByArp();
+    void interface_asAnOrdinaryUser();
 };
 
 void TestEngineWorker::initTestCase() {
@@ -136,7 +139,19 @@ bool run(const QString& command) {
 
 } // namespace
 
+void TestEngineWorker::interface_resolvesThePeerByArp_data() {
+    QTest::addColumn<QString>("opener");
+    QTest::newRow("in process (root holds CAP_NET_RAW)") << QString();
+    QTest::newRow("through tcplab-link") << QStringLiteral("helper");
+}
+
 void TestEngineWorker::interface_resolvesThePeerByArp() {
+    QFETCH(QString, opener);
+    // TCPLAB_LINK=helper: root too opens the interface through this build's tcplab-link.
+    const QByteArray previous = qgetenv("TCPLAB_LINK");
+    qputenv("TCPLAB_LINK", opener.toUtf8());
+    qputenv("TCPLAB_LINK_HELPER", TCPLAB_LINK_HELPER_PATH);
+    auto restore = qScopeGuard([&] { qputenv("TCPLAB_LINK", previous); });
     if (geteuid() != 0)
         QSKIP("needs root: it makes a network namespace and a veth pair");
     // A peer namespace of our own behind a veth: the kernel there answers ARP for
@@ -178,6 +193,40 @@ void TestEngineWorker::interface_resolvesThePeerByArp() {
              QString::fromUtf8(cat.readAllStandardOutput()).trimmed());
     // The resolution's step-less scenario is not reported as an exercise.
     QVERIFY(finished.isEmpty());
+    if (!opener.isEmpty())
+        QVERIFY2(worker.labDescription().contains(QStringLiteral("from tcplab-link")),
+                 qPrintable(worker.labDescription()));
+    worker.stop();
+}
+
+// Run by tests/package/test_package.sh, as an ordinary user in the group tcplab, with the
+// installed tcplab-link, in a network namespace whose lo is up: the worker opens
+// $TCPLAB_TEST_IFACE through the helper, and the phantom's ARP probe, sent and looped
+// back, arrives in the timeline.
+void TestEngineWorker::interface_asAnOrdinaryUser() {
+    const QString iface = qEnvironmentVariable("TCPLAB_TEST_IFACE");
+    if (iface.isEmpty())
+        QSKIP("run by the package test (tests/package/test_package.sh) as a member of the group "
+              "tcplab, with TCPLAB_TEST_IFACE naming an interface");
+    QVERIFY2(!lab::holdsNetRaw(), "this case is for a process without CAP_NET_RAW");
+    ui::EngineWorker worker;
+    QSignalSpy failed(&worker, &ui::EngineWorker::labFailed);
+    QSignalSpy started(&worker, &ui::EngineWorker::labStarted);
+    worker.startLabOf(ui::LabChoice{ui::LabKind::Interface, false, iface});
+    QVERIFY2(failed.isEmpty(),
+             failed.isEmpty() ? "" : qPrintable(failed.first().first().toString()));
+    QCOMPARE(started.count(), 1);
+    qInfo("%s", qPrintable(started.first().first().toString()));
+    QVERIFY2(started.first().first().toString().contains(QStringLiteral("from tcplab-link")),
+             qPrintable(started.first().first().toString()));
+    bool received = false;
+    for (int i = 0; i < 250 && !received; ++i) {
+        QTest::qWait(20);
+        const auto tl = worker.timeline();
+        for (std::size_t k = 0; tl && k < tl->size() && !received; ++k)
+            received = (*tl)[k].direction == timeline::Direction::Received;
+    }
+    QVERIFY2(received, "nothing arrived through the helper's socket within 5 s");
     worker.stop();
 }
 
