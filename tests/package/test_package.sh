@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The Debian package end to end, as a user gets it: build it with cpack, install it with
 # apt-get, run the INSTALLED binaries from a clean environment (cwd /, so nothing of the
-# build tree can be found), check the capabilities and the desktop files, then purge it
-# and check that nothing is left.
+# build tree can be found), check the privilege separation (only tcplab-link holds a
+# capability; a real user in the group tcplab captures through it, from the CLI and the
+# GUI's worker; a user outside it is told how to join; the GUI refuses capabilities and
+# setuid) and the desktop files, then purge it and check that nothing is left.
 #   test_package.sh BUILD_DIR VERSION
 # Needs root, dpkg, apt-get and cpack; skips (77) without them, or when a tcplab package
 # that is not this test's is installed (it will not touch that one).
@@ -12,7 +14,8 @@ set -uo pipefail
 build=$1 version=$2
 skip() { echo "SKIP: $*"; exit 77; }
 [ "$(id -u)" -eq 0 ] || skip "installing a package needs root"
-for tool in dpkg dpkg-deb dpkg-shlibdeps apt-get cpack getcap setpriv unshare flock; do
+for tool in dpkg dpkg-deb dpkg-shlibdeps apt-get cpack getcap setcap setpriv unshare flock useradd \
+  userdel getent; do
   command -v "$tool" >/dev/null || skip "$tool is missing (scripts/bootstrap installs it)"
 done
 [ -f "$build/CPackConfig.cmake" ] || { echo "FAIL: no $build/CPackConfig.cmake: configure first"; exit 1; }
@@ -29,11 +32,15 @@ start=$(date +%s)
 work=$(mktemp -d /tmp/tcplab-package-test.XXXXXX)
 chmod 755 "$work"
 we_installed=0
+# A real unprivileged user, made for this test and in the group tcplab once it exists.
+member=tcplabt$$
+we_made_user=0
 cleanup() {
-  # A failure half-way must not leave the package on the machine.
+  # A failure half-way must not leave the package (or the user) on the machine.
   if [ "$we_installed" = 1 ] && installed; then
     apt-get purge -y -qq -o DPkg::Lock::Timeout=120 tcplab >/dev/null 2>&1 || true
   fi
+  [ "$we_made_user" = 1 ] && userdel "$member" >/dev/null 2>&1
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -55,6 +62,11 @@ unprivileged() {
   clean setpriv --no-new-privs --reuid=65534 --regid=65534 --clear-groups \
     env XDG_RUNTIME_DIR="$work/runtime" "$@"
 }
+# ... or as the group's member (its supplementary groups from /etc/group, as at login).
+as_member() {
+  clean setpriv --reuid="$member" --regid="$member" --init-groups \
+    env XDG_RUNTIME_DIR="$work/runtime-member" "$@"
+}
 # In a network namespace of its own with lo up, so that not one frame leaves it.
 in_netns() { unshare -n sh -c 'ip link set lo up && exec "$@"' sh "$@"; }
 
@@ -73,12 +85,13 @@ step "the package's control data and contents"
 control=$(dpkg-deb -f "$deb")
 echo "$control" | grep -E '^(Package|Version|Depends|Recommends):'
 depends=$(dpkg-deb -f "$deb" Depends)
-for dep in libcap2-bin iproute2 libqt6widgets6 libpcap0.8 libc6; do
+for dep in libcap2-bin passwd iproute2 libqt6widgets6 libpcap0.8 libc6; do
   grep -qE "(^|, )$dep( |,|$)" <<<"$depends" || fail "Depends lacks $dep: $depends"
 done
 contents=$(dpkg-deb -c "$deb" | awk '{ print $NF }' | sed 's|^\.||')
 for path in /usr/bin/tcplab /usr/bin/tcplab-cli /usr/bin/tcplab-lab \
   /usr/libexec/tcplab/tcplab-lab-helper /usr/libexec/tcplab/tcplab-peer-agent \
+  /usr/libexec/tcplab/tcplab-link /usr/share/tcplab/apparmor/tcplab-link \
   /usr/share/applications/tcplab.desktop \
   /usr/share/metainfo/io.github.tcplab.tcplab.metainfo.xml \
   /usr/share/icons/hicolor/scalable/apps/tcplab.svg /usr/share/icons/hicolor/16x16/apps/tcplab.png \
@@ -94,6 +107,9 @@ done
 dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/share/tcplab/apparmor/tcplab-lab-helper |
   grep -q '^profile tcplab-lab-helper /usr/libexec/tcplab/tcplab-lab-helper flags=(unconfined)' ||
   fail "the AppArmor profile does not attach to the installed helper"
+dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/share/tcplab/apparmor/tcplab-link |
+  grep -q '^profile tcplab-link /usr/libexec/tcplab/tcplab-link {' ||
+  fail "the AppArmor profile of tcplab-link does not attach to the installed helper"
 
 # --- Install it. -------------------------------------------------------------------
 step "apt-get install ./$(basename "$deb")"
@@ -104,9 +120,16 @@ if ! (cd "$work" && apt_get install "./$(basename "$deb")") >"$work/install.log"
   exit 1
 fi
 grep -E '^tcplab:' "$work/install.log" # what postinst said it did
-grep -q "granted /usr/bin/tcplab-cli" "$work/install.log" || fail "postinst did not say it granted tcplab-cli its capabilities"
+grep -q "members of the group tcplab may capture" "$work/install.log" ||
+  fail "postinst did not say who may capture"
+grep -qF "sudo usermod -aG tcplab USER" "$work/install.log" ||
+  fail "postinst did not say how to add a user to the group tcplab"
 files=$(dpkg -L tcplab)
 mkdir -m 700 "$work/runtime" && chown 65534:65534 "$work/runtime" # Qt's, for the unprivileged run
+getent group tcplab >/dev/null || fail "postinst did not create the group tcplab"
+useradd --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin --user-group \
+  --groups tcplab "$member" && we_made_user=1 || fail "useradd $member"
+mkdir -m 700 "$work/runtime-member" && chown "$member:$member" "$work/runtime-member"
 
 step "the installed tcplab-cli, tcplab and tcplab-lab"
 out=$(clean /usr/bin/tcplab-cli --version)
@@ -117,12 +140,14 @@ clean /usr/bin/tcplab --help | grep -q '^Usage: tcplab' || fail "tcplab --help w
 out=$(clean /usr/bin/tcplab-lab --version)
 [ "$out" = "tcplab-lab $version" ] || fail "tcplab-lab --version said '$out'"
 
-step "capabilities"
-for binary in /usr/bin/tcplab-cli /usr/bin/tcplab; do
-  caps=$(getcap "$binary")
-  echo "$caps"
-  grep -qE 'cap_net_admin,cap_net_raw[=+]eip' <<<"$caps" || fail "getcap $binary: '$caps'"
-done
+step "capabilities: on tcplab-link alone"
+all_caps=$(getcap -r /usr 2>/dev/null)
+ours=$(grep tcplab <<<"$all_caps")
+echo "$ours"
+[ "$ours" = "/usr/libexec/tcplab/tcplab-link cap_net_raw=ep" ] ||
+  fail "getcap -r /usr: tcplab's files with capabilities are '$ours', not tcplab-link's cap_net_raw=ep alone"
+mode=$(stat -c '%U:%G %a' /usr/libexec/tcplab/tcplab-link)
+[ "$mode" = "root:tcplab 750" ] || fail "tcplab-link is $mode, not root:tcplab 750"
 
 step "tcplab-cli experiment on the built-in lab, from the installed files"
 # The default peer (--lab linux) needs the installed helper: run from /, with no
@@ -143,27 +168,63 @@ out=$(unprivileged timeout 120 /usr/bin/tcplab-cli experiment --close rst 2>&1) 
   fail "experiment as an unprivileged user exited $?: $out"
 echo "$out" | tail -n 1
 
-step "raw capture as an ordinary user, with the capabilities and without"
-# With them: libpcap opens lo and the phantom's ARP probes go out and come back.
-out=$(in_netns setpriv --reuid=65534 --regid=65534 --clear-groups env -i timeout 3 \
+step "raw capture through tcplab-link: a member of the group tcplab, and a user outside it"
+# A member: the helper opens lo, and the phantom's ARP probes go out and come back.
+out=$(in_netns setpriv --reuid="$member" --regid="$member" --init-groups env -i timeout 3 \
   /usr/bin/tcplab-cli experiment --iface lo --phantom 198.18.0.2/24 --peer 198.18.0.1 2>&1)
 grep -q "phantom <- peer  ARP probe" <<<"$out" ||
-  fail "tcplab-cli --iface as an ordinary user did not capture with the granted capabilities: $out"
-# Without them: one sentence naming what is missing, and the setcap command.
-out=$(in_netns setpriv --no-new-privs --reuid=65534 --regid=65534 --clear-groups env -i \
+  fail "tcplab-cli --iface as a member of the group tcplab did not capture through tcplab-link: $out"
+# The GUI's worker, offscreen, the same way (this build's test of it, copied where the user
+# can read it; it links nothing of the build tree).
+worker_test=$build/tests/tst_engine_worker
+if [ -x "$worker_test" ]; then
+  install -m 755 "$worker_test" "$work/tst_engine_worker"
+  out=$(in_netns setpriv --reuid="$member" --regid="$member" --init-groups env -i \
+    PATH=/usr/bin:/bin HOME=/nonexistent XDG_RUNTIME_DIR="$work/runtime-member" \
+    QT_QPA_PLATFORM=offscreen TCPLAB_TEST_IFACE=lo timeout 60 \
+    "$work/tst_engine_worker" interface_asAnOrdinaryUser 2>&1)
+  grep -q "^PASS   : TestEngineWorker::interface_asAnOrdinaryUser()" <<<"$out" ||
+    fail "the GUI's worker as a member of the group tcplab: $out"
+  grep "from tcplab-link" <<<"$out" | head -n 1
+else
+  fail "no $worker_test to run the GUI's worker with"
+fi
+# Outside the group (nobody): one sentence that says how to join, exit status 1.
+out=$(in_netns setpriv --reuid=65534 --regid=65534 --clear-groups env -i \
   timeout 30 /usr/bin/tcplab-cli experiment --iface lo --phantom 198.18.0.2/24 --peer 198.18.0.1 2>&1)
 status=$?
 echo "$out"
-[ "$status" -eq 1 ] || fail "tcplab-cli --iface without CAP_NET_RAW exited $status, not 1"
-grep -q "needs CAP_NET_RAW" <<<"$out" || fail "tcplab-cli --iface without CAP_NET_RAW does not name it"
-grep -qF "sudo setcap cap_net_raw,cap_net_admin+eip /usr/bin/tcplab-cli" <<<"$out" ||
-  fail "tcplab-cli --iface without CAP_NET_RAW does not print the setcap command"
-out=$(unprivileged QT_QPA_PLATFORM=offscreen timeout -k 2 3 /usr/bin/tcplab 2>&1)
-grep -F "tcplab: without CAP_NET_RAW" <<<"$out" | grep -qF \
-  "sudo setcap cap_net_raw,cap_net_admin+eip /usr/bin/tcplab" ||
-  fail "tcplab started without CAP_NET_RAW does not say so with the setcap command: $out"
+[ "$status" -eq 1 ] || fail "tcplab-cli --iface outside the group tcplab exited $status, not 1"
+[ "$(wc -l <<<"$out")" -eq 1 ] || fail "tcplab-cli --iface outside the group said more than one line"
+grep -qF "only members of the group tcplab may capture on network interfaces" <<<"$out" ||
+  fail "tcplab-cli --iface outside the group tcplab does not say so"
+grep -qF "sudo usermod -aG tcplab nobody" <<<"$out" ||
+  fail "tcplab-cli --iface outside the group tcplab does not print the usermod command"
+# Neither tcplab nor tcplab-cli starts with a note about capabilities any more.
 out=$(as_user QT_QPA_PLATFORM=offscreen timeout -k 2 3 /usr/bin/tcplab 2>&1)
-grep -F "without CAP_NET_RAW" <<<"$out" && fail "tcplab with its capabilities says it lacks them"
+grep -F "CAP_NET_RAW" <<<"$out" && fail "tcplab as an ordinary user talks of CAP_NET_RAW: $out"
+
+step "the GUI refuses elevated privileges, and warns root"
+# (On a nosuid mount neither the setuid bit nor file capabilities take effect.)
+if findmnt -n -o OPTIONS -T "$work" | grep -qw nosuid; then
+  fail "$work is on a nosuid mount: cannot check the GUI's refusal of privileges"
+fi
+install -m 755 /usr/bin/tcplab "$work/tcplab-with-caps"
+setcap cap_net_raw+ep "$work/tcplab-with-caps"
+out=$(as_user QT_QPA_PLATFORM=offscreen timeout -k 2 10 "$work/tcplab-with-caps" 2>&1)
+status=$?
+[ "$status" -eq 1 ] || fail "tcplab with file capabilities exited $status, not 1: $out"
+grep -qF "tcplab: refusing to run with capabilities in effect" <<<"$out" ||
+  fail "tcplab with file capabilities does not refuse: $out"
+install -m 4755 /usr/bin/tcplab "$work/tcplab-setuid"
+out=$(as_user QT_QPA_PLATFORM=offscreen timeout -k 2 10 "$work/tcplab-setuid" 2>&1)
+status=$?
+[ "$status" -eq 1 ] || fail "tcplab setuid root exited $status, not 1: $out"
+grep -qF "tcplab: refusing to run setuid or setgid" <<<"$out" ||
+  fail "tcplab setuid root does not refuse: $out"
+out=$(clean QT_QPA_PLATFORM=offscreen timeout -k 2 3 /usr/bin/tcplab 2>&1)
+grep -qF "tcplab: warning: running as root" <<<"$out" || fail "tcplab as root does not warn: $out"
+rm -f "$work/tcplab-with-caps" "$work/tcplab-setuid"
 
 step "desktop integration"
 if command -v desktop-file-validate >/dev/null; then
@@ -201,6 +262,7 @@ while read -r path; do
 done <<<"$files"
 echo "$(wc -l <<<"$files") paths of the package checked, $left left"
 compgen -G '/etc/apparmor.d/tcplab*' >/dev/null && fail "left after purge: $(echo /etc/apparmor.d/tcplab*)"
+[ -e /usr/libexec/tcplab/tcplab-link ] && fail "left after purge: tcplab-link"
 compgen -G '/var/cache/apparmor/*/tcplab*' >/dev/null && fail "left after purge: AppArmor cache"
 getcap -r /usr/bin /usr/libexec 2>/dev/null | grep tcplab && fail "capabilities left on tcplab files"
 we_installed=0
