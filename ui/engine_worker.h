@@ -28,7 +28,8 @@ class BuiltinLwipLab;
 namespace tcplab::ui {
 
 /// Which link the phantom uses. The built-in peers need no privileges; an interface
-/// (the namespace lab's tcplab0, or any interface libpcap lists) needs CAP_NET_RAW.
+/// (the namespace lab's tcplab0, or any interface libpcap lists) is opened through
+/// tcplab-link unless this process holds CAP_NET_RAW (lab/interface_link.h).
 enum class LabKind : std::uint8_t {
     Linux,     ///< the built-in Linux lab (falls back to lwIP where user namespaces are refused)
     Lwip,      ///< the built-in lwIP peer

@@ -557,8 +557,8 @@ void addExperimentCommand(CLI::App& app, int& exitCode) {
         "Prints a text ladder; exits 0 only when every step happened.");
     auto* iface = sub->add_option(
         "--iface", o->iface,
-        "an interface to use (e.g. tcplab0 of tcplab-lab; needs CAP_NET_RAW); without it the "
-        "built-in lab is used");
+        "an interface to use (e.g. tcplab0 of tcplab-lab; opened through tcplab-link, for members "
+        "of the group tcplab); without it the built-in lab is used");
     auto* lab = sub->add_option("--lab", o->lab,
                                 "the built-in peer: linux (a real kernel in a private namespace, "
                                 "no privileges needed; the default without --iface) or lwip "
@@ -643,10 +643,10 @@ void addPeerCommand(CLI::App& app, int& exitCode) {
         "call did what was expected (by default: did not fail), 1 otherwise.");
     sub->add_option("CALL", *calls, "the calls, in order (each one argument: quote it)")
         ->required();
-    auto* iface = sub->add_option(
-        "--iface", o->iface,
-        "an interface of the namespace lab (tcplab0; needs CAP_NET_RAW); without it the built-in "
-        "lab is used");
+    auto* iface = sub->add_option("--iface", o->iface,
+                                  "an interface of the namespace lab (tcplab0; opened through "
+                                  "tcplab-link, for members of the "
+                                  "group tcplab); without it the built-in lab is used");
     sub->add_option("--lab", o->lab, "the built-in peer: linux (the default) or lwip")
         ->excludes(iface);
     sub->add_flag("--ipv6", o->ipv6, "with the built-in lab: the phantom uses its IPv6 address");
