@@ -48,16 +48,6 @@ using link::HelperStatus;
 
 namespace {
 
-int run(const std::string& command) {
-    const int status = std::system((command + " >/dev/null 2>&1").c_str());
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-void writeSysctl(const std::string& path, const std::string& value) {
-    std::ofstream file("/proc/sys/" + path);
-    file << value;
-}
-
 /// What one run of the helper gave: its exit status, the datagram on its channel (and
 /// whether an fd came with it), and what it wrote on stderr.
 struct HelperRun {
@@ -169,10 +159,10 @@ private Q_SLOTS:
         if (::geteuid() != 0 || ::unshare(CLONE_NEWNET) != 0)
             return; // the grammar cases still run; the others skip
         writeSysctl("net/ipv6/conf/default/disable_ipv6", "1");
-        m_root = run("ip link add tlh0 type veth peer name tlh1") == 0 &&
-                 run("ip link set tlh0 up") == 0 && run("ip link set tlh1 up") == 0 &&
-                 run("ip link add tld0 type veth peer name tld1") == 0; // tld0 stays down
-        run("ip link set lo up");
+        m_root = runQuietly("ip link add tlh0 type veth peer name tlh1") == 0 &&
+                 runQuietly("ip link set tlh0 up") == 0 && runQuietly("ip link set tlh1 up") == 0 &&
+                 runQuietly("ip link add tld0 type veth peer name tld1") == 0; // tld0 stays down
+        runQuietly("ip link set lo up");
     }
 
     // --- The request's grammar (no root needed). -----------------------------------

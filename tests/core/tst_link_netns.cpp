@@ -43,20 +43,6 @@ using link::PcapLink;
 
 namespace {
 
-/// Runs a shell command (iproute2, ethtool) in this process's network namespace;
-/// its exit status.
-int run(const std::string& command) {
-    const int status = std::system((command + " >/dev/null 2>&1").c_str());
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-/// Writes a sysctl of this network namespace; false if it does not exist.
-bool writeSysctl(const std::string& path, const std::string& value) {
-    std::ofstream file("/proc/sys/" + path);
-    file << value;
-    return static_cast<bool>(file.flush());
-}
-
 /// The output of a shell command, or "" if it cannot run.
 std::string output(const std::string& command) {
     std::string text;
@@ -89,12 +75,12 @@ bool waitUntilRunning(const std::string& name) {
 /// Creates a veth pair, quiet (no IPv6, hence no DAD, router or MLD chatter; no
 /// IPv4 address, hence no ARP) and with offloads off, both ends up and running.
 bool makeVeth(const std::string& a, const std::string& b) {
-    if (run("ip link add " + a + " type veth peer name " + b) != 0)
+    if (runQuietly("ip link add " + a + " type veth peer name " + b) != 0)
         return false;
     for (const auto& name : {a, b}) {
         writeSysctl("net/ipv6/conf/" + name + "/disable_ipv6", "1");
-        run("ethtool -K " + name + " tso off gso off gro off tx off rx off");
-        if (run("ip link set " + name + " up") != 0)
+        runQuietly("ethtool -K " + name + " tso off gso off gro off tx off rx off");
+        if (runQuietly("ip link set " + name + " up") != 0)
             return false;
     }
     return waitUntilRunning(a) && waitUntilRunning(b);
@@ -114,7 +100,7 @@ int openTap(const std::string& name) {
         return -1;
     }
     writeSysctl("net/ipv6/conf/" + name + "/disable_ipv6", "1");
-    if (run("ip link set " + name + " up") != 0 || !waitUntilRunning(name)) {
+    if (runQuietly("ip link set " + name + " up") != 0 || !waitUntilRunning(name)) {
         ::close(fd);
         return -1;
     }
@@ -193,7 +179,7 @@ std::optional<link::LinkError> firstError(link::Link& l, int timeoutMs) {
 struct UpAgain {
     std::string name;
     ~UpAgain() {
-        run("ip link set " + name + " up");
+        runQuietly("ip link set " + name + " up");
         waitUntilRunning(name);
     }
 };
@@ -201,7 +187,7 @@ struct UpAgain {
 /// Deletes an interface when a test that made it ends, passed or not.
 struct DeleteAtEnd {
     std::string name;
-    ~DeleteAtEnd() { run("ip link del " + name); }
+    ~DeleteAtEnd() { runQuietly("ip link del " + name); }
 };
 
 } // namespace
@@ -312,7 +298,7 @@ private Q_SLOTS:
     }
 
     void interfaceDown_isInterfaceDown_withTheCommandThatFixesIt() {
-        QCOMPARE(run("ip link set tla0 down"), 0);
+        QCOMPARE(runQuietly("ip link set tla0 down"), 0);
         const UpAgain restore{"tla0"};
         const auto pcap = PcapLink::open("tla0", "");
         QVERIFY(!pcap.has_value());
@@ -346,7 +332,7 @@ private Q_SLOTS:
         request.ifr_flags = IFF_TUN | IFF_NO_PI;
         std::strncpy(request.ifr_name, "tlu0", IFNAMSIZ - 1);
         const bool created = ::ioctl(fd, TUNSETIFF, &request) == 0;
-        const bool up = created && run("ip link set tlu0 up") == 0;
+        const bool up = created && runQuietly("ip link set tlu0 up") == 0;
         const auto packet = FdLink::openPacketSocket("tlu0");
         const auto pcap = PcapLink::open("tlu0", "");
         ::close(fd); // the TUN interface goes with it
@@ -384,7 +370,7 @@ private Q_SLOTS:
             receiveUntil(*l, got, 1);
             QCOMPARE(got.size(), std::size_t{1});
         }
-        QCOMPARE(run("ip link del tlb0"), 0); // takes tlb1 with it
+        QCOMPARE(runQuietly("ip link del tlb0"), 0); // takes tlb1 with it
 
         const auto error = firstError(*l, 3000);
         QVERIFY2(error.has_value(), "no error within 3 s of the interface's deletion");

@@ -2,6 +2,11 @@
 
 #include <pcap/pcap.h>
 
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <fstream>
+
 namespace tcplab::test {
 
 std::string dataPath(std::string_view relative) {
@@ -84,6 +89,17 @@ QString names(wire::Diagnostics d) {
         }
     });
     return out.join(QStringLiteral(", "));
+}
+
+int runQuietly(const std::string& command) {
+    const int status = std::system((command + " >/dev/null 2>&1").c_str());
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+bool writeSysctl(const std::string& path, const std::string& value) {
+    std::ofstream file("/proc/sys/" + path);
+    file << value;
+    return static_cast<bool>(file.flush());
 }
 
 } // namespace tcplab::test

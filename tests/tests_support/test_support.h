@@ -26,6 +26,13 @@ using ByteVector = std::vector<std::uint8_t>;
 
 /// Absolute path of a file under tests/data.
 std::string dataPath(std::string_view relative);
+
+/// Runs a shell command (iproute2, ethtool) quietly, in this process's network namespace;
+/// its exit status, or -1 when it did not exit.
+int runQuietly(const std::string& command);
+/// Writes a sysctl of this process's namespaces (`path` below /proc/sys); false when it
+/// does not exist or refuses the value.
+bool writeSysctl(const std::string& path, const std::string& value);
 /// Every frame of a pcap/pcapng file under tests/data (read with libpcap). Fails the
 /// calling test (QFAIL via the returned error string) when the file cannot be read.
 std::vector<ByteVector> readPcap(std::string_view relative, std::string* error = nullptr);
