@@ -407,7 +407,13 @@ std::optional<std::string> validate(const Request& q) {
             return e;
         if (auto e = needNumbers(1))
             return e;
-        return port();
+        if (auto e = port())
+            return e;
+        // Bind's empty address is the wildcard; connect's would be 0.0.0.0, this host.
+        if (q.call == Call::Connect && q.text.empty())
+            return std::string("connect needs the address to connect to (the phantom's is "
+                               "$phantom in a scenario), not the wildcard");
+        return std::nullopt;
     case Call::Listen:
     case Call::Shutdown:
     case Call::Ioctl:

@@ -510,6 +510,10 @@ tl::expected<Request, std::string> parseCall(std::string_view text) {
             auto address = addressWord(name, rest[0]);
             if (!address)
                 return fail(address.error());
+            if (*call == Call::Connect && address->empty())
+                return fail(fmt::format("connect: '{}' is the wildcard, not an address to connect "
+                                        "to (the phantom's is $phantom in a scenario)",
+                                        rest[0]));
             r.text = *address;
         }
         const auto port = number(rest.back());

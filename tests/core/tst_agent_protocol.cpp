@@ -301,6 +301,8 @@ void TestAgentProtocol::validate_refusesBrokenConventions_data() {
         << int(Call::Connect) << -1 << QList<qint64>{80} << 0 << "needs the fd";
     QTest::newRow("connect port 70000")
         << int(Call::Connect) << 3 << QList<qint64>{70000} << 0 << "port from 0 to 65535";
+    QTest::newRow("connect to no address")
+        << int(Call::Connect) << 3 << QList<qint64>{80} << 0 << "not the wildcard";
     QTest::newRow("socket one number")
         << int(Call::Socket) << -1 << QList<qint64>{2} << 0 << "takes 3 numbers, not 1";
     QTest::newRow("read too much")
@@ -415,6 +417,9 @@ void TestAgentProtocol::grammar_errorsNameTheWord_data() {
                              << "not an IPv4 or IPv6 address";
     QTest::newRow("port") << "connect 3 198.18.0.2 70000"
                           << "'70000' is not a port";
+    // Found by the fuzz target: '*' parsed as an empty address that formatted as nothing.
+    QTest::newRow("connect to the wildcard") << "connect 3 * 80"
+                                             << "'*' is the wildcard, not an address";
     QTest::newRow("option") << "setsockopt 3 TCP_FROB 1"
                             << "'TCP_FROB' is not an option";
     QTest::newRow("option value") << "setsockopt 3 TCP_NODELAY yes-please"
