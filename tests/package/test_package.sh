@@ -200,6 +200,14 @@ grep -qF "only members of the group tcplab may capture on network interfaces" <<
   fail "tcplab-cli --iface outside the group tcplab does not say so"
 grep -qF "sudo usermod -aG tcplab nobody" <<<"$out" ||
   fail "tcplab-cli --iface outside the group tcplab does not print the usermod command"
+# A member whose session began before it joined (its process lacks the group): log in again.
+out=$(in_netns setpriv --reuid="$member" --regid="$member" --clear-groups env -i timeout 30 \
+  /usr/bin/tcplab-cli experiment --iface lo --phantom 198.18.0.2/24 --peer 198.18.0.1 2>&1)
+status=$?
+echo "$out"
+[ "$status" -eq 1 ] || fail "tcplab-cli --iface in a session older than the membership exited $status"
+grep -qF "you were added to the group tcplab after this session began" <<<"$out" ||
+  fail "tcplab-cli --iface in a session older than the membership does not say to log in again"
 # Neither tcplab nor tcplab-cli starts with a note about capabilities any more.
 out=$(as_user QT_QPA_PLATFORM=offscreen timeout -k 2 3 /usr/bin/tcplab 2>&1)
 grep -F "CAP_NET_RAW" <<<"$out" && fail "tcplab as an ordinary user talks of CAP_NET_RAW: $out"
