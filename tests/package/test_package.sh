@@ -110,6 +110,19 @@ dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/share/tcplab/apparmor/tcplab-lab-
 dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/share/tcplab/apparmor/tcplab-link |
   grep -q '^profile tcplab-link /usr/libexec/tcplab/tcplab-link {' ||
   fail "the AppArmor profile of tcplab-link does not attach to the installed helper"
+# tcplab-link's profile (AppArmor 3 syntax) must compile; -Q -K: no kernel, no cache. The
+# lab helper's needs AppArmor 4 (abi/4.0), which Debian 12 does not have.
+if command -v apparmor_parser >/dev/null && [ -e /etc/apparmor.d/abi/3.0 ]; then
+  dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/share/tcplab/apparmor/tcplab-link >"$work/tcplab-link.aa"
+  apparmor_parser -Q -K -S "$work/tcplab-link.aa" >/dev/null 2>"$work/aa.log" ||
+    fail "apparmor_parser does not compile tcplab-link's profile: $(grep -v 'Cache read/write' "$work/aa.log")"
+  [ -e /etc/apparmor.d/abi/4.0 ] &&
+    { apparmor_parser -Q -K -S <(dpkg-deb --fsys-tarfile "$deb" |
+      tar -xO ./usr/share/tcplab/apparmor/tcplab-lab-helper) >/dev/null 2>&1 ||
+      fail "apparmor_parser does not compile the lab helper's profile"; }
+else
+  echo "apparmor_parser (AppArmor 3) missing: the profiles are not compiled"
+fi
 
 # --- Install it. -------------------------------------------------------------------
 step "apt-get install ./$(basename "$deb")"
