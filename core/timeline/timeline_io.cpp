@@ -10,11 +10,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -287,14 +289,28 @@ tl::expected<void, std::string> exportPcap(const Timeline& timeline, const std::
     return writer->close();
 }
 
+namespace {
+/// The peer records' indices in time order: a blocking call's record carries its start
+/// but is appended when it is answered, after records that came meanwhile. Stable, so
+/// records of one moment keep the order they came in.
+std::vector<std::size_t> peerTimeOrder(const Timeline& timeline, std::size_t count) {
+    std::vector<std::size_t> order(count);
+    for (std::size_t i = 0; i < count; ++i)
+        order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+        return timeline.peer(a).timeNs < timeline.peer(b).timeNs;
+    });
+    return order;
+}
+} // namespace
+
 nlohmann::json timelineToJson(const Timeline& timeline) {
     const std::size_t count = timeline.size();
     nlohmann::json frames = nlohmann::json::array();
     for (std::size_t i = 0; i < count; ++i)
         frames.push_back(entryToJson(i, timeline[i]));
-    const std::size_t peerCount = timeline.peerSize();
     nlohmann::json peer = nlohmann::json::array();
-    for (std::size_t i = 0; i < peerCount; ++i)
+    for (const std::size_t i : peerTimeOrder(timeline, timeline.peerSize()))
         peer.push_back(peerRecordToJson(i, timeline.peer(i)));
     return {{"format", "tcplab-timeline"},
             {"version", 2},
@@ -316,9 +332,10 @@ tl::expected<void, std::string> exportJson(const Timeline& timeline, const std::
         ok = ok && file->write(dumpJson(entryToJson(i, timeline[i])));
     }
     ok = ok && file->write(count == 0 ? R"(],"peer":[)" : "\n],\"peer\":[");
-    for (std::size_t i = 0; ok && i < peerCount; ++i) {
-        ok = file->write(i == 0 ? "\n" : ",\n");
-        ok = ok && file->write(dumpJson(peerRecordToJson(i, timeline.peer(i))));
+    const std::vector<std::size_t> order = peerTimeOrder(timeline, peerCount);
+    for (std::size_t k = 0; ok && k < order.size(); ++k) {
+        ok = file->write(k == 0 ? "\n" : ",\n");
+        ok = ok && file->write(dumpJson(peerRecordToJson(order[k], timeline.peer(order[k]))));
     }
     if (ok)
         file->write(peerCount == 0 ? "]}\n" : "\n]}\n");

@@ -3,6 +3,7 @@
 // sides; the call grammar reads and writes back every call; struct tcp_info is decoded at
 // the offsets this system's header has; peer records in the timeline and its JSON export.
 #include <QObject>
+#include <QTemporaryDir>
 #include <QTest>
 
 #include "peer/agent_protocol.h"
@@ -20,6 +21,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
+#include <fstream>
 
 using namespace tcplab;
 using namespace tcplab::peer;
@@ -583,7 +585,7 @@ void TestAgentProtocol::timeline_keepsPeerRecordsAndExportsThem() {
     QVERIFY(timeline::appendCall(t, call));
     Sample s = sampleSample();
     QVERIFY(timeline::appendSample(t, s));
-    QVERIFY(timeline::appendHello(t, 5, sampleHello()));
+    QVERIFY(timeline::appendHello(t, s.timeNs + 5, sampleHello()));
     QCOMPARE(t.peerSize(), std::size_t{4}); // a call, two sockets, a hello
     QCOMPARE(t.size(), std::size_t{0});
 
@@ -612,6 +614,30 @@ void TestAgentProtocol::timeline_keepsPeerRecordsAndExportsThem() {
     QCOMPARE(peer[1].at("socket").at("local").get<std::string>(), std::string("198.18.0.1:50001"));
     QCOMPARE(peer[2].at("socket").at("gone").get<bool>(), true);
     QCOMPARE(peer[3].at("kind").get<std::string>(), std::string("agent"));
+
+    // A blocking call is recorded when it is answered, with its start time: the export
+    // puts it where it started, keeping its index.
+    peer::CallRecord accept{*parseCall("accept 3"), {}};
+    accept.answer.call = Call::Accept;
+    accept.answer.result = 4;
+    accept.answer.startNs = 500;
+    accept.answer.durationNs = 2'000'000;
+    QVERIFY(timeline::appendCall(t, accept));
+    const auto sorted = timeline::timelineToJson(t).at("peer");
+    QCOMPARE(sorted.size(), std::size_t{5});
+    QCOMPARE(sorted[0].at("call").get<std::string>(), std::string("accept"));
+    QCOMPARE(sorted[0].at("index").get<int>(), 4);
+    QCOMPARE(sorted[1].at("call").get<std::string>(), std::string("connect"));
+    for (std::size_t i = 1; i < sorted.size(); ++i)
+        QVERIFY(sorted[i - 1].at("time_ns").get<std::int64_t>() <=
+                sorted[i].at("time_ns").get<std::int64_t>());
+    // The streamed export writes the same order.
+    QTemporaryDir dir;
+    const std::string path = (dir.path() + QStringLiteral("/t.json")).toStdString();
+    QVERIFY(timeline::exportJson(t, path).has_value());
+    std::ifstream in(path);
+    const auto read = nlohmann::json::parse(in);
+    QVERIFY(read.at("peer") == sorted);
 
     // Full: the record is refused, nothing is torn.
     timeline::Timeline small(4, 1);
