@@ -1142,7 +1142,7 @@ private Q_SLOTS:
             const auto lastAck = client.next(3000);
             QVERIFY2(lastAck.has_value(), "the peer did not acknowledge our FIN");
             const auto f = wire::decodeFrame(wire::Bytes(*lastAck));
-            QCOMPARE(f.tcp()->ack, client.sndNxt());
+            QCOMPARE(f.tcp()->ack, client.sndNxt);
         }
         QVERIFY(!client.resetSeen);
         const std::string remote = ipv6 ? fmt::format("[2001:db8::2] port {}", client.sport())

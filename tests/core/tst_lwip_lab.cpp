@@ -804,7 +804,7 @@ private Q_SLOTS:
                          QStringLiteral("window %1 after %2").arg(windows[i]).arg(windows[i - 1])));
         QCOMPARE(windows.back(), std::uint32_t(0));
         QVERIFY(last.has_value());
-        QCOMPARE(last->tcp()->ack, client.sndNxt()); // every byte taken
+        QCOMPARE(last->tcp()->ack, client.sndNxt); // every byte taken
         // The sample says the same: the receive buffer holds them, rcv_wnd is 0.
         QVERIFY(agent.result("sample"));
         agent.take();
@@ -822,7 +822,7 @@ private Q_SLOTS:
         QVERIFY2(update.has_value(), "no window update after reading");
         const auto f = wire::decodeFrame(wire::Bytes(*update));
         QCOMPARE(f.tcp()->flags, std::uint8_t(flags::kAck));
-        QCOMPARE(f.tcp()->ack, client.sndNxt());
+        QCOMPARE(f.tcp()->ack, client.sndNxt);
         QCOMPARE(f.tcp()->window, std::uint16_t(65535));
         // Nothing waits now: a non-blocking read says EAGAIN.
         const auto empty = agent.call("read 4 100 dontwait");
@@ -860,7 +860,7 @@ private Q_SLOTS:
         QVERIFY2(rst.has_value(), "no RST after close with SO_LINGER 1,0");
         const auto r = wire::decodeFrame(wire::Bytes(*rst));
         QVERIFY(r.tcp()->has(flags::kRst));
-        QCOMPARE(r.tcp()->seq, a.rcvNxt());
+        QCOMPARE(r.tcp()->seq, a.rcvNxt);
 
         // shutdown(SHUT_WR): a FIN; the socket still reads, and writes are EPIPE.
         QVERIFY(agent.result("shutdown 5 wr"));

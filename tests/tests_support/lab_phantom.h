@@ -142,23 +142,10 @@ private:
     std::deque<std::vector<std::uint8_t>> m_queue;
 };
 
-/// One TCP connection from the phantom, by hand: the segments a user would craft (the
-/// built-in labs' suites drive the Linux and the lwIP peer with it).
-class RawClient {
+/// One TCP connection of the phantom's, by hand: its endpoints and sequence numbers, the
+/// segments a user would craft on it, and what the peer sent on it.
+class PhantomConnection {
 public:
-    RawClient(Phantom& phantom, const lab::LabAddresses& a, bool ipv6, std::uint16_t sport,
-              std::uint16_t dport, wire::MacAddress peerMac)
-        : m_phantom(phantom)
-        , m_addresses(a)
-        , m_ipv6(ipv6)
-        , m_peerMac(peerMac)
-        , m_dport(dport)
-        , m_sport(sport) {}
-
-    std::uint16_t sport() const { return m_sport; }
-    wire::SeqNum rcvNxt() const { return m_rcvNxt; }
-    wire::SeqNum sndNxt() const { return m_sndNxt; }
-
     wire::SegmentSpec segment(std::uint8_t tcpFlags, const std::string& payload = {}) const {
         wire::SegmentSpec s;
         s.ethernet.src = m_phantom.mac();
@@ -174,12 +161,12 @@ public:
             ip.dst = m_addresses.peer4;
             s.ip = ip;
         }
-        s.tcp.srcPort = m_sport;
-        s.tcp.dstPort = m_dport;
-        s.tcp.seq = m_sndNxt;
-        s.tcp.ack = (tcpFlags & wire::tcp_flags::kAck) ? m_rcvNxt : wire::SeqNum(0);
+        s.tcp.srcPort = m_port;
+        s.tcp.dstPort = m_peerPort;
+        s.tcp.seq = sndNxt;
+        s.tcp.ack = (tcpFlags & wire::tcp_flags::kAck) ? rcvNxt : wire::SeqNum(0);
         s.tcp.flags = tcpFlags;
-        s.tcp.window = 64240;
+        s.tcp.window = window;
         s.payload.assign(payload.begin(), payload.end());
         return s;
     }
@@ -188,25 +175,84 @@ public:
         const auto bytes = s.encode();
         QVERIFY(bytes.has_value());
         m_phantom.send(*bytes);
-        m_sndNxt = m_sndNxt + s.tcp.sequenceLength(s.payload.size());
+        sndNxt = sndNxt + s.tcp.sequenceLength(s.payload.size());
     }
 
-    /// The next segment of this connection from the peer, within `ms`.
+    /// The peer's next segment on this connection, within `ms`.
     std::optional<std::vector<std::uint8_t>> next(int ms) {
         return m_phantom.waitFor(
             [this](const wire::Frame& f) {
                 const auto* tcp = f.tcp();
-                if (!tcp || tcp->dstPort != m_sport || tcp->srcPort != m_dport)
+                if (!tcp || tcp->dstPort != m_port || tcp->srcPort != m_peerPort)
                     return false;
                 return m_ipv6 ? f.ipv6() != nullptr : f.ipv4() != nullptr;
             },
             ms);
     }
 
+    wire::SeqNum sndNxt;
+    wire::SeqNum rcvNxt{0};
+    std::uint16_t window = 64240;
+    std::string data;
+    bool finSeen = false;
+    bool resetSeen = false;
+    std::vector<std::vector<std::uint8_t>> segments;
+
+protected:
+    PhantomConnection(Phantom& phantom, const lab::LabAddresses& a, bool ipv6, std::uint16_t port,
+                      std::uint16_t peerPort, wire::MacAddress peerMac, wire::SeqNum isn)
+        : sndNxt(isn)
+        , m_phantom(phantom)
+        , m_addresses(a)
+        , m_ipv6(ipv6)
+        , m_port(port)
+        , m_peerPort(peerPort)
+        , m_peerMac(peerMac) {}
+
+    /// Takes one of the peer's segments in: its data when in order (and its FIN), kept in
+    /// `segments`; acknowledged when `ack` and it carries data or FIN.
+    void absorb(std::vector<std::uint8_t> frame, bool ack) {
+        const auto f = wire::decodeFrame(wire::Bytes(frame));
+        const auto* tcp = f.tcp();
+        const auto payload = f.payload();
+        if (tcp->has(wire::tcp_flags::kRst))
+            resetSeen = true;
+        if (tcp->seq == rcvNxt) {
+            data.append(payload.begin(), payload.end());
+            rcvNxt = rcvNxt + static_cast<std::uint32_t>(payload.size());
+            if (tcp->has(wire::tcp_flags::kFin)) {
+                finSeen = true;
+                rcvNxt = rcvNxt + 1;
+            }
+        }
+        const bool owed = !payload.empty() || tcp->has(wire::tcp_flags::kFin);
+        segments.push_back(std::move(frame));
+        if (ack && owed)
+            send(segment(wire::tcp_flags::kAck));
+    }
+
+    Phantom& m_phantom;
+    lab::LabAddresses m_addresses;
+    bool m_ipv6;
+    std::uint16_t m_port;
+    std::uint16_t m_peerPort;
+    wire::MacAddress m_peerMac;
+};
+
+/// One TCP connection from the phantom to the peer, by hand (the built-in labs' suites
+/// drive the Linux and the lwIP peer with it).
+class RawClient : public PhantomConnection {
+public:
+    RawClient(Phantom& phantom, const lab::LabAddresses& a, bool ipv6, std::uint16_t sport,
+              std::uint16_t dport, wire::MacAddress peerMac)
+        : PhantomConnection(phantom, a, ipv6, sport, dport, peerMac, wire::SeqNum(100)) {}
+
+    std::uint16_t sport() const { return m_port; }
+
     /// SYN (ISN 100, with `options`), the SYN-ACK (returned), our ACK.
     std::optional<std::vector<std::uint8_t>> connect(const wire::TcpOptionList& options,
                                                      bool ack = true) {
-        m_sndNxt = wire::SeqNum(100);
+        sndNxt = wire::SeqNum(100);
         auto syn = segment(wire::tcp_flags::kSyn);
         syn.tcp.options = options;
         send(syn);
@@ -215,7 +261,7 @@ public:
             return std::nullopt;
         const auto f = wire::decodeFrame(wire::Bytes(*synAck));
         if (f.tcp() && f.tcp()->has(wire::tcp_flags::kSyn))
-            m_rcvNxt = f.tcp()->seq + 1;
+            rcvNxt = f.tcp()->seq + 1;
         if (ack)
             send(segment(wire::tcp_flags::kAck));
         return synAck;
@@ -231,53 +277,20 @@ public:
             auto frame = next(static_cast<int>(std::max<long long>(1, left.count())));
             if (!frame)
                 return;
-            const auto f = wire::decodeFrame(wire::Bytes(*frame));
-            const auto* tcp = f.tcp();
-            const auto payload = f.payload();
-            if (tcp->has(wire::tcp_flags::kRst))
-                resetSeen = true;
-            if (tcp->seq == m_rcvNxt) {
-                data.append(payload.begin(), payload.end());
-                m_rcvNxt = m_rcvNxt + static_cast<std::uint32_t>(payload.size());
-                if (tcp->has(wire::tcp_flags::kFin)) {
-                    finSeen = true;
-                    m_rcvNxt = m_rcvNxt + 1;
-                }
-            }
-            segments.push_back(std::move(*frame));
-            if (!payload.empty() || tcp->has(wire::tcp_flags::kFin))
-                send(segment(wire::tcp_flags::kAck));
+            absorb(std::move(*frame), true);
         }
     }
-
-    std::string data;
-    bool finSeen = false;
-    bool resetSeen = false;
-    std::vector<std::vector<std::uint8_t>> segments;
-
-private:
-    Phantom& m_phantom;
-    lab::LabAddresses m_addresses;
-    bool m_ipv6;
-    wire::MacAddress m_peerMac;
-    std::uint16_t m_dport;
-    std::uint16_t m_sport;
-    wire::SeqNum m_sndNxt{100};
-    wire::SeqNum m_rcvNxt{0};
 };
 
-/// The phantom as a server, by hand: it answers a SYN to its port (the peer's active open,
-/// by a connect() the peer agent made) and takes the peer's data, acknowledging it. The
-/// peer's port and MAC are learnt from its SYN unless given.
-class PhantomServer {
+/// The phantom as a server, by hand (IPv4): it answers a SYN to its port (the peer's
+/// active open, by a connect() the peer agent made) and takes the peer's data,
+/// acknowledging it. The peer's port and MAC are learnt from its SYN unless given.
+class PhantomServer : public PhantomConnection {
 public:
     PhantomServer(Phantom& phantom, const lab::LabAddresses& a, std::uint16_t port,
                   std::uint16_t peerPort = 0, std::optional<MacAddress> peerMac = std::nullopt)
-        : m_phantom(phantom)
-        , m_addresses(a)
-        , m_port(port)
-        , m_peerPort(peerPort)
-        , m_peerMac(peerMac.value_or(a.peerMac)) {}
+        : PhantomConnection(phantom, a, false, port, peerPort, peerMac.value_or(a.peerMac),
+                            wire::SeqNum(5000)) {}
 
     std::uint16_t peerPort() const { return m_peerPort; }
 
@@ -304,41 +317,6 @@ public:
         return syn;
     }
 
-    wire::SegmentSpec segment(std::uint8_t tcpFlags, const std::string& payload = {}) const {
-        wire::SegmentSpec s;
-        s.ethernet.src = m_phantom.mac();
-        s.ethernet.dst = m_peerMac;
-        wire::Ipv4Header ip;
-        ip.src = m_addresses.phantom4;
-        ip.dst = m_addresses.peer4;
-        s.ip = ip;
-        s.tcp.srcPort = m_port;
-        s.tcp.dstPort = m_peerPort;
-        s.tcp.seq = sndNxt;
-        s.tcp.ack = (tcpFlags & wire::tcp_flags::kAck) ? rcvNxt : wire::SeqNum(0);
-        s.tcp.flags = tcpFlags;
-        s.tcp.window = window;
-        s.payload.assign(payload.begin(), payload.end());
-        return s;
-    }
-
-    void send(const wire::SegmentSpec& s) {
-        const auto bytes = s.encode();
-        QVERIFY(bytes.has_value());
-        m_phantom.send(*bytes);
-        sndNxt = sndNxt + s.tcp.sequenceLength(s.payload.size());
-    }
-
-    /// The peer's next segment on this connection, within `ms`.
-    std::optional<std::vector<std::uint8_t>> next(int ms) {
-        return m_phantom.waitFor(
-            [this](const wire::Frame& f) {
-                return f.tcp() && f.ipv4() && f.tcp()->dstPort == m_port &&
-                       f.tcp()->srcPort == m_peerPort;
-            },
-            ms);
-    }
-
     /// Takes the peer's segments in (acknowledging data and FIN when `ack`) until `done`
     /// or `ms` pass; `pump` runs between them (the agent's messages, say).
     void receive(const std::function<bool()>& done, int ms, bool ack = true,
@@ -347,41 +325,10 @@ public:
         while (!done() && std::chrono::steady_clock::now() < deadline) {
             if (pump)
                 pump();
-            auto frame = next(20);
-            if (!frame)
-                continue;
-            const auto f = wire::decodeFrame(wire::Bytes(*frame));
-            const auto payload = f.payload();
-            if (f.tcp()->has(wire::tcp_flags::kRst))
-                resetSeen = true;
-            if (f.tcp()->seq == rcvNxt) {
-                data.append(payload.begin(), payload.end());
-                rcvNxt = rcvNxt + static_cast<std::uint32_t>(payload.size());
-                if (f.tcp()->has(wire::tcp_flags::kFin)) {
-                    finSeen = true;
-                    rcvNxt = rcvNxt + 1;
-                }
-            }
-            segments.push_back(std::move(*frame));
-            if (ack && (!payload.empty() || f.tcp()->has(wire::tcp_flags::kFin)))
-                send(segment(wire::tcp_flags::kAck));
+            if (auto frame = next(20))
+                absorb(std::move(*frame), ack);
         }
     }
-
-    wire::SeqNum sndNxt{5000};
-    wire::SeqNum rcvNxt{0};
-    std::uint16_t window = 64240;
-    std::string data;
-    bool finSeen = false;
-    bool resetSeen = false;
-    std::vector<std::vector<std::uint8_t>> segments;
-
-private:
-    Phantom& m_phantom;
-    lab::LabAddresses m_addresses;
-    std::uint16_t m_port;
-    std::uint16_t m_peerPort;
-    MacAddress m_peerMac;
 };
 
 } // namespace tcplab::test
