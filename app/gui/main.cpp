@@ -8,6 +8,7 @@
 
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -48,13 +49,14 @@ std::string privilegeRefusal() {
             "privileges; remove the bit (sudo chmod u-s,g-s {}); capturing on "
             "interfaces goes through tcplab's helper tcplab-link\n",
             ::getuid(), ::geteuid(), ::getgid(), ::getegid(), tcplab::link::runningBinary());
-    if (::geteuid() != 0 && tcplab::lab::effectiveCapabilities() != 0)
+    if (const std::uint64_t capabilities = tcplab::lab::effectiveCapabilities();
+        ::geteuid() != 0 && capabilities != 0)
         return fmt::format(
             "tcplab: refusing to run with capabilities in effect (CapEff {:#x}): the "
             "desktop lab must not hold privileges; remove them (sudo setcap -r {}); "
             "capturing on interfaces goes through tcplab's helper tcplab-link, "
             "which members of the group tcplab may run\n",
-            tcplab::lab::effectiveCapabilities(), tcplab::link::runningBinary());
+            capabilities, tcplab::link::runningBinary());
     return {};
 }
 

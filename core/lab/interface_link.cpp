@@ -138,13 +138,15 @@ link::HelperRequest requestFor(const std::string& ifname, const host::Identity& 
 tl::expected<std::unique_ptr<link::Link>, link::LinkError>
 openThroughHelper(const std::string& ifname, const host::Identity& identity,
                   const InterfaceLinkOptions& options) {
-    // Refused here with the helper's own words, so no process is started for it.
-    if (auto why = link::invalidInterfaceName(ifname))
-        return tl::make_unexpected(link::noSuchInterface(ifname));
+    // Refused here by the helper's own rules, so no process is started for it: a name no
+    // interface can have is no such interface, anything else the identity's fault.
     const link::HelperRequest request = requestFor(ifname, identity);
     if (const auto valid = link::parseHelperArguments(link::helperArguments(request)); !valid)
-        return tl::make_unexpected(ioError(fmt::format("the phantom's identity cannot open {}: {}",
-                                                       ifname, valid.error().message)));
+        return tl::make_unexpected(
+            link::invalidInterfaceName(ifname)
+                ? link::noSuchInterface(ifname)
+                : ioError(fmt::format("the phantom's identity cannot open {}: {}", ifname,
+                                      valid.error().message)));
 
     auto helper = findHelper(ifname, options.helperPath);
     if (!helper)
