@@ -248,7 +248,8 @@ struct Engine::Impl {
             if (agentFd >= 0 && fds[1].revents != 0)
                 receiveAgent();
 
-            if (pollLink && fds[2].revents != 0 && !receiveStopped) {
+            if (pollLink && (fds[2].revents != 0 || link->receiveAgainWithinMs()) &&
+                !receiveStopped) {
                 const std::size_t delivered = receiveFrames(fds[2].revents);
                 if (delivered > 0 || receiveStopped) {
                     idleLinkWakes = 0;
@@ -329,6 +330,9 @@ struct Engine::Impl {
         if (const auto d = pacedDeadline())
             deadline = deadline ? std::min(*deadline, *d) : *d;
         std::int64_t ms = wakeFd >= 0 ? kMaxPollWaitMs : kPollWaitWithoutWakeFdMs;
+        if (link && !receiveStopped)
+            if (const auto again = link->receiveAgainWithinMs())
+                ms = std::min(ms, *again);
         if (deadline) {
             const std::int64_t remaining = *deadline - clock();
             ms = std::min(ms, remaining <= 0 ? 0 : (remaining + 999'999) / 1'000'000);

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include <tl/expected.hpp>
@@ -51,6 +52,12 @@ public:
                                                          std::size_t maxFrames) = 0;
     /// A descriptor that polls readable when frames are waiting.
     virtual int pollFd() const noexcept = 0;
+    /// Set when receive() must be called again within this many milliseconds even if
+    /// pollFd() stays quiet: libpcap, told ENETDOWN, can tell a downed interface from a
+    /// vanished one only on a later call, and the error that woke the poller is gone.
+    virtual std::optional<std::int64_t> receiveAgainWithinMs() const noexcept {
+        return std::nullopt;
+    }
     /// "pcap on veth-tl0", "AF_PACKET fd from the built-in lab", "memory".
     virtual std::string description() const = 0;
 };

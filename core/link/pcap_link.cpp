@@ -202,6 +202,15 @@ std::string PcapLink::description() const {
     return fmt::format("pcap on {}", m_ifname);
 }
 
+std::optional<std::int64_t> PcapLink::receiveAgainWithinMs() const noexcept {
+    // pcap_get_required_select_timeout(3PCAP): non-null while libpcap waits to learn
+    // whether an interface that reported ENETDOWN still exists.
+    const timeval* within = pcap_get_required_select_timeout(m_pcap);
+    if (!within)
+        return std::nullopt;
+    return std::int64_t{within->tv_sec} * 1000 + (within->tv_usec + 999) / 1000;
+}
+
 LinkError PcapLink::errorFromPcap(const char* operation) const {
     const std::string said = pcap_geterr(m_pcap);
     if (meansInterfaceGone(said))

@@ -34,6 +34,7 @@ public:
     tl::expected<std::size_t, LinkError> receive(const FrameSink& sink,
                                                  std::size_t maxFrames) override;
     int pollFd() const noexcept override { return m_fd; }
+    std::optional<std::int64_t> receiveAgainWithinMs() const noexcept override;
     std::string description() const override;
 
     /// True when libpcap delivers nanosecond timestamps (else microseconds, scaled).

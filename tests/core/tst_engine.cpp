@@ -19,6 +19,7 @@
 #include "wire/frame.h"
 #include "wire/segment_spec.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -227,6 +228,44 @@ struct EventLog {
 };
 
 /// An engine over one end of a MemoryLink pair, the peer on the other.
+/// A link that behaves as libpcap does once an interface is deleted: one wake-up
+/// (the ENETDOWN, consumed by the first receive, which delivers nothing), then quiet;
+/// only a receive() made within receiveAgainWithinMs() learns that it is gone.
+class VanishingLink final : public link::Link {
+public:
+    VanishingLink() {
+        if (::pipe2(m_pipe, O_NONBLOCK | O_CLOEXEC) != 0)
+            throw std::runtime_error("pipe2 failed");
+    }
+    ~VanishingLink() override {
+        ::close(m_pipe[0]);
+        ::close(m_pipe[1]);
+    }
+    void vanish() { [[maybe_unused]] auto n = ::write(m_pipe[1], "x", 1); }
+    tl::expected<void, link::LinkError> send(Bytes) override { return {}; }
+    tl::expected<std::size_t, link::LinkError> receive(const link::FrameSink&,
+                                                       std::size_t) override {
+        char c = 0;
+        if (::read(m_pipe[0], &c, 1) == 1) { // the wake-up, as poll() saw POLLERR
+            m_netdown = true;
+            return 0;
+        }
+        if (m_netdown)
+            return tl::make_unexpected(
+                link::LinkError{link::LinkErrorCode::InterfaceGone, "the interface disappeared"});
+        return 0;
+    }
+    int pollFd() const noexcept override { return m_pipe[0]; }
+    std::optional<std::int64_t> receiveAgainWithinMs() const noexcept override {
+        return m_netdown ? std::optional<std::int64_t>{1} : std::nullopt;
+    }
+    std::string description() const override { return "vanishing"; }
+
+private:
+    int m_pipe[2] = {-1, -1};
+    bool m_netdown = false;
+};
+
 struct Rig {
     std::shared_ptr<Timeline> timeline;
     std::unique_ptr<FakePeer> peer;
@@ -817,6 +856,27 @@ private Q_SLOTS:
         QVERIFY2(rig.events.first(EngineEvent::Kind::TimelineFull)->message.find("3 frames") !=
                      std::string::npos,
                  rig.events.first(EngineEvent::Kind::TimelineFull)->message.c_str());
+    }
+
+    void aLinkThatAsksToBeReadAgain_isReadAgain_evenWhenItsFdStaysQuiet() {
+        auto owned = std::make_unique<VanishingLink>();
+        VanishingLink* link = owned.get();
+        auto timeline = std::make_shared<Timeline>();
+        Engine engine(std::move(owned), timeline);
+        EventLog events;
+        engine.start();
+        engine.configure(identity(), fastTiming(), Engine::Probe::Skip);
+        std::this_thread::sleep_for(50ms);
+        link->vanish();
+        const auto deadline = std::chrono::steady_clock::now() + 3s;
+        while (events.count(EngineEvent::Kind::LinkFailed) == 0 &&
+               std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(5ms);
+            events.take(engine);
+        }
+        QCOMPARE(events.count(EngineEvent::Kind::LinkFailed), std::size_t{1});
+        QVERIFY(events.first(EngineEvent::Kind::LinkFailed)->message.find("disappeared") !=
+                std::string::npos);
     }
 
     void closingThePeer_isOneLinkFailed_andTheTimelineStaysComplete() {
