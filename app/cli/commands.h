@@ -22,6 +22,7 @@ void addAnalyzeCommand(CLI::App& app, int& exitCode);
 void addExperimentCommand(CLI::App& app, int& exitCode);
 void addCompareCommand(CLI::App& app, int& exitCode);
 void addPeerCommand(CLI::App& app, int& exitCode);
+void addDrillCommand(CLI::App& app, int& exitCode);
 
 /// Parses an unsigned number (decimal or 0x hex) no larger than `max`; throws
 /// CLI::ValidationError naming the option on anything else, so every numeric option

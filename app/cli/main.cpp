@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
     tcplab::cli::addExperimentCommand(app, exitCode);
     tcplab::cli::addCompareCommand(app, exitCode);
     tcplab::cli::addPeerCommand(app, exitCode);
+    tcplab::cli::addDrillCommand(app, exitCode);
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp&) {

@@ -60,6 +60,7 @@ struct SendCommand {
 struct RunCommand {
     Scenario scenario;
     ConnectionParams params;
+    Engine::RunnerFactory make; ///< empty: a ScenarioRunner of `scenario`
 };
 struct CancelCommand {};
 struct AutoAckCommand {
@@ -135,6 +136,7 @@ struct Engine::Impl {
     struct PendingScenario {
         Scenario scenario;
         ConnectionParams params;
+        Engine::RunnerFactory make;
         std::optional<wire::IpAddress> resolving; ///< next hop being resolved
     };
 
@@ -430,7 +432,8 @@ struct Engine::Impl {
             std::lock_guard lock(snapshotMutex);
             snapshot = std::move(fresh);
         }
-        pending = PendingScenario{std::move(c.scenario), std::move(c.params), std::nullopt};
+        pending = PendingScenario{std::move(c.scenario), std::move(c.params), std::move(c.make),
+                                  std::nullopt};
         advancePending();
     }
 
@@ -1000,7 +1003,10 @@ struct Engine::Impl {
         PendingScenario p = std::move(*pending);
         pending.reset();
         p.params.nextHopMac = nextHopMac;
-        runner.emplace(std::move(p.scenario), std::move(p.params));
+        if (p.make)
+            runner = p.make(std::move(p.params));
+        else
+            runner = std::make_unique<ScenarioRunner>(std::move(p.scenario), std::move(p.params));
         lastReceivedSize = 0;
         runner->start(clock(), out);
         transmit();
@@ -1087,7 +1093,7 @@ struct Engine::Impl {
     std::deque<std::vector<std::uint8_t>> paced; ///< sendFrame() frames waiting for the cap
     std::int64_t pacedAt = 0;                    ///< see pacedSlack()
     std::optional<host::PhantomHost> host;
-    std::optional<ScenarioRunner> runner;
+    std::unique_ptr<Runner> runner;
     tcp::ConnectionTable tracker; ///< every TCP frame both ways, for auto-ACK
     bool autoAckOn = false;
     std::optional<std::uint16_t> advertisedWindow; ///< setAdvertisedWindow()
@@ -1157,7 +1163,11 @@ void Engine::sendFrame(std::vector<std::uint8_t> frame) {
 }
 
 void Engine::runScenario(Scenario scenario, ConnectionParams params) {
-    m_impl->post(RunCommand{std::move(scenario), std::move(params)});
+    m_impl->post(RunCommand{std::move(scenario), std::move(params), {}});
+}
+
+void Engine::run(Scenario steps, ConnectionParams params, RunnerFactory make) {
+    m_impl->post(RunCommand{std::move(steps), std::move(params), std::move(make)});
 }
 
 void Engine::cancelScenario() {

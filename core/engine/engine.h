@@ -110,6 +110,12 @@ public:
     /// phantom, when its address was refused, when params.phantom is not the phantom's
     /// address, when the next hop is unknown or does not answer, or when the link failed.
     void runScenario(Scenario scenario, ConnectionParams params);
+    /// Makes the runner of a run once params are complete (the next hop's MAC known).
+    using RunnerFactory = std::function<std::unique_ptr<Runner>(ConnectionParams)>;
+    /// Runs another kind of runner (a packetdrill script) as runScenario() runs a
+    /// scenario: `steps` is what the snapshot shows until the runner starts (its step
+    /// names), and what a run that fails before starting reports against.
+    void run(Scenario steps, ConnectionParams params, RunnerFactory make);
     void cancelScenario();
     /// Auto-ACK (off by default; switch it at any time): while no scenario runs, the
     /// phantom acknowledges the peer's new data and FIN as soon as they arrive (one

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "engine/runner.h"
 #include "engine/scenario.h"
 #include "peer/agent_client.h"
 #include "wire/address.h"
@@ -74,30 +75,6 @@ std::optional<std::uint64_t> peerValue(const std::map<std::uint64_t, peer::Socke
 void updatePeerSockets(std::map<std::uint64_t, peer::SocketSample>& sockets,
                        const peer::Sample& sample);
 
-/// What happened to one step.
-struct StepResult {
-    enum class Status : std::uint8_t { Pending, Running, Done, Failed };
-    Status status = Status::Pending;
-    std::int64_t startNs = 0; ///< when the step began
-    std::int64_t endNs = 0;   ///< when it completed or failed
-    unsigned retransmissions = 0;
-    std::string message; ///< failure: what was expected and what arrived instead
-};
-
-struct ScenarioEvent {
-    enum class Kind : std::uint8_t {
-        StepStarted,
-        StepDone,
-        StepFailed,
-        Retransmitted, ///< message says what was sent again
-        Finished,      ///< success when every step is Done
-    };
-    Kind kind;
-    std::size_t step = 0;
-    std::int64_t atNs = 0;
-    std::string message;
-};
-
 /// Runs a Scenario as the phantom's side of one TCP connection. Like PhantomHost
 /// it does no I/O and owns no clock: it is fed received frames and the time, and
 /// appends the frames to send to `out`. The engine drives it from its thread; the
@@ -116,42 +93,39 @@ struct ScenarioEvent {
 /// after a failure, and no ACK or retransmission after a RST either way. Our first SYN
 /// sets SND.UNA and SND.NXT from its own seq ("send S seq=1000" starts the sequence
 /// space at 1000; `iss` in expressions stays ConnectionParams::iss).
-class ScenarioRunner {
+class ScenarioRunner final : public Runner {
 public:
-    using FrameList = std::vector<std::vector<std::uint8_t>>;
-
     ScenarioRunner(Scenario scenario, ConnectionParams params);
 
     /// Runs steps until one has to wait.
-    void start(std::int64_t nowNs, FrameList& out);
+    void start(std::int64_t nowNs, FrameList& out) override;
     /// Feeds one received frame (anything; only TCP on our 4-tuple matters).
-    void onFrame(const wire::Frame& frame, std::int64_t nowNs, FrameList& out);
+    void onFrame(const wire::Frame& frame, std::int64_t nowNs, FrameList& out) override;
     /// Timeouts and retransmissions.
-    void tick(std::int64_t nowNs, FrameList& out);
+    void tick(std::int64_t nowNs, FrameList& out) override;
     /// The peer calls the runner's steps make, for the engine to send to the agent (their
     /// ids are kFirstCallId and up); the answers come back through onPeerAnswer().
-    std::vector<peer::Request> takePeerRequests();
-    static constexpr std::uint32_t kFirstCallId = 0x80000000u;
+    std::vector<peer::Request> takePeerRequests() override;
     /// The answer to one of the runner's peer calls (takePeerRequests()).
-    void onPeerAnswer(const peer::CallRecord& call, std::int64_t nowNs, FrameList& out);
+    void onPeerAnswer(const peer::CallRecord& call, std::int64_t nowNs, FrameList& out) override;
     /// Sockets of the peer whose state changed (what the engine recorded).
-    void onPeerSample(const peer::Sample& sample, std::int64_t nowNs, FrameList& out);
-    std::optional<std::int64_t> nextDeadline() const noexcept;
+    void onPeerSample(const peer::Sample& sample, std::int64_t nowNs, FrameList& out) override;
+    std::optional<std::int64_t> nextDeadline() const noexcept override;
     /// Stops at the current step, which fails with `reason`.
-    void cancel(std::int64_t nowNs, const std::string& reason);
+    void cancel(std::int64_t nowNs, const std::string& reason) override;
 
-    bool finished() const noexcept;
-    bool succeeded() const noexcept;
+    bool finished() const noexcept override;
+    bool succeeded() const noexcept override;
     /// Index of the failed step, if one failed.
     std::optional<std::size_t> failedStep() const noexcept;
 
-    const Scenario& scenario() const noexcept { return m_scenario; }
+    const Scenario& scenario() const noexcept override { return m_scenario; }
     const ConnectionParams& params() const noexcept { return m_params; }
-    const std::vector<StepResult>& results() const noexcept { return m_results; }
-    std::vector<ScenarioEvent> takeEvents();
+    const std::vector<StepResult>& results() const noexcept override { return m_results; }
+    std::vector<ScenarioEvent> takeEvents() override;
 
     /// The received application bytes, in order (the HTTP response).
-    const std::vector<std::uint8_t>& received() const noexcept { return m_received; }
+    const std::vector<std::uint8_t>& received() const noexcept override { return m_received; }
 
     /// The variables, for the ladder and the tests.
     wire::SeqNum sndUna() const noexcept { return m_sndUna; }
