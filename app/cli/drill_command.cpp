@@ -33,6 +33,7 @@ struct DrillCommandOptions {
     std::string timelinePath;
     std::string pcapPath;
     bool verbose = false;
+    bool checkOnly = false; ///< parse and plan, send nothing
 };
 
 std::optional<std::string> readText(const std::filesystem::path& path) {
@@ -76,6 +77,10 @@ int runOne(const DrillCommandOptions& o, const std::string& path, drill::DrillOp
     if (!plan) {
         std::cerr << drill::describe(plan.error(), path) << "\n";
         return kExitBadUsage;
+    }
+    if (o.checkOnly) {
+        std::cout << path << ": ok (" << plan->steps.size() << " lines)\n";
+        return kExitOk;
     }
 
     std::optional<lab::BuiltinLinuxLab> linuxLab;
@@ -256,9 +261,16 @@ void addDrillCommand(CLI::App& app, int& exitCode) {
                 ? "packetdrill's tolerance as a share of the time since the last event (12.5)"
                 : "as packetdrill takes it (addresses are the lab's)");
     }
+    sub->add_flag_callback(
+        "--strict_segments", [o] { o->drillOptions.push_back("strict_segments"); },
+        "each of the peer's segments must match a line by itself (no merging into the "
+        "super-segment a line expects)");
     sub->add_option("--timeline", o->timelinePath, "write the timeline as JSON to this file");
     sub->add_option("--pcap", o->pcapPath, "write the frames to this pcap file");
     sub->add_flag("-v,--verbose", o->verbose, "print each line as it passes");
+    sub->add_flag("--check", o->checkOnly,
+                  "read and plan each script, start no lab and send nothing: exits 0 when "
+                  "every script can run, 2 naming the first line that can not");
     sub->callback([o, &exitCode] { exitCode = runDrill(*o); });
 }
 

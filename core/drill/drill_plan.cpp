@@ -60,6 +60,23 @@ constexpr std::array kSymbols = {
     Symbol{"TCP_CONGESTION", 13},
     Symbol{"TCP_USER_TIMEOUT", 18},
     Symbol{"TCP_NOTSENT_LOWAT", 25},
+    Symbol{"TCP_THIN_LINEAR_TIMEOUTS", 16},
+    Symbol{"TCP_INQ", 36},
+    Symbol{"TCP_TX_DELAY", 37},
+    Symbol{"SO_PRIORITY", 12},
+    Symbol{"SO_MARK", 36},
+    Symbol{"SO_MAX_PACING_RATE", 47},
+    Symbol{"SOL_IP", 0},
+    Symbol{"IP_TOS", 1},
+    Symbol{"IP_TTL", 2},
+    Symbol{"IP_MTU_DISCOVER", 10},
+    Symbol{"IP_PMTUDISC_DONT", 0},
+    Symbol{"IP_PMTUDISC_WANT", 1},
+    Symbol{"IP_PMTUDISC_DO", 2},
+    Symbol{"IP_PMTUDISC_PROBE", 3},
+    Symbol{"SOL_IPV6", 41},
+    Symbol{"IPV6_MTU_DISCOVER", 23},
+    Symbol{"IPV6_TCLASS", 67},
     Symbol{"SHUT_RD", 0},
     Symbol{"SHUT_WR", 1},
     Symbol{"SHUT_RDWR", 2},
@@ -85,6 +102,7 @@ constexpr std::array kSymbols = {
     Symbol{"MSG_DONTWAIT", 0x40},
     Symbol{"MSG_WAITALL", 0x100},
     Symbol{"MSG_MORE", 0x8000},
+    Symbol{"MSG_EOR", 0x80},
     Symbol{"MSG_NOSIGNAL", 0x4000},
     Symbol{"SIOCINQ", 0x541B},
     Symbol{"FIONREAD", 0x541B},
@@ -535,18 +553,50 @@ std::vector<std::string> shellWords(std::string_view line) {
 }
 
 /// A command's lines as sysctls; files it names are read (once, not recursively past 4).
+/// Like the shell that packetdrill runs it with, a command fails only when its last line
+/// fails (or any line after `set -e`): defaults.sh sets sysctls that a network namespace
+/// may refuse, and packetdrill goes on. Settings whose failure does not count are marked
+/// unchecked.
 tl::expected<void, ScriptError> planCommand(const std::string& command, const SourcePos& pos,
                                             const FileReader& readFile, unsigned depth,
-                                            std::vector<std::pair<std::string, std::string>>& out) {
+                                            std::vector<SysctlSetting>& out) {
+    struct LineStart {
+        std::size_t first; ///< index in `out` of the line's first setting
+        bool errexit;      ///< `set -e` was in force
+    };
+    std::vector<LineStart> lines;
+    bool errexit = false;
+    // A backslash before a newline continues the line, as the shell reads it.
+    std::string joined;
+    for (std::size_t i = 0; i < command.size(); ++i) {
+        if (command[i] == '\\' && i + 1 < command.size() && command[i + 1] == '\n') {
+            joined += ' ';
+            ++i;
+        } else {
+            joined += command[i];
+        }
+    }
     std::size_t start = 0;
-    while (start <= command.size()) {
-        auto end = command.find_first_of("\n;", start);
+    while (start <= joined.size()) {
+        auto end = joined.find_first_of("\n;", start);
         if (end == std::string::npos)
-            end = command.size();
-        const std::string line = trim(std::string_view(command).substr(start, end - start));
+            end = joined.size();
+        std::string line = trim(std::string_view(joined).substr(start, end - start));
         start = end + 1;
-        if (line.empty() || line.starts_with("#") || line == "set -e")
+        // "sysctl -q net.ipv4.tcp_ecn=1  # fully enabled": a comment starts a word.
+        for (std::size_t hash = line.find('#'); hash != std::string::npos;
+             hash = line.find('#', hash + 1))
+            if (hash == 0 || line[hash - 1] == ' ' || line[hash - 1] == '\t') {
+                line = trim(std::string_view(line).substr(0, hash));
+                break;
+            }
+        if (line.empty())
             continue;
+        if (line == "set -e") {
+            errexit = true;
+            continue;
+        }
+        lines.push_back(LineStart{out.size(), errexit});
         const auto words = shellWords(line);
         if (words.empty())
             continue;
@@ -562,7 +612,8 @@ tl::expected<void, ScriptError> planCommand(const std::string& command, const So
                         pos, fmt::format("'{}': only sysctl KEY=VALUE is run (reading a sysctl "
                                          "prints nothing a script could check)",
                                          line)));
-                out.emplace_back(words[i].substr(0, eq), expandArithmetic(words[i].substr(eq + 1)));
+                out.push_back(SysctlSetting{words[i].substr(0, eq),
+                                            expandArithmetic(words[i].substr(eq + 1))});
                 any = true;
             }
             if (!any)
@@ -576,7 +627,7 @@ tl::expected<void, ScriptError> planCommand(const std::string& command, const So
             if (target.starts_with("/proc/sys/")) {
                 std::string key = target.substr(10);
                 std::replace(key.begin(), key.end(), '/', '.');
-                out.emplace_back(key, words[1]);
+                out.push_back(SysctlSetting{key, words[1]});
                 continue;
             }
         }
@@ -586,6 +637,27 @@ tl::expected<void, ScriptError> planCommand(const std::string& command, const So
         if (verb == "tc" && line.find("tun0") != std::string::npos)
             continue;
         if (verb == "ip" && words.size() >= 3 && words[1] == "tcp_metrics" && words[2] == "flush")
+            continue;
+        // The segmentation offloads of packetdrill's tun device: the lab's merging of
+        // consecutive segments up to the length a line expects stands in for them.
+        if (verb == "ethtool" && line.find("tun0") != std::string::npos)
+            continue;
+        // gtests' set_sysctls.py PROC_FILE=VALUE...: writes each /proc/sys file (and a file
+        // to restore them, which a fresh namespace per run makes needless).
+        if (verb.ends_with("set_sysctls.py")) {
+            for (std::size_t i = 1; i < words.size(); ++i) {
+                const auto eq = words[i].find('=');
+                if (eq == std::string::npos || !words[i].starts_with("/proc/sys/"))
+                    return tl::make_unexpected(
+                        errorAt(pos, fmt::format("'{}': set_sysctls.py takes /proc/sys/KEY=VALUE",
+                                                 words[i])));
+                std::string key = words[i].substr(10, eq - 10);
+                std::replace(key.begin(), key.end(), '/', '.');
+                out.push_back(SysctlSetting{key, expandArithmetic(words[i].substr(eq + 1))});
+            }
+            continue;
+        }
+        if (verb.starts_with("/tmp/sysctl_restore_"))
             continue;
         if (verb.find('/') != std::string::npos || verb.ends_with(".sh")) {
             if (depth >= 4)
@@ -597,6 +669,13 @@ tl::expected<void, ScriptError> planCommand(const std::string& command, const So
                     pos, fmt::format("cannot read '{}' (a command's file is read relative to "
                                      "the script's folder)",
                                      verb)));
+            // "/bin/rm -f /tmp/testfile": a program, not a file of settings to read.
+            if (text->find('\0') != std::string::npos)
+                return tl::make_unexpected(errorAt(
+                    pos, fmt::format("command '{}' is not supported: '{}' is a program, and "
+                                     "tcplab runs only sysctl settings (and files of them, "
+                                     "such as defaults.sh) in the peer's namespace",
+                                     line, verb)));
             if (auto ok = planCommand(*text, pos, readFile, depth + 1, out); !ok)
                 return ok;
             continue;
@@ -606,6 +685,11 @@ tl::expected<void, ScriptError> planCommand(const std::string& command, const So
                              "files of them, such as defaults.sh) in the peer's namespace",
                              line)));
     }
+    // Every line but the last counts only under `set -e`.
+    for (std::size_t k = 0; k + 1 < lines.size(); ++k)
+        if (!lines[k].errexit)
+            for (std::size_t i = lines[k].first; i < lines[k + 1].first; ++i)
+                out[i].checked = false;
     return {};
 }
 
@@ -639,6 +723,10 @@ tl::expected<void, std::string> applyOption(DrillOptions& options, std::string_v
         if (auto ok = number(v); !ok)
             return ok;
         options.tcpTsTickUsecs = static_cast<std::uint32_t>(v);
+        return {};
+    }
+    if (name == "strict_segments") {
+        options.strictSegments = true;
         return {};
     }
     if (name == "bind_port") {

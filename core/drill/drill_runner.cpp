@@ -257,9 +257,12 @@ std::optional<std::int64_t> DrillRunner::nextDeadline() const noexcept {
     }
     case PlannedStep::Kind::Call:
     case PlannedStep::Kind::Sysctl:
-        if (m_waitingCall || m_sysctlsAnswered > 0 ||
-            m_results[m_current].status == engine::StepResult::Status::Running)
-            return due + kCallLimitUsecs * kNsPerUs;
+        // Before its time the step waits for its time (a step is Running from the moment
+        // its time is known); once made, for the answer, which wakes the engine itself.
+        if (m_waitingCall || m_sysctlsAnswered > 0 || !m_blocking.empty() ||
+            std::any_of(m_callSteps.begin(), m_callSteps.end(),
+                        [&](const auto& c) { return c.second == m_current; }))
+            return std::max(due, m_startNs) + kCallLimitUsecs * kNsPerUs;
         return due;
     case PlannedStep::Kind::Inject:
         return due;
@@ -312,7 +315,8 @@ void DrillRunner::onPeerAnswer(const peer::CallRecord& call, std::int64_t nowNs,
     m_callSteps.erase(it);
     const PlannedStep& step = m_plan.steps[index];
     if (step.kind == PlannedStep::Kind::Sysctl) {
-        if (call.answer.outcome != peer::Outcome::Done || call.answer.result < 0) {
+        const bool checked = m_uncheckedSysctls.erase(call.request.id) == 0;
+        if (checked && (call.answer.outcome != peer::Outcome::Done || call.answer.result < 0)) {
             fail(index, nowNs, "error",
                  fmt::format("error executing `{}` command: sysctl {} was refused: {}", step.text,
                              call.request.text,
@@ -534,12 +538,14 @@ bool DrillRunner::runStep(std::int64_t nowNs, FrameList& out) {
             complete(i, nowNs);
             return true;
         }
-        for (const auto& [key, value] : step.sysctls) {
+        for (const SysctlSetting& setting : step.sysctls) {
             peer::Request r;
             r.id = m_nextId++;
             r.call = peer::Call::Sysctl;
-            r.text = key;
-            r.data.assign(value.begin(), value.end());
+            r.text = setting.key;
+            r.data.assign(setting.value.begin(), setting.value.end());
+            if (!setting.checked)
+                m_uncheckedSysctls.insert(r.id);
             m_callSteps[r.id] = i;
             m_peerOut.push_back(std::move(r));
         }
@@ -735,7 +741,8 @@ bool DrillRunner::expectPacket(const PlannedStep& step, std::int64_t nowNs) {
     SeqNum next = tcp.seq + static_cast<std::uint32_t>(payload.size());
     std::uint32_t ack = tcp.ack.value();
     std::uint16_t window = tcp.window;
-    while (payload.size() < p.length && !payload.empty() && !(flags & (flag::kFin | flag::kSyn))) {
+    while (!m_options.strictSegments && payload.size() < p.length && !payload.empty() &&
+           !(flags & (flag::kFin | flag::kSyn))) {
         if (used == m_arrivals.size()) {
             if (!timedOut())
                 return false; // more of it is on its way

@@ -26,6 +26,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,9 @@ struct DrillOptions {
     double tolerancePercent = 12.5;
     std::uint16_t bindPort = 8080;
     std::uint32_t tcpTsTickUsecs = 0; ///< 0: TS val is not checked
+    /// --strict_segments: each of the peer's segments must match a line by itself (no
+    /// merging of consecutive segments into the super-segment a line expects).
+    bool strictSegments = false;
     /// The longest a run may take beyond its last event's time (a script that never ends).
     std::int64_t limitUsecs = 60'000'000;
 };
@@ -68,6 +72,14 @@ struct PlannedCall {
     bool zeroData = false;                ///< write of zero bytes (the payload checks know)
 };
 
+/// One sysctl a backtick command sets.
+struct SysctlSetting {
+    std::string key; ///< "net.ipv4.tcp_sack"
+    std::string value;
+    /// Whether its refusal fails the command (the shell's rule: see planScript()).
+    bool checked = true;
+};
+
 /// One event of the script as the runner runs it.
 struct PlannedStep {
     unsigned line = 0;
@@ -78,7 +90,7 @@ struct PlannedStep {
     Kind kind = Kind::Call;
     PacketSpec packet;
     PlannedCall call;
-    std::vector<std::pair<std::string, std::string>> sysctls; ///< key, value
+    std::vector<SysctlSetting> sysctls;
 };
 
 struct Plan {
@@ -176,6 +188,7 @@ private:
         m_waitingCall;                ///< the id the current (non-blocking) step waits for
     std::vector<Blocking> m_blocking; ///< blocking calls still running
     std::size_t m_sysctlsAnswered = 0;
+    std::set<std::uint32_t> m_uncheckedSysctls;       ///< requests whose refusal does not count
     std::deque<Arrival> m_arrivals;                   ///< the peer's segments not yet matched
     std::map<int, int> m_fds;                         ///< script fd -> live fd
     std::map<std::uint32_t, std::size_t> m_callSteps; ///< request id -> step
