@@ -23,6 +23,7 @@ void addExperimentCommand(CLI::App& app, int& exitCode);
 void addCompareCommand(CLI::App& app, int& exitCode);
 void addPeerCommand(CLI::App& app, int& exitCode);
 void addDrillCommand(CLI::App& app, int& exitCode);
+void addScriptCommand(CLI::App& app, int& exitCode);
 
 /// Parses an unsigned number (decimal or 0x hex) no larger than `max`; throws
 /// CLI::ValidationError naming the option on anything else, so every numeric option

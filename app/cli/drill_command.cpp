@@ -2,6 +2,7 @@
 // packetdrill's verdict wording and tcplab's explanation of a failure.
 #include "cli/commands.h"
 #include "cli/lab_run.h"
+#include "cli/script_export.h"
 
 #include "drill/drill_runner.h"
 #include "drill/script.h"
@@ -32,6 +33,7 @@ struct DrillCommandOptions {
     std::vector<std::string> drillOptions; ///< "--name=value" as given
     std::string timelinePath;
     std::string pcapPath;
+    std::vector<std::string> exportPaths; ///< the run as a script (.pkt) or scapy (.py)
     bool verbose = false;
     bool checkOnly = false; ///< parse and plan, send nothing
 };
@@ -205,6 +207,11 @@ int runOne(const DrillCommandOptions& o, const std::string& path, drill::DrillOp
             std::cerr << "tcplab-cli drill: --pcap: " << r.error() << "\n";
             status = kExitFailure;
         }
+    for (const std::string& out : o.exportPaths)
+        if (auto r = writeScriptExport(*timeline, out); !r) {
+            std::cerr << "tcplab-cli drill: --export-script: " << r.error() << "\n";
+            status = kExitFailure;
+        }
     return status;
 }
 
@@ -219,8 +226,9 @@ int runDrill(const DrillCommandOptions& o) {
             return kExitBadUsage;
         }
     }
-    if ((!o.timelinePath.empty() || !o.pcapPath.empty()) && o.scripts.size() > 1) {
-        std::cerr << "tcplab-cli drill: --timeline and --pcap take one script\n";
+    if ((!o.timelinePath.empty() || !o.pcapPath.empty() || !o.exportPaths.empty()) &&
+        o.scripts.size() > 1) {
+        std::cerr << "tcplab-cli drill: --timeline, --pcap and --export-script take one script\n";
         return kExitBadUsage;
     }
     int worst = kExitOk;
@@ -267,6 +275,9 @@ void addDrillCommand(CLI::App& app, int& exitCode) {
         "super-segment a line expects)");
     sub->add_option("--timeline", o->timelinePath, "write the timeline as JSON to this file");
     sub->add_option("--pcap", o->pcapPath, "write the frames to this pcap file");
+    sub->add_option("--export-script", o->exportPaths,
+                    "write the run as a packetdrill script (.pkt) or a scapy program (.py), "
+                    "with the calls the agent made (repeatable)");
     sub->add_flag("-v,--verbose", o->verbose, "print each line as it passes");
     sub->add_flag("--check", o->checkOnly,
                   "read and plan each script, start no lab and send nothing: exits 0 when "

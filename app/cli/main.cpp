@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
     tcplab::cli::addCompareCommand(app, exitCode);
     tcplab::cli::addPeerCommand(app, exitCode);
     tcplab::cli::addDrillCommand(app, exitCode);
+    tcplab::cli::addScriptCommand(app, exitCode);
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp&) {

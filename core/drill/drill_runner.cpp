@@ -1,6 +1,7 @@
 #include "drill/drill_runner.h"
 
 #include "peer/call_text.h"
+#include "peer/tcp_info.h"
 #include "wire/frame_summary.h"
 #include "wire/ipv4.h"
 #include "wire/ipv6.h"
@@ -16,6 +17,15 @@ using namespace tcplab::wire;
 namespace flag = tcplab::wire::tcp_flags;
 
 namespace {
+
+/// The lab link's MTU: the largest IP packet the phantom sends.
+constexpr std::size_t kLinkMtu = 1500;
+/// getsockopt(fd, SOL_TCP, TCP_INFO, ...) for %{ }%: room for any kernel's struct tcp_info.
+constexpr std::int64_t kSolTcp = 6;
+constexpr std::int64_t kTcpInfo = 11;
+constexpr std::int64_t kTcpInfoBytes = 512;
+/// How often a stepped run looks whether the user let the next line go.
+constexpr std::int64_t kGatePollNs = 50'000'000;
 
 constexpr std::int64_t kNsPerUs = 1000;
 /// packetdrill waits this long past an outbound packet's time before "Timed out waiting
@@ -245,6 +255,8 @@ std::optional<std::int64_t> DrillRunner::nextDeadline() const noexcept {
     if (m_current >= m_plan.steps.size())
         return m_startNs + (m_times.empty() ? 0 : 0) + m_options.limitUsecs * kNsPerUs;
     const PlannedStep& step = m_plan.steps[m_current];
+    if (gated(m_current)) // the gate is the user's: look again soon
+        return std::max(m_startNs, m_lastNowNs) + kGatePollNs;
     if (m_times[m_current] < 0)
         return std::nullopt; // resolved on the next advance
     const std::int64_t due = dueNs(m_current);
@@ -255,6 +267,8 @@ std::optional<std::int64_t> DrillRunner::nextDeadline() const noexcept {
         const std::int64_t end = std::max(m_times[m_current], m_endTimes[m_current]);
         return m_startNs + (end + kSniffSlackUsecs) * kNsPerUs;
     }
+    case PlannedStep::Kind::Code:
+        return m_codeCall ? std::max(due, m_startNs) + kCallLimitUsecs * kNsPerUs : due;
     case PlannedStep::Kind::Call:
     case PlannedStep::Kind::Sysctl:
         // Before its time the step waits for its time (a step is Running from the moment
@@ -314,6 +328,24 @@ void DrillRunner::onPeerAnswer(const peer::CallRecord& call, std::int64_t nowNs,
     const std::size_t index = it->second;
     m_callSteps.erase(it);
     const PlannedStep& step = m_plan.steps[index];
+    if (step.kind == PlannedStep::Kind::Code) {
+        m_codeCall.reset();
+        const peer::Answer& a = call.answer;
+        if (a.outcome != peer::Outcome::Done || a.result < 0) {
+            fail(index, nowNs, "error",
+                 fmt::format("can't find getsockopt to get TCP info: {}",
+                             a.outcome != peer::Outcome::Done ? a.text : peer::errnoName(a.error)),
+                 "the peer's stack did not give the socket's tcp_info for the %{ }% block");
+            return;
+        }
+        const peer::TcpInfo info = peer::TcpInfo::fromLinux(a.data);
+        for (const peer::TcpInfoFieldInfo& f : peer::tcpInfoFields())
+            if (const auto v = info.get(f.field))
+                m_codeEnv["tcpi_" + std::string(f.name)] = static_cast<std::int64_t>(*v);
+        runCodeStep(index, nowNs);
+        advance(nowNs, out);
+        return;
+    }
     if (step.kind == PlannedStep::Kind::Sysctl) {
         const bool checked = m_uncheckedSysctls.erase(call.request.id) == 0;
         if (checked && (call.answer.outcome != peer::Outcome::Done || call.answer.result < 0)) {
@@ -367,6 +399,8 @@ bool DrillRunner::checkAnswer(std::size_t index, const peer::CallRecord& call, s
             return false;
         }
         m_fds[static_cast<int>(c.result)] = static_cast<int>(a.result);
+        if (c.request.call == peer::Call::Accept)
+            m_socketUnderTest = static_cast<int>(a.result);
     } else {
         std::int64_t actual = a.result;
         std::int64_t expected = c.result;
@@ -442,8 +476,8 @@ std::optional<std::string> DrillRunner::verifyTime(const EventTime& time, std::i
                                                    std::int64_t scriptEndUsecs, std::int64_t liveNs,
                                                    std::optional<std::int64_t> lastEventUsecs,
                                                    std::string_view description) const {
-    if (time.kind == EventTime::Kind::Any)
-        return std::nullopt;
+    if (time.kind == EventTime::Kind::Any || m_options.stepGate)
+        return std::nullopt; // stepping: what is sent and received, not when
     const std::int64_t actual = (liveNs - m_startNs) / kNsPerUs;
     std::int64_t tolerance = m_options.toleranceUsecs;
     if (lastEventUsecs) {
@@ -469,6 +503,7 @@ std::optional<std::string> DrillRunner::verifyTime(const EventTime& time, std::i
 }
 
 void DrillRunner::advance(std::int64_t nowNs, FrameList& out) {
+    m_lastNowNs = nowNs;
     while (!m_finished && m_current < m_plan.steps.size()) {
         if (!runStep(nowNs, out))
             return;
@@ -488,6 +523,8 @@ bool DrillRunner::runStep(std::int64_t nowNs, FrameList& out) {
     const std::size_t i = m_current;
     const PlannedStep& step = m_plan.steps[i];
     engine::StepResult& result = m_results[i];
+    if (gated(i))
+        return false;
     if (m_times[i] < 0) {
         // adjust_relative_event_times (run.c): relative to the previous event's script time
         // when both are inbound packets, else to now.
@@ -501,6 +538,9 @@ bool DrillRunner::runStep(std::int64_t nowNs, FrameList& out) {
             offset = anchored ? m_times[i - 1] : scriptNowUsecs(nowNs);
         }
         m_times[i] = step.time.usecs + offset;
+        // Stepping: a line the user let go late happens now, not in the past.
+        if (m_options.stepGate && !relative)
+            m_times[i] = std::max(m_times[i], scriptNowUsecs(nowNs));
         m_endTimes[i] = step.time.kind == EventTime::Kind::AbsoluteRange ||
                                 step.time.kind == EventTime::Kind::RelativeRange
                             ? step.time.endUsecs +
@@ -551,6 +591,34 @@ bool DrillRunner::runStep(std::int64_t nowNs, FrameList& out) {
         }
         m_sysctlsAnswered = step.sysctls.size();
         return false;
+    case PlannedStep::Kind::Code:
+        if (m_codeCall)
+            return false;
+        if (nowNs < dueNs(i))
+            return false;
+        if (m_waitingCall || m_sysctlsAnswered > 0)
+            return false; // the socket's state once the call before it has returned
+        if (namesRead(*step.code).empty()) {
+            runCodeStep(i, nowNs);
+            return !m_finished;
+        }
+        if (!m_socketUnderTest) {
+            fail(i, nowNs, "error", "no socket under test for %{ }% (no accept() or connect() yet)",
+                 "a %{ }% block reads tcp_info, which belongs to the socket of the last accept() "
+                 "or connect(): the script has made neither");
+            return false;
+        }
+        {
+            peer::Request r;
+            r.id = m_nextId++;
+            r.call = peer::Call::GetSockOpt;
+            r.fd = *m_socketUnderTest;
+            r.numbers = {kSolTcp, kTcpInfo, kTcpInfoBytes};
+            m_codeCall = r.id;
+            m_callSteps[r.id] = i;
+            m_peerOut.push_back(std::move(r));
+        }
+        return false;
     case PlannedStep::Kind::Call:
         if (m_waitingCall) {
             if (nowNs > dueNs(i) + kCallLimitUsecs * kNsPerUs)
@@ -577,6 +645,21 @@ bool DrillRunner::runStep(std::int64_t nowNs, FrameList& out) {
         return false;
     }
     return false;
+}
+
+void DrillRunner::runCodeStep(std::size_t index, std::int64_t nowNs) {
+    if (m_codeEnv.find("TCP_ESTABLISHED") == m_codeEnv.end())
+        addCodeConstants(m_codeEnv);
+    std::vector<std::string> printed;
+    const auto failure = runCode(*m_plan.steps[index].code, m_codeEnv, printed);
+    for (const std::string& line : printed)
+        m_events.push_back({engine::ScenarioEvent::Kind::StepDone, index, nowNs, "print: " + line});
+    if (failure) {
+        fail(index, nowNs, "error", fmt::format("runtime error in code: {}", *failure),
+             "the kernel's tcp_info does not hold what the script asserts");
+        return;
+    }
+    complete(index, nowNs);
 }
 
 void DrillRunner::sendCall(std::size_t index, std::int64_t nowNs) {
@@ -618,6 +701,8 @@ void DrillRunner::sendCall(std::size_t index, std::int64_t nowNs) {
     }
     if (r.call == peer::Call::Write && !c.zeroData)
         m_zeroWrites = false;
+    if (r.call == peer::Call::Connect)
+        m_socketUnderTest = r.fd;
     m_callSteps[r.id] = index;
     if (c.endUsecs)
         m_blocking.push_back({index, r.id});
@@ -708,9 +793,27 @@ void DrillRunner::inject(const PlannedStep& step, std::int64_t, FrameList& out) 
             }
         }
     }
-    spec.payload.assign(p.length, 0);
-    if (auto bytes = spec.encode())
-        out.push_back(std::move(*bytes));
+    // packetdrill's tun takes a segment of any size; the lab's link carries 1500-byte
+    // frames. A longer segment goes out as the segments a GSO of it would make: the same
+    // headers, FIN and PSH on the last only, CWR on the first only (tcp_gso_segment).
+    const std::size_t headers =
+        (std::holds_alternative<Ipv4Header>(spec.ip) ? 20 : 40) + 20 + tcp.options.paddedSize();
+    const std::size_t most = kLinkMtu > headers ? kLinkMtu - headers : 1;
+    const std::uint8_t lastOnly = flag::kFin | flag::kPsh;
+    std::size_t sent = 0;
+    do {
+        SegmentSpec piece = spec;
+        const std::size_t n = std::min<std::size_t>(most, p.length - sent);
+        piece.tcp.seq = tcp.seq + static_cast<std::uint32_t>(sent);
+        piece.payload.assign(n, 0);
+        if (sent + n < p.length)
+            piece.tcp.flags &= static_cast<std::uint8_t>(~lastOnly);
+        if (sent > 0)
+            piece.tcp.flags &= static_cast<std::uint8_t>(~flag::kCwr);
+        if (auto bytes = piece.encode())
+            out.push_back(std::move(*bytes));
+        sent += n;
+    } while (sent < p.length);
 }
 
 bool DrillRunner::expectPacket(const PlannedStep& step, std::int64_t nowNs) {
@@ -871,19 +974,29 @@ bool DrillRunner::expectPacket(const PlannedStep& step, std::int64_t nowNs) {
             }
             case TcpOptionSpec::Kind::Timestamp: {
                 const auto ts = it->timestampsValue();
-                if (ts && m_options.tcpTsTickUsecs > 0) {
-                    const auto delta =
-                        static_cast<std::int64_t>(static_cast<std::int32_t>(ts->first - o.value));
-                    if (std::llabs(delta) * m_options.tcpTsTickUsecs > m_options.toleranceUsecs)
-                        return mismatch(
-                            fmt::format("bad outbound TCP timestamp value, tolerance {}",
-                                        m_options.toleranceUsecs),
-                            "the kernel's TS val is off the script's clock");
-                }
                 if (ts) {
                     m_tsVals[o.value] = ts->first;
                     if (!m_firstTsVal)
                         m_firstTsVal = std::pair{o.value, ts->first};
+                }
+                // run_packet.c: the live TS val in script space (the first one the socket
+                // sent is the baseline), within the tolerance of the time since the start.
+                if (ts && m_options.tcpTsTickUsecs > 0) {
+                    const std::uint32_t inScript =
+                        m_firstTsVal->first + (ts->first - m_firstTsVal->second);
+                    const auto delta =
+                        static_cast<std::int64_t>(static_cast<std::int32_t>(inScript - o.value));
+                    const std::int64_t tolerance = std::max<std::int64_t>(
+                        m_options.toleranceUsecs,
+                        static_cast<std::int64_t>(m_options.tolerancePercent / 100.0 *
+                                                  static_cast<double>(m_times[i])));
+                    if (std::llabs(delta) * m_options.tcpTsTickUsecs > tolerance)
+                        return mismatch(
+                            fmt::format("bad outbound TCP timestamp value, tolerance {}",
+                                        tolerance),
+                            fmt::format("the kernel's TS val is {} ticks of {} us off the "
+                                        "script's {} (counted from its first TS val)",
+                                        delta, m_options.tcpTsTickUsecs, o.value));
                 }
                 break;
             }

@@ -17,14 +17,17 @@
 // mode merges them when a script expects a TSO/GSO super-segment; writes of up to 64 KiB
 // send zero bytes as packetdrill does, longer ones the agent's pattern.
 
+#include "drill/code_check.h"
 #include "drill/script.h"
 #include "engine/runner.h"
 #include "engine/scenario_runner.h"
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -43,6 +46,10 @@ struct DrillOptions {
     /// --strict_segments: each of the peer's segments must match a line by itself (no
     /// merging of consecutive segments into the super-segment a line expects).
     bool strictSegments = false;
+    /// Stepping (the GUI's Step): a line runs only once its index is below the gate's
+    /// value, which another thread raises; times are not checked then (a person is
+    /// slower than any tolerance), what is sent and received still is. Null: no gate.
+    std::shared_ptr<std::atomic<std::size_t>> stepGate;
     /// The longest a run may take beyond its last event's time (a script that never ends).
     std::int64_t limitUsecs = 60'000'000;
 };
@@ -86,11 +93,13 @@ struct PlannedStep {
     unsigned column = 0;
     std::string text; ///< the event as formatEvent() writes it
     EventTime time;
-    enum class Kind : std::uint8_t { Inject, Expect, Call, Sysctl };
+    enum class Kind : std::uint8_t { Inject, Expect, Call, Sysctl, Code };
     Kind kind = Kind::Call;
     PacketSpec packet;
     PlannedCall call;
     std::vector<SysctlSetting> sysctls;
+    /// %{ }%: evaluated with the tcp_info of the socket under test at its time.
+    std::shared_ptr<const CodeBlock> code;
 };
 
 struct Plan {
@@ -151,6 +160,10 @@ private:
     bool runStep(std::int64_t nowNs, FrameList& out); ///< false: it waits
     bool expectPacket(const PlannedStep& step, std::int64_t nowNs);
     void inject(const PlannedStep& step, std::int64_t nowNs, FrameList& out);
+    void runCodeStep(std::size_t index, std::int64_t nowNs);
+    bool gated(std::size_t index) const noexcept {
+        return m_options.stepGate && index >= m_options.stepGate->load(std::memory_order_acquire);
+    }
     void sendCall(std::size_t index, std::int64_t nowNs);
     bool checkAnswer(std::size_t index, const peer::CallRecord& call, std::int64_t nowNs);
     void complete(std::size_t index, std::int64_t nowNs);
@@ -188,9 +201,14 @@ private:
         m_waitingCall;                ///< the id the current (non-blocking) step waits for
     std::vector<Blocking> m_blocking; ///< blocking calls still running
     std::size_t m_sysctlsAnswered = 0;
-    std::set<std::uint32_t> m_uncheckedSysctls;       ///< requests whose refusal does not count
-    std::deque<Arrival> m_arrivals;                   ///< the peer's segments not yet matched
-    std::map<int, int> m_fds;                         ///< script fd -> live fd
+    std::set<std::uint32_t> m_uncheckedSysctls; ///< requests whose refusal does not count
+    /// packetdrill's socket_under_test: the live fd of the last accept() or connect().
+    std::optional<int> m_socketUnderTest;
+    std::optional<std::uint32_t> m_codeCall; ///< the getsockopt(TCP_INFO) a %{ }% waits for
+    std::int64_t m_lastNowNs = 0;            ///< the clock at the last advance (the gate's polls)
+    CodeEnv m_codeEnv;                       ///< Python's variables, shared by every block
+    std::deque<Arrival> m_arrivals;          ///< the peer's segments not yet matched
+    std::map<int, int> m_fds;                ///< script fd -> live fd
     std::map<std::uint32_t, std::size_t> m_callSteps; ///< request id -> step
     std::map<std::uint32_t, int> m_newFdOf;           ///< request id -> script fd it creates
 

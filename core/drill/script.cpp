@@ -25,7 +25,8 @@ constexpr std::uint64_t kMaxTimeSeconds = 4294967295; // ~136 years
 constexpr unsigned kMaxTcpOptionBytes = 40;           // 60-byte header - 20 fixed
 constexpr std::string_view kTooDeep = "expression nested too deeply (more than 64 levels)";
 constexpr std::string_view kSeqForm = "in 'START:END(LENGTH)' (as in 1:1001(1000))";
-constexpr std::string_view kOptionNames = "mss, wscale, sackOK, sack, TS, nop, eol, FO, FOEXP or md5";
+constexpr std::string_view kOptionNames =
+    "mss, wscale, sackOK, sack, TS, nop, eol, FO, FOEXP or md5";
 
 using Kind = Token::Kind;
 
@@ -34,13 +35,20 @@ std::string found(const Token& t) {
         return s.size() > 40 ? std::string(s.substr(0, 37)) + "..." : std::string(s);
     };
     switch (t.kind) {
-    case Kind::End: return "the end of the script";
-    case Kind::Error: return t.text;
-    case Kind::String: return "the string " + clip(quoteString(t.text));
-    case Kind::Command: return "the command `" + clip(t.text) + "`";
-    case Kind::Code: return "%{ code }%";
-    case Kind::Option: return "'--" + clip(t.text) + "'";
-    default: return "'" + clip(t.text) + "'";
+    case Kind::End:
+        return "the end of the script";
+    case Kind::Error:
+        return t.text;
+    case Kind::String:
+        return "the string " + clip(quoteString(t.text));
+    case Kind::Command:
+        return "the command `" + clip(t.text) + "`";
+    case Kind::Code:
+        return "%{ code }%";
+    case Kind::Option:
+        return "'--" + clip(t.text) + "'";
+    default:
+        return "'" + clip(t.text) + "'";
     }
 }
 
@@ -103,12 +111,23 @@ std::string ipInfoText(const PacketSpec& p) {
     std::string inner;
     const auto add = [&](const std::string& part) { inner += (inner.empty() ? "" : ", ") + part; };
     switch (p.ecn) {
-    case PacketSpec::Ecn::None: break;
-    case PacketSpec::Ecn::NoEcn: add("noecn"); break;
-    case PacketSpec::Ecn::Ect0: add("ect0"); break;
-    case PacketSpec::Ecn::Ect1: add("ect1"); break;
-    case PacketSpec::Ecn::Ce: add("ce"); break;
-    case PacketSpec::Ecn::Ect01: add("ect01"); break;
+    case PacketSpec::Ecn::None:
+        break;
+    case PacketSpec::Ecn::NoEcn:
+        add("noecn");
+        break;
+    case PacketSpec::Ecn::Ect0:
+        add("ect0");
+        break;
+    case PacketSpec::Ecn::Ect1:
+        add("ect1");
+        break;
+    case PacketSpec::Ecn::Ce:
+        add("ce");
+        break;
+    case PacketSpec::Ecn::Ect01:
+        add("ect01");
+        break;
     }
     if (p.tos && p.ecn == PacketSpec::Ecn::None)
         add(fmt::format("tos {:#04x}", *p.tos));
@@ -125,15 +144,24 @@ unsigned optionBytes(const TcpOptionSpec& o) {
     using K = TcpOptionSpec::Kind;
     switch (o.kind) {
     case K::Nop:
-    case K::Eol: return 1;
-    case K::Mss: return 4;
-    case K::WindowScale: return 3;
-    case K::SackOk: return 2;
-    case K::Sack: return static_cast<unsigned>(2 + 8 * o.blocks.size());
-    case K::Timestamp: return 10;
-    case K::FastOpen: return static_cast<unsigned>(2 + o.cookie.size() / 2);
-    case K::FastOpenExp: return static_cast<unsigned>(4 + o.cookie.size() / 2);
-    case K::Md5: return static_cast<unsigned>(2 + o.cookie.size() / 2);
+    case K::Eol:
+        return 1;
+    case K::Mss:
+        return 4;
+    case K::WindowScale:
+        return 3;
+    case K::SackOk:
+        return 2;
+    case K::Sack:
+        return static_cast<unsigned>(2 + 8 * o.blocks.size());
+    case K::Timestamp:
+        return 10;
+    case K::FastOpen:
+        return static_cast<unsigned>(2 + o.cookie.size() / 2);
+    case K::FastOpenExp:
+        return static_cast<unsigned>(4 + o.cookie.size() / 2);
+    case K::Md5:
+        return static_cast<unsigned>(2 + o.cookie.size() / 2);
     }
     return 0;
 }
@@ -141,21 +169,30 @@ unsigned optionBytes(const TcpOptionSpec& o) {
 std::string formatOption(const TcpOptionSpec& o) {
     using K = TcpOptionSpec::Kind;
     switch (o.kind) {
-    case K::Nop: return "nop";
-    case K::Eol: return "eol";
-    case K::Mss: return fmt::format("mss {}", o.value);
-    case K::WindowScale: return fmt::format("wscale {}", o.value);
-    case K::SackOk: return "sackOK";
+    case K::Nop:
+        return "nop";
+    case K::Eol:
+        return "eol";
+    case K::Mss:
+        return fmt::format("mss {}", o.value);
+    case K::WindowScale:
+        return fmt::format("wscale {}", o.value);
+    case K::SackOk:
+        return "sackOK";
     case K::Sack: {
         std::string out = "sack";
         for (const auto& [left, right] : o.blocks)
             out += fmt::format(" {}:{}", left, right);
         return out;
     }
-    case K::Timestamp: return fmt::format("TS val {} ecr {}", o.value, o.echo);
-    case K::FastOpen: return o.cookie.empty() ? "FO" : "FO " + o.cookie;
-    case K::FastOpenExp: return o.cookie.empty() ? "FOEXP" : "FOEXP " + o.cookie;
-    case K::Md5: return "md5 " + o.cookie;
+    case K::Timestamp:
+        return fmt::format("TS val {} ecr {}", o.value, o.echo);
+    case K::FastOpen:
+        return o.cookie.empty() ? "FO" : "FO " + o.cookie;
+    case K::FastOpenExp:
+        return o.cookie.empty() ? "FOEXP" : "FOEXP " + o.cookie;
+    case K::Md5:
+        return "md5 " + o.cookie;
     }
     return {};
 }
@@ -171,7 +208,8 @@ std::string joined(const std::vector<T>& items, std::string_view separator,
 
 class Parser {
 public:
-    explicit Parser(std::string_view text) : m_lexer(text) {}
+    explicit Parser(std::string_view text)
+        : m_lexer(text) {}
     tl::expected<Script, ScriptError> script();
 
 private:
@@ -392,8 +430,8 @@ bool Parser::secondsToken(std::int64_t& usecs, std::string_view what) {
                                    what.empty() ? "" : " ", what, found(t)));
     bool negative = false;
     if (!secondsToUsecs(t.text, usecs, negative))
-        return fail(t, fmt::format("time {} out of range (at most {} seconds)", t.text,
-                                   kMaxTimeSeconds));
+        return fail(
+            t, fmt::format("time {} out of range (at most {} seconds)", t.text, kMaxTimeSeconds));
     if (negative)
         return fail(t, fmt::format("negative time {}", t.text));
     take();
@@ -406,8 +444,8 @@ bool Parser::packet(Action& out) {
     p.direction = direction.is('>') ? Direction::Outbound : Direction::Inbound;
     for (const char* header : {"ipv4", "ipv6", "gre", "GREv0", "mpls"})
         if (peek().isWord(header))
-            return fail(peek(), fmt::format("unsupported: '{}' encapsulation in a packet line",
-                                            header));
+            return fail(peek(),
+                        fmt::format("unsupported: '{}' encapsulation in a packet line", header));
     const SourcePos infoPos = peek().pos;
     if ((peek().is('(') || peek().is('[')) && !ipInfo(p))
         return false;
@@ -656,8 +694,8 @@ bool Parser::tcpOptions(PacketSpec& p) {
 bool Parser::hexBlob(const Token& t, std::string_view what, std::size_t maxBytes,
                      std::string& out) {
     if (!isHexString(t.text) || t.kind == Kind::Hex)
-        return fail(t, fmt::format("{} '{}' is not a valid hex string (hex digits, no 0x)", what,
-                                   t.text));
+        return fail(
+            t, fmt::format("{} '{}' is not a valid hex string (hex digits, no 0x)", what, t.text));
     if (t.text.size() % 2 != 0)
         return fail(t, fmt::format("{} '{}' has an odd number of digits", what, t.text));
     if (t.text.size() / 2 > maxBytes)
@@ -671,8 +709,8 @@ bool Parser::tcpOption(TcpOptionSpec& o) {
     using K = TcpOptionSpec::Kind;
     const Token name = peek();
     if (name.kind != Kind::Word)
-        return fail(name, fmt::format("expected a TCP option ({}), found {}", kOptionNames,
-                                      found(name)));
+        return fail(name,
+                    fmt::format("expected a TCP option ({}), found {}", kOptionNames, found(name)));
     take();
     std::uint64_t value = 0;
     const auto number = [&](std::string_view what, std::uint64_t max, std::uint32_t& field) {
@@ -859,8 +897,8 @@ bool Parser::note(std::string& out) {
     while (peek().kind == Kind::Word || peek().kind == Kind::Integer)
         out += (out.empty() ? "" : " ") + take().text;
     if (out.empty())
-        return fail(peek(), fmt::format("expected words in the note after '(', found {}",
-                                        found(peek())));
+        return fail(peek(),
+                    fmt::format("expected words in the note after '(', found {}", found(peek())));
     return expect(')', "to end the note");
 }
 
@@ -919,8 +957,10 @@ bool Parser::term(Expr& out, unsigned level, unsigned& height) {
         take();
         return true;
     }
-    case Kind::String: return strings(out, height);
-    case Kind::Word: break;
+    case Kind::String:
+        return strings(out, height);
+    case Kind::Word:
+        break;
     default:
         if (t.is('[') || t.is('{'))
             return list(out, level, height);
@@ -931,8 +971,8 @@ bool Parser::term(Expr& out, unsigned level, unsigned& height) {
     const Token name = take();
     static constexpr std::string_view kCalls[] = {"htons", "inet_addr", "inet6_addr", "msg_name",
                                                   "msg_iov"};
-    if (peek().is('(') && std::find(std::begin(kCalls), std::end(kCalls), name.text) !=
-                              std::end(kCalls)) {
+    if (peek().is('(') &&
+        std::find(std::begin(kCalls), std::end(kCalls), name.text) != std::end(kCalls)) {
         if (!call(out, name, level, height))
             return false;
     } else {
@@ -1034,9 +1074,8 @@ bool Parser::call(Expr& out, const Token& name, unsigned level, unsigned& height
     const auto& args = out.items;
     const bool oneString = args.size() == 1 && args[0].kind == Expr::Kind::String &&
                            args[0].text.find('\0') == std::string::npos;
-    if (name.text == "htons" &&
-        (args.size() != 1 || args[0].kind != Expr::Kind::Integer || args[0].integer < 0 ||
-         args[0].integer > 0xffff))
+    if (name.text == "htons" && (args.size() != 1 || args[0].kind != Expr::Kind::Integer ||
+                                 args[0].integer < 0 || args[0].integer > 0xffff))
         return fail(name, "htons() takes one port number 0..65535, as in htons(8080)");
     if (name.text == "inet_addr" || name.text == "inet6_addr") {
         const bool v6 = name.text == "inet6_addr";
@@ -1045,9 +1084,9 @@ bool Parser::call(Expr& out, const Token& name, unsigned level, unsigned& height
                                           name.text, name.text, v6 ? "2001:db8::1" : "192.0.2.1"));
         unsigned char address[16];
         if (::inet_pton(v6 ? AF_INET6 : AF_INET, args[0].text.c_str(), address) != 1)
-            return fail(args[0].pos, fmt::format("cannot parse {} as an {} address in {}()",
-                                                 quoteString(args[0].text), v6 ? "IPv6" : "IPv4",
-                                                 name.text));
+            return fail(args[0].pos,
+                        fmt::format("cannot parse {} as an {} address in {}()",
+                                    quoteString(args[0].text), v6 ? "IPv6" : "IPv4", name.text));
     }
     return true;
 }
@@ -1067,11 +1106,16 @@ tl::expected<Script, ScriptError> parseScript(std::string_view text) {
 std::string formatTime(const EventTime& time) {
     using TK = EventTime::Kind;
     switch (time.kind) {
-    case TK::Absolute: return seconds(time.usecs);
-    case TK::Relative: return "+" + seconds(time.usecs);
-    case TK::Any: return "*";
-    case TK::AbsoluteRange: return seconds(time.usecs) + "~" + seconds(time.endUsecs);
-    case TK::RelativeRange: return "+" + seconds(time.usecs) + "~+" + seconds(time.endUsecs);
+    case TK::Absolute:
+        return seconds(time.usecs);
+    case TK::Relative:
+        return "+" + seconds(time.usecs);
+    case TK::Any:
+        return "*";
+    case TK::AbsoluteRange:
+        return seconds(time.usecs) + "~" + seconds(time.endUsecs);
+    case TK::RelativeRange:
+        return "+" + seconds(time.usecs) + "~+" + seconds(time.endUsecs);
     }
     return {};
 }
@@ -1079,20 +1123,26 @@ std::string formatTime(const EventTime& time) {
 std::string formatExpr(const Expr& expr) {
     using EK = Expr::Kind;
     switch (expr.kind) {
-    case EK::Ellipsis: return "...";
+    case EK::Ellipsis:
+        return "...";
     case EK::Integer:
         return expr.hex ? fmt::format("{:#x}", static_cast<std::uint64_t>(expr.integer))
                         : fmt::format("{}", expr.integer);
-    case EK::Word: return expr.text;
-    case EK::String: return quoteString(expr.text) + (expr.stringEllipsis ? "..." : "");
+    case EK::Word:
+        return expr.text;
+    case EK::String:
+        return quoteString(expr.text) + (expr.stringEllipsis ? "..." : "");
     case EK::Binary: {
         const std::string lhs = expr.items.empty() ? std::string() : formatExpr(expr.items[0]);
         const std::string rhs = expr.items.size() < 2 ? std::string() : formatExpr(expr.items[1]);
         return lhs + (expr.text == "." ? " " : expr.text) + rhs;
     }
-    case EK::List: return "[" + joined(expr.items, ", ", &formatExpr) + "]";
-    case EK::Braces: return "{" + joined(expr.items, ", ", &formatExpr) + "}";
-    case EK::Call: return expr.text + "(" + joined(expr.items, ", ", &formatExpr) + ")";
+    case EK::List:
+        return "[" + joined(expr.items, ", ", &formatExpr) + "]";
+    case EK::Braces:
+        return "{" + joined(expr.items, ", ", &formatExpr) + "}";
+    case EK::Call:
+        return expr.text + "(" + joined(expr.items, ", ", &formatExpr) + ")";
     }
     return {};
 }

@@ -98,8 +98,8 @@ struct TcpOptionSpec {
         Md5,         ///< md5 [hex]
     };
     Kind kind = Kind::Nop;
-    std::uint32_t value = 0; ///< mss, wscale shift, TS val
-    std::uint32_t echo = 0;  ///< TS ecr
+    std::uint32_t value = 0;                                     ///< mss, wscale shift, TS val
+    std::uint32_t echo = 0;                                      ///< TS ecr
     std::vector<std::pair<std::uint32_t, std::uint32_t>> blocks; ///< sack blocks
     std::string cookie; ///< FO / FOEXP / md5 bytes as hex digits as written ("" none)
     friend bool operator==(const TcpOptionSpec&, const TcpOptionSpec&) = default;

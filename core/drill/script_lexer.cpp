@@ -60,8 +60,11 @@ bool ScriptLexer::skipSpaceAndComments(Token& error) {
         } else if (m_text.substr(m_at, 2) == "/*") {
             const std::size_t end = m_text.find("*/", m_at + 2);
             if (end == std::string_view::npos) {
-                error = Token{Token::Kind::Error, "unterminated comment: '/*' without '*/'", {},
-                              false, {m_line, m_column}};
+                error = Token{Token::Kind::Error,
+                              "unterminated comment: '/*' without '*/'",
+                              {},
+                              false,
+                              {m_line, m_column}};
                 return false;
             }
             advance(end + 2 - m_at);
@@ -121,8 +124,8 @@ Token ScriptLexer::next() {
         const std::size_t end = rest.find("}%", 2);
         if (end == std::string_view::npos) {
             m_failed = true;
-            return Token{Token::Kind::Error, "unterminated code: '%{' without '}%'", {}, false,
-                         pos};
+            return Token{
+                Token::Kind::Error, "unterminated code: '%{' without '}%'", {}, false, pos};
         }
         // Spaces and tabs at both ends go, as lexer.l's code() strips them (Python minds
         // indentation); newlines stay.
@@ -148,8 +151,8 @@ Token ScriptLexer::next() {
             std::string why;
             if (!readOptionValue(m_text, at, t.value, why)) {
                 m_failed = true;
-                return Token{Token::Kind::Error, fmt::format("--{}=: {}", t.text, why), {}, false,
-                             pos};
+                return Token{
+                    Token::Kind::Error, fmt::format("--{}=: {}", t.text, why), {}, false, pos};
             }
             t.hasValue = true;
             end = at - m_at;
@@ -199,8 +202,8 @@ Token ScriptLexer::next() {
     if (byte > 0x20 && byte < 0x7f)
         return make(Token::Kind::Punct, 1, pos);
     m_failed = true;
-    return Token{Token::Kind::Error, fmt::format("unexpected character 0x{:02x}", byte), {}, false,
-                 pos};
+    return Token{
+        Token::Kind::Error, fmt::format("unexpected character 0x{:02x}", byte), {}, false, pos};
 }
 
 bool readOptionValue(std::string_view text, std::size_t& at, std::string& value,
@@ -258,13 +261,27 @@ bool unescapeString(std::string_view raw, std::string& out, std::string& error) 
             return false;
         }
         switch (raw[i]) {
-        case '\\': out += '\\'; break;
-        case '"': out += '"'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
-        case 'v': out += '\v'; break;
+        case '\\':
+            out += '\\';
+            break;
+        case '"':
+            out += '"';
+            break;
+        case 'f':
+            out += '\f';
+            break;
+        case 'n':
+            out += '\n';
+            break;
+        case 'r':
+            out += '\r';
+            break;
+        case 't':
+            out += '\t';
+            break;
+        case 'v':
+            out += '\v';
+            break;
         case 'x': {
             if (i + 2 >= raw.size() || !isHexDigit(raw[i + 1]) || !isHexDigit(raw[i + 2])) {
                 error = fmt::format("invalid hex escape '\\x{}' in a string (\\xhh takes two "
@@ -272,9 +289,7 @@ bool unescapeString(std::string_view raw, std::string& out, std::string& error) 
                                     raw.substr(i + 1, 2));
                 return false;
             }
-            const auto digit = [](char h) {
-                return isDigit(h) ? h - '0' : (h | 0x20) - 'a' + 10;
-            };
+            const auto digit = [](char h) { return isDigit(h) ? h - '0' : (h | 0x20) - 'a' + 10; };
             out += static_cast<char>(digit(raw[i + 1]) * 16 + digit(raw[i + 2]));
             i += 2;
             break;
@@ -293,13 +308,27 @@ std::string quoteString(std::string_view bytes) {
     std::string out = "\"";
     for (const char c : bytes) {
         switch (c) {
-        case '\\': out += "\\\\"; break;
-        case '"': out += "\\\""; break;
-        case '\f': out += "\\f"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        case '\v': out += "\\v"; break;
+        case '\\':
+            out += "\\\\";
+            break;
+        case '"':
+            out += "\\\"";
+            break;
+        case '\f':
+            out += "\\f";
+            break;
+        case '\n':
+            out += "\\n";
+            break;
+        case '\r':
+            out += "\\r";
+            break;
+        case '\t':
+            out += "\\t";
+            break;
+        case '\v':
+            out += "\\v";
+            break;
         default: {
             const auto byte = static_cast<unsigned char>(c);
             if (byte < 0x20 || byte >= 0x7f)

@@ -41,7 +41,8 @@ struct Token {
 
 class ScriptLexer {
 public:
-    explicit ScriptLexer(std::string_view text) : m_text(text) {}
+    explicit ScriptLexer(std::string_view text)
+        : m_text(text) {}
     /// The next token; End (forever) at the end of the text, Error where it cannot go on.
     Token next();
 
