@@ -191,6 +191,8 @@ tl::expected<std::vector<Token>, CodeError> tokenize(std::string_view text) {
         } else if (c == ')') {
             if (--depth < 0)
                 return error("a ')' without its '('");
+        } else if (c == ':' || c == '.' || c == '@' || c == '!') {
+            // A token for the parser to refuse in its place (after `for`, `if`, ...).
         } else if (c == '[' || c == ']' || c == '{' || c == '}') {
             return error(
                 fmt::format("'{}': lists, dicts and indexing are not supported: {}", c, kSubset));

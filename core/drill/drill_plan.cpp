@@ -657,10 +657,10 @@ tl::expected<void, ScriptError> planCommand(const std::string& command, const So
                 continue;
             }
         }
-        // The tun device and the metrics cache belong to packetdrill's own machine set-up:
-        // the lab's link has no qdisc to change, and every run starts a fresh namespace
-        // with an empty tcp_metrics cache.
-        if (verb == "tc" && line.find("tun0") != std::string::npos)
+        // Every run starts a fresh namespace: no qdisc of a script's to delete, an empty
+        // tcp_metrics cache. A qdisc a script adds (fq's pacing, a pfifo that drops all)
+        // changes what the kernel sends, and the agent runs no tc: refused below.
+        if (verb == "tc" && words.size() >= 3 && words[1] == "qdisc" && words[2] == "delete")
             continue;
         if (verb == "ip" && words.size() >= 3 && words[1] == "tcp_metrics" && words[2] == "flush")
             continue;

@@ -368,8 +368,16 @@ void DrillRunner::onPeerAnswer(const peer::CallRecord& call, std::int64_t nowNs,
     std::erase_if(m_blocking, [&](const Blocking& b) { return b.id == call.request.id; });
     if (!checkAnswer(index, call, nowNs))
         return;
-    complete(index, nowNs);
-    advance(nowNs, out);
+    // packetdrill makes a call itself and goes on the moment it returns; the agent's
+    // answer takes a while to reach us (a sample of the sockets goes first). The next
+    // line's relative time counts from when the call returned, on the frames' clock.
+    const std::int64_t returnedNs = call.answer.startNs + call.answer.durationNs;
+    const std::int64_t doneNs =
+        waitedFor && call.answer.startNs > 0 && returnedNs <= nowNs && returnedNs >= m_lastNowNs
+            ? returnedNs
+            : nowNs;
+    complete(index, doneNs);
+    advance(doneNs, out);
 }
 
 bool DrillRunner::checkAnswer(std::size_t index, const peer::CallRecord& call, std::int64_t nowNs) {

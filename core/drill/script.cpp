@@ -693,6 +693,13 @@ bool Parser::tcpOptions(PacketSpec& p) {
 
 bool Parser::hexBlob(const Token& t, std::string_view what, std::size_t maxBytes,
                      std::string& out) {
+    if (t.kind == Kind::Word && !isHexString(t.text))
+        // packetdrill's own scripts write FO TFO_COOKIE, a symbol its -D TFO_COOKIE=... defines
+        // (lexer.l's word()); there are no such definitions here.
+        return fail(t, fmt::format("{} '{}' is not a valid hex string (hex digits, no 0x; a "
+                                   "name that packetdrill's -D NAME=VALUE would define is not "
+                                   "replaced here)",
+                                   what, t.text));
     if (!isHexString(t.text) || t.kind == Kind::Hex)
         return fail(
             t, fmt::format("{} '{}' is not a valid hex string (hex digits, no 0x)", what, t.text));
