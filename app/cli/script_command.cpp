@@ -8,6 +8,7 @@
 #include "timeline/analysis.h"
 #include "timeline/timeline.h"
 #include "timeline/timeline_io.h"
+#include "wire/address.h"
 
 #include <iostream>
 #include <memory>
@@ -34,11 +35,28 @@ struct ScriptOptions {
     std::size_t connection = 0;
     bool assertWindow = false;
     std::int64_t toleranceUsecs = 0;
+    std::vector<std::string> phantom; ///< addresses or MACs whose frames the phantom sent
 };
 
 int runScript(const ScriptOptions& o) {
+    // A capture does not say who sent what: the phantom's frames are those from its
+    // addresses (by default the built-in labs' phantom, 198.18.0.2 and 2001:db8::2).
+    timeline::ImportOptions import;
+    const std::vector<std::string> phantom =
+        o.phantom.empty() ? std::vector<std::string>{"198.18.0.2", "2001:db8::2"} : o.phantom;
+    for (const std::string& text : phantom) {
+        if (auto mac = wire::MacAddress::parse(text)) {
+            import.localMacs.push_back(*mac);
+        } else if (auto ip = wire::parseIpAddress(text)) {
+            import.localAddresses.push_back(*ip);
+        } else {
+            std::cerr << "tcplab-cli script: --phantom: \"" << text
+                      << "\" is neither an IP address nor a MAC address\n";
+            return kExitBadUsage;
+        }
+    }
     timeline::Timeline captured;
-    const auto read = timeline::importPcap(o.capture, captured);
+    const auto read = timeline::importPcap(o.capture, captured, import);
     if (!read) {
         std::cerr << "tcplab-cli script: " << read.error() << "\n";
         return kExitFailure;
@@ -77,6 +95,9 @@ void addScriptCommand(CLI::App& app, int& exitCode) {
     sub->add_option("-o,--output", o->outputs,
                     "the script to write: .pkt for packetdrill, .py for scapy (repeatable)")
         ->required();
+    sub->add_option("--phantom", o->phantom,
+                    "an address or MAC of the side to replay: its frames become '<' lines "
+                    "(default: the built-in labs' phantom, 198.18.0.2 and 2001:db8::2)");
     sub->add_option("--connection", o->connection,
                     "which connection, 0 for the first to appear (default)");
     sub->add_flag("--assert-window", o->assertWindow,

@@ -789,8 +789,8 @@ Synthesized synthesize(const Connection& c, std::vector<std::string>& header) {
         connect.note = "Operation now in progress";
         at.push_back(std::move(connect));
         header.push_back("The peer's calls are made up (the timeline has no call records): a "
-                         "client that connects without blocking, writes what it sent and "
-                         "closes.");
+                         "client that connects without blocking, reads what it received, "
+                         "writes what it sent and closes.");
     } else {
         auto& at = out.before[0];
         at.push_back(syscall("socket", {ellipsis(), word("SOCK_STREAM"), word("IPPROTO_TCP")}, 3));
@@ -817,7 +817,8 @@ Synthesized synthesize(const Connection& c, std::vector<std::string>& header) {
         else if (firstSyn == segs.end())
             at.push_back(std::move(accept)); // mid-connection: accepted before the capture
         header.push_back("The peer's calls are made up (the timeline has no call records): a "
-                         "server that accepts, writes what it sent and closes.");
+                         "server that accepts, reads what it received, writes what it sent "
+                         "and closes.");
     }
     // A write before each run of the peer's new data (until the phantom sends data of its
     // own), a close before its first FIN.
@@ -832,11 +833,25 @@ Synthesized synthesize(const Connection& c, std::vector<std::string>& header) {
         runBytes = 0;
     };
     bool closed = false;
+    std::optional<wire::SeqNum> receivedEnd; // the end of the phantom's data read so far
     for (std::size_t i = 0; i < segs.size(); ++i) {
         const Segment& s = segs[i];
         if (s.fromPhantom) {
-            if (s.payload > 0)
+            if (s.payload > 0) {
                 flush();
+                // The application reads what came (a server that never read would close
+                // with data unread, which makes its kernel send a RST, not a FIN).
+                const wire::SeqNum start = s.tcp.seq + (s.tcp.has(kSyn) ? 1 : 0);
+                const wire::SeqNum end = start + s.payload;
+                const wire::SeqNum from =
+                    receivedEnd && *receivedEnd > start ? *receivedEnd : start;
+                if (end > from && !closed) {
+                    const std::int64_t n = end - from;
+                    out.after[i].push_back(
+                        syscall("read", {integer(fd), ellipsis(), integer(n)}, n));
+                    receivedEnd = end;
+                }
+            }
             continue;
         }
         if (s.payload > 0) {

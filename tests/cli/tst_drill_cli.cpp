@@ -174,6 +174,55 @@ private Q_SLOTS:
         QVERIFY(text.contains("\"accept\""));
     }
 
+    void aRecordedRun_exportedAsAScript_passesAgainstTheSamePeer_data() {
+        QTest::addColumn<QString>("script");
+        // From a capture alone the made-up calls close with close(): calls.pkt's SO_LINGER 0
+        // abort (the peer's RST) replays only with its recorded calls.
+        QTest::addColumn<bool>("fromCapture");
+        QTest::newRow("server") << "lab/server.pkt" << true;
+        QTest::newRow("client") << "lab/client.pkt" << true;
+        QTest::newRow("calls") << "lab/calls.pkt" << false;
+        QTest::newRow("timing") << "lab/timing.pkt" << true;
+    }
+    void aRecordedRun_exportedAsAScript_passesAgainstTheSamePeer() {
+        QFETCH(QString, script);
+        QFETCH(bool, fromCapture);
+        QTemporaryDir tmp;
+        QVERIFY(tmp.isValid());
+        const QString again = tmp.filePath("again.pkt");
+        const QString pcap = tmp.filePath("run.pcap");
+        const Run first =
+            cli({"drill", "--export-script", again, "--pcap", pcap, drillData(script)});
+        SKIP_IF_NO_LAB(first)
+        QVERIFY2(first.exitCode == 0, qPrintable(first.out + first.err));
+        // With the agent's calls as recorded.
+        const Run second = cli({"drill", again});
+        QVERIFY2(second.exitCode == 0, qPrintable(second.out + second.err));
+        if (!fromCapture)
+            return;
+        // From the capture alone: the calls are made up, the verdict is the same.
+        const QString captured = tmp.filePath("capture.pkt");
+        const QString scapy = tmp.filePath("capture.py");
+        const Run exported = cli({"script", pcap, "-o", captured, "-o", scapy});
+        QVERIFY2(exported.exitCode == 0, qPrintable(exported.out + exported.err));
+        const Run third = cli({"drill", captured});
+        QVERIFY2(third.exitCode == 0, qPrintable(third.out + third.err));
+        QVERIFY(QFile(scapy).size() > 1000);
+    }
+
+    void aFailedExport_leavesNoFile() {
+        QTemporaryDir tmp;
+        QVERIFY(tmp.isValid());
+        // A connection the capture does not have: nothing to write, and nothing written.
+        const QString out = tmp.filePath("none.pkt");
+        const Run r = cli({"script", drillData("../captures/linux_tcp_ipv4.pcap"), "--connection",
+                           "99", "-o", out});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains("there is no TCP connection 99"), qPrintable(r.err));
+        QVERIFY(!QFile::exists(out));
+        QVERIFY(QDir(tmp.path()).entryList(QDir::Files | QDir::Hidden).isEmpty());
+    }
+
     void lwip_runsAScriptThatNeedsNoLinuxCall() {
         const Run r = cli({"drill", "--lab", "lwip", "-v", drillData("lwip/server.pkt")});
         if (r.exitCode == 1 && r.err.contains("lwip") && r.err.contains("not built"))
