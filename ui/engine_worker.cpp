@@ -6,11 +6,16 @@
 #include "lab/interface_link.h"
 #include "lab/lwip_lab.h"
 
+#include <QFile>
 #include <QMetaObject>
 
 #include <pcap/pcap.h>
 
+#include <filesystem>
+#include <fstream>
+#include <limits>
 #include <random>
+#include <sstream>
 
 namespace tcplab::ui {
 
@@ -25,7 +30,52 @@ QString qs(const std::string& s) {
     return QString::fromStdString(s);
 }
 
+std::optional<std::string> readText(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        return std::nullopt;
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
 } // namespace
+
+tl::expected<DrillScript, QString> prepareDrill(const QString& path, bool ipv6) {
+    namespace fs = std::filesystem;
+    // The same steps as tcplab-cli drill (app/cli/drill_command.cpp), so that a script
+    // means the same in both.
+    const fs::path file = fs::path(QFile::encodeName(path).toStdString());
+    const std::string name = path.toStdString();
+    const auto text = readText(file);
+    if (!text)
+        return tl::make_unexpected(QStringLiteral("%1: cannot read the script").arg(path));
+    auto script = drill::parseScript(*text);
+    if (!script)
+        return tl::make_unexpected(qs(drill::describe(script.error(), name)));
+    DrillScript out;
+    out.ipv6 = ipv6;
+    for (const auto& option : script->options) {
+        if (option.name == "ip_version")
+            out.ipv6 = option.value == "ipv6";
+        if (auto ok = drill::applyOption(out.options, option.name, option.value); !ok)
+            return tl::make_unexpected(QStringLiteral("%1:%2:%3: %4")
+                                           .arg(path)
+                                           .arg(option.pos.line)
+                                           .arg(option.pos.column)
+                                           .arg(qs(ok.error())));
+    }
+    const fs::path folder = file.parent_path();
+    const auto reader = [&folder](const std::string& named) {
+        return readText(fs::path(named).is_absolute() ? fs::path(named) : folder / named);
+    };
+    auto plan = drill::planScript(*script, out.ipv6, reader);
+    if (!plan)
+        return tl::make_unexpected(qs(drill::describe(plan.error(), name)));
+    out.steps = drill::planSteps(*plan, name);
+    out.plan = std::move(*plan);
+    return out;
+}
 
 EngineWorker::EngineWorker(QObject* parent)
     : QObject(parent) {
@@ -111,6 +161,7 @@ void EngineWorker::startLabOf(const LabChoice& choice) {
     }
     m_ipv6 = choice.ipv6;
     m_claimed = false;
+    m_drillFds.clear(); // a new lab's peer holds none of them
     m_peerMac.reset();
 
     // The peer agent: the built-in lab's own, or the namespace lab's on its Unix socket.
@@ -251,7 +302,75 @@ void EngineWorker::runClassic(engine::CloseMode mode) {
                                                       "run the exercise against."));
         return;
     }
+    m_drillCalls = false; // the scenario's calls are its own
     m_engine->runScenario(engine::classicScenario(mode), std::move(*params));
+}
+
+QString EngineWorker::runDrill(const QString& path, bool step) {
+    // The script first: its errors need no lab, and nothing starts with one.
+    auto prepared = prepareDrill(path, m_ipv6);
+    if (!prepared)
+        return prepared.error();
+    if (!m_engine || !m_phantom || !m_peer)
+        return QStringLiteral("Start the lab first (Lab > Start): the script runs against the "
+                              "lab's peer.");
+    // One run at a time: the engine's events name no run, so a second one would be
+    // mistaken for the first.
+    if (m_drilling)
+        return QStringLiteral("A script is running: stop it first (Shift+F5).");
+    if (prepared->ipv6 != m_ipv6)
+        return prepared->ipv6
+                   ? QStringLiteral(
+                         "The script asks for IPv6 (--ip_version=ipv6) and the lab "
+                         "runs IPv4: choose IPv6 in the lab bar and start the lab again.")
+                   : QStringLiteral("The script asks for IPv4 and the lab runs IPv6: choose IPv4 "
+                                    "in the lab bar and start the lab again.");
+
+    engine::ConnectionParams params;
+    params.phantomMac = m_mac;
+    params.phantom = *m_phantom;
+    params.peer = *m_peer;
+    if (m_peerMac)
+        params.nextHopMac = *m_peerMac;
+    // As tcplab-cli drill: a random phantom port, so that the peer holds no old connection
+    // of the same 4-tuple (TIME-WAIT of the last run).
+    std::mt19937_64 rng{std::random_device{}()};
+    params.sourcePort = static_cast<std::uint16_t>(40000 + rng() % 20000);
+    params.destinationPort = prepared->options.bindPort;
+
+    drill::DrillOptions options = prepared->options;
+    m_gate.reset();
+    if (step) {
+        m_gate = std::make_shared<std::atomic<std::size_t>>(1);
+        options.stepGate = m_gate;
+    }
+    m_drilling = true;
+    m_drillCalls = true;
+    m_drillSteps = prepared->steps;
+    m_drillOutcome = DrillOutcome{};
+    m_drillOutcome.phantomPort = params.sourcePort;
+    m_engine->run(prepared->steps, std::move(params),
+                  [plan = std::move(prepared->plan), options,
+                   title = path.toStdString()](engine::ConnectionParams p) mutable {
+                      return std::make_unique<drill::DrillRunner>(std::move(plan), options,
+                                                                  std::move(p), title);
+                  });
+    return {};
+}
+
+void EngineWorker::stepDrill() {
+    if (m_drilling && m_gate)
+        m_gate->fetch_add(1, std::memory_order_release);
+}
+
+void EngineWorker::continueDrill() {
+    if (m_drilling && m_gate)
+        m_gate->store(std::numeric_limits<std::size_t>::max(), std::memory_order_release);
+}
+
+void EngineWorker::stopDrill() {
+    if (m_engine && m_drilling)
+        m_engine->cancelScenario();
 }
 
 QString EngineWorker::sendFrame(const std::vector<std::uint8_t>& frame) {
@@ -278,6 +397,12 @@ void EngineWorker::stop() {
     m_poll.stop();
     m_engine->stop();
     drainEvents();
+    if (m_drilling) {
+        // The engine ends a running scenario before it stops; this is for one it never
+        // reported (a drill's view must not wait for an end that cannot come).
+        finishDrill({engine::EngineEvent::Kind::ScenarioFinished, std::nullopt, std::nullopt, false,
+                     "the lab stopped"});
+    }
     m_engine.reset();
     m_lab.reset();
     m_lwip.reset();
@@ -308,6 +433,62 @@ void EngineWorker::resolvePeer() {
     resolveOnly.title = "resolve the peer";
     m_resolving = true;
     m_engine->runScenario(std::move(resolveOnly), std::move(*params));
+}
+
+void EngineWorker::finishDrill(const engine::EngineEvent& e) {
+    m_drilling = false;
+    m_gate.reset();
+    DrillOutcome& o = m_drillOutcome;
+    o.finished = true;
+    o.ok = e.ok;
+    o.explanation = qs(e.message);
+    // packetdrill's words are the failed step's message in the snapshot (the engine
+    // updates it before it publishes the turn's events).
+    const auto snapshot = m_engine->scenarioSnapshot();
+    for (std::size_t i = 0; i < snapshot.results.size(); ++i)
+        if (snapshot.results[i].status == engine::StepResult::Status::Failed) {
+            o.failedStep = int(i);
+            o.failedAtNs = snapshot.results[i].endNs;
+            o.failure = qs(snapshot.results[i].message);
+            break;
+        }
+    if (o.ok) {
+        o.failure.clear();
+        o.failedStep = -1;
+        o.failedAtNs = 0;
+    } else if (o.failure.isEmpty()) {
+        o.failure = o.explanation; // it failed before it started (no phantom, no peer)
+    }
+    closeDrillSockets();
+    Q_EMIT drillFinished(o.ok, o.explanation, o.failure);
+}
+
+void EngineWorker::trackDrillSocket(const peer::CallRecord& call) {
+    if (!m_drillCalls || call.request.id < engine::Engine::kRunnerCallIds ||
+        call.answer.outcome != peer::Outcome::Done)
+        return;
+    if ((call.request.call == peer::Call::Socket || call.request.call == peer::Call::Accept) &&
+        call.answer.result >= 0)
+        m_drillFds.insert(int(call.answer.result));
+    else if (call.request.call == peer::Call::Close && call.answer.result == 0)
+        m_drillFds.erase(call.request.fd);
+    // A blocking accept() that returns after the end: closed as the others were.
+    if (!m_drilling)
+        closeDrillSockets();
+}
+
+void EngineWorker::closeDrillSockets() {
+    if (!m_engine) {
+        m_drillFds.clear();
+        return;
+    }
+    for (const int fd : m_drillFds) {
+        peer::Request close;
+        close.call = peer::Call::Close;
+        close.fd = fd;
+        m_engine->peerCall(close);
+    }
+    m_drillFds.clear();
 }
 
 void EngineWorker::drainEvents() {
@@ -374,7 +555,17 @@ void EngineWorker::handle(const engine::EngineEvent& e) {
                 what = QStringLiteral("finished");
                 break;
             }
-            Q_EMIT scenarioStep(int(e.scenario->step), what, qs(e.scenario->message));
+            if (m_drilling) {
+                if (e.scenario->kind == engine::ScenarioEvent::Kind::StepFailed) {
+                    // The snapshot says the same; this covers a failure the snapshot missed.
+                    m_drillOutcome.failedStep = int(e.scenario->step);
+                    m_drillOutcome.failedAtNs = e.scenario->atNs;
+                    m_drillOutcome.failure = qs(e.scenario->message);
+                }
+                Q_EMIT drillStep(int(e.scenario->step), what, qs(e.scenario->message));
+            } else {
+                Q_EMIT scenarioStep(int(e.scenario->step), what, qs(e.scenario->message));
+            }
         }
         break;
     case Kind::ScenarioFinished:
@@ -384,6 +575,10 @@ void EngineWorker::handle(const engine::EngineEvent& e) {
             if (!e.ok)
                 Q_EMIT hostEvent(
                     QStringLiteral("The peer's MAC is unknown: %1").arg(qs(e.message)));
+            break;
+        }
+        if (m_drilling) {
+            finishDrill(e);
             break;
         }
         Q_EMIT scenarioFinished(e.ok, qs(e.message));
@@ -402,8 +597,10 @@ void EngineWorker::handle(const engine::EngineEvent& e) {
         Q_EMIT peerAgentChanged(e.ok, m_agentStatus);
         break;
     case Kind::PeerCall:
-        if (e.call)
+        if (e.call) {
+            trackDrillSocket(*e.call);
             Q_EMIT peerCallAnswered(*e.call, e.ok, qs(e.message));
+        }
         break;
     case Kind::Stopped:
         break;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "drill/drill_runner.h"
 #include "engine/scenario.h"
 #include "engine/scenario_runner.h"
 #include "peer/agent_client.h"
@@ -13,8 +14,12 @@
 #include <QTimer>
 
 #include <atomic>
+#include <cstddef>
 #include <memory>
 #include <optional>
+#include <set>
+
+#include <tl/expected.hpp>
 
 namespace tcplab::engine {
 class Engine;
@@ -40,6 +45,32 @@ struct LabChoice {
     LabKind kind = LabKind::Linux;
     bool ipv6 = false;
     QString interfaceName; ///< LabKind::Interface: "tcplab0", ...
+};
+
+/// A packetdrill script read and planned, ready to run (prepareDrill()).
+struct DrillScript {
+    drill::Plan plan;
+    drill::DrillOptions options; ///< packetdrill's defaults with the script's header applied
+    engine::Scenario steps;      ///< planSteps(plan): steps[i].line is step i's script line
+    bool ipv6 = false;           ///< the script's --ip_version, else the default given
+};
+
+/// Reads, parses and plans the script at `path` as tcplab-cli drill does (the options of
+/// its header applied, backtick commands' files read beside it). Nothing is sent. The
+/// error is "file:line:col: message" (or "file: cannot read the script").
+tl::expected<DrillScript, QString> prepareDrill(const QString& path, bool ipv6);
+
+/// How the last packetdrill run ended (EngineWorker::lastDrill()).
+struct DrillOutcome {
+    bool finished = false; ///< false while it runs (or before the first)
+    bool ok = false;
+    QString explanation; ///< tcplab's words (the engine's ScenarioFinished message)
+    /// packetdrill's words from the engine's snapshot: "error handling packet: ...\nscript
+    /// packet: ...\nactual packet: ..."; empty when it passed.
+    QString failure;
+    int failedStep = -1;           ///< index into the plan's steps, -1: none
+    qint64 failedAtNs = 0;         ///< when it failed (the timeline's clock), 0: none
+    std::uint16_t phantomPort = 0; ///< the phantom's end of the script's connection
 };
 
 /// The interfaces libpcap can open (names), the namespace lab's tcplab0 first when it
@@ -94,6 +125,14 @@ public:
     /// The port the phantom listens on (0: none).
     std::uint16_t listeningPort() const noexcept { return m_listenPort; }
 
+    /// A packetdrill script runs (from runDrill() to its drillFinished).
+    bool drillRunning() const noexcept { return m_drilling; }
+    /// It runs one line per stepDrill() (runDrill(path, true)).
+    bool drillStepping() const noexcept { return m_drilling && m_gate != nullptr; }
+    /// The steps of the last runDrill() (names and script lines); empty before.
+    const engine::Scenario& drillSteps() const noexcept { return m_drillSteps; }
+    const DrillOutcome& lastDrill() const noexcept { return m_drillOutcome; }
+
 public Q_SLOTS:
     /// Starts the built-in Linux lab and the engine, then the conflict probe of the
     /// phantom's address (IPv4 198.18.0.2 or IPv6 2001:db8::2). Stops a running lab
@@ -122,6 +161,19 @@ public Q_SLOTS:
     void setListeningPort(std::uint16_t port);
     /// See Engine::setSnapLength; applies to the next lab too.
     void setSnapLength(std::size_t bytes);
+    /// Runs the packetdrill script at `path` against the running lab, as tcplab-cli drill
+    /// does (the phantom is packetdrill's remote host, the peer the kernel under test): a
+    /// random phantom port 40000-59999, the peer's port the script's --bind_port. With
+    /// `step` only the first line runs until stepDrill(). Empty when it started (drillStep
+    /// and drillFinished follow), else why not: nothing runs then (a script error as
+    /// "file:line:col: message", no lab, a script already running, the wrong IP version).
+    QString runDrill(const QString& path, bool step);
+    /// Stepping: lets the next line run.
+    void stepDrill();
+    /// Stepping: lets every remaining line run (times stay unchecked, see DrillOptions).
+    void continueDrill();
+    /// Cancels the running script (it fails at its current line, "cancelled").
+    void stopDrill();
 
 Q_SIGNALS:
     void labStarted(const QString& description);
@@ -146,12 +198,25 @@ Q_SIGNALS:
     void peerCallAnswered(const tcplab::peer::CallRecord& call, bool ok, const QString& line);
     /// The peer agent became ready (its hello) or unusable (gone, missing): why.
     void peerAgentChanged(bool ready, const QString& message);
+    /// A packetdrill run's step (an index into drillSteps()) started, passed or failed:
+    /// "started", "done" or "failed", with the line's text or packetdrill's failure. While
+    /// a script runs these come instead of scenarioStep.
+    void drillStep(int step, const QString& what, const QString& message);
+    /// The script ended (instead of scenarioFinished): passed, or failed with tcplab's
+    /// explanation and packetdrill's failure text (lastDrill() has the rest).
+    void drillFinished(bool ok, const QString& explanation, const QString& failure);
 
 private:
     void drainEvents();
     void handle(const engine::EngineEvent& event);
     void pollTimeline();
     void resolvePeer();
+    void finishDrill(const engine::EngineEvent& event);
+    /// Follows the sockets a script's calls open and close (its runner's call ids).
+    void trackDrillSocket(const peer::CallRecord& call);
+    /// Closes the sockets the script left open, as packetdrill's fds die with its process:
+    /// the next script may bind the same port again.
+    void closeDrillSockets();
 
     std::unique_ptr<lab::BuiltinLinuxLab> m_lab;
     std::unique_ptr<lab::BuiltinLwipLab> m_lwip;
@@ -178,6 +243,14 @@ private:
     wire::MacAddress m_mac;
     QString m_description;
     unsigned m_runs = 0;
+    bool m_drilling = false;
+    /// Stepping's gate, shared with the runner: the lines below its value may run.
+    std::shared_ptr<std::atomic<std::size_t>> m_gate;
+    engine::Scenario m_drillSteps;
+    DrillOutcome m_drillOutcome;
+    /// The last run was a script's: runner calls are its (the sockets it holds, live fds).
+    bool m_drillCalls = false;
+    std::set<int> m_drillFds;
 };
 
 } // namespace tcplab::ui

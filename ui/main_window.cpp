@@ -1,5 +1,6 @@
 #include "ui/main_window.h"
 
+#include "drill/export_script.h"
 #include "engine/scenario_runner.h"
 #include "tcp/tutor.h"
 #include "timeline/analysis.h"
@@ -8,6 +9,7 @@
 #include "ui/compare_dialog.h"
 #include "ui/connection_panel.h"
 #include "ui/demo_panel.h"
+#include "ui/drill_panel.h"
 #include "ui/engine_worker.h"
 #include "ui/hex_view.h"
 #include "ui/ladder_view.h"
@@ -52,8 +54,6 @@
 namespace tcplab::ui {
 
 namespace {
-
-constexpr int kStatusTimeoutMs = 8000;
 
 QString qs(const std::string& s) {
     return QString::fromStdString(s);
@@ -142,9 +142,11 @@ MainWindow::MainWindow(QWidget* parent)
     m_connectionDock->setWidget(connectionScroll);
     addDockWidget(Qt::RightDockWidgetArea, m_connectionDock);
     buildPeerDock();
+    buildDrillDock();
     tabifyDockWidget(m_decodeDock, m_demoDock);
     tabifyDockWidget(m_decodeDock, m_connectionDock);
     tabifyDockWidget(m_decodeDock, m_peerDock);
+    tabifyDockWidget(m_decodeDock, m_drillDock);
     m_decodeDock->raise();
     buildLabBar();
     buildExerciseBar();
@@ -725,6 +727,8 @@ void MainWindow::buildMenus() {
     QMenu* file = menuBar()->addMenu(QStringLiteral("&File"));
     add(file, QStringLiteral("&Open capture…"), QKeySequence::Open,
         &MainWindow::openCaptureInteractively);
+    add(file, QStringLiteral("Open &packetdrill script…"),
+        QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O), &MainWindow::openDrillInteractively);
     add(file, QStringLiteral("&Export timeline…"), QKeySequence(Qt::CTRL | Qt::Key_E),
         &MainWindow::exportTimelineInteractively);
     add(file, QStringLiteral("Export the &ladder as an image…"),
@@ -745,6 +749,15 @@ void MainWindow::buildMenus() {
         &MainWindow::runClassic);
     add(lab, QStringLiteral("&Compare stacks (Linux and lwIP)…"),
         QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_C), &MainWindow::compareStacks);
+    lab->addSeparator();
+    // F5 and Shift+F5 are the lab's here; in the Packetdrill dock they run and stop the
+    // script (the panel takes them while it has the focus). F10 is the script's anywhere.
+    add(lab, QStringLiteral("Run the packetdrill script"), QKeySequence(),
+        [this] { m_drill->run(); });
+    add(lab, QStringLiteral("Ste&p the packetdrill script"), QKeySequence(Qt::Key_F10),
+        [this] { m_drill->step(); });
+    add(lab, QStringLiteral("Stop the packetdrill script"), QKeySequence(),
+        [this] { m_drill->stop(); });
 
     QMenu* segment = menuBar()->addMenu(QStringLiteral("&Segment"));
     // In the demo's peer steps the same keys make the peer's call.
@@ -788,6 +801,7 @@ void MainWindow::buildMenus() {
     view->addAction(m_decodeDock->toggleViewAction());
     view->addAction(m_connectionDock->toggleViewAction());
     view->addAction(m_peerDock->toggleViewAction());
+    view->addAction(m_drillDock->toggleViewAction());
 }
 
 void MainWindow::connectWorker() {
@@ -817,9 +831,15 @@ void MainWindow::connectWorker() {
             prefillSyn();
         if (m_demoPending)
             beginDemo();
+        if (m_drillPending)
+            beginDrill();
     });
     connect(m_worker, &EngineWorker::labFailed, this, [this](const QString& message) {
         m_demoPending = false;
+        if (m_drillPending) {
+            m_drillPending.reset();
+            m_drill->runRefused(message);
+        }
         m_probe->setText(QStringLiteral("<span style='color:#d62728'>lab failed</span>"));
         m_probe->setToolTip(message);
         statusBar()->showMessage(message);
@@ -1062,16 +1082,24 @@ QString MainWindow::exportTimeline(const QString& path) {
     // engine goes on appending, so the export can read them on its own thread.
     tl::expected<void, std::string> result;
     m_busy = true;
-    runWithProgress(this, QStringLiteral("Exporting %1 frames to %2…").arg(tl->size()).arg(path), 0,
-                    false, [&](TaskControl&) {
-                        if (suffix == QStringLiteral("csv"))
-                            result = timeline::writeFileAtomically(
-                                file, timelineCsv(timeline::analyze(*tl, local), *tl));
-                        else if (suffix == QStringLiteral("json"))
-                            result = timeline::exportJson(*tl, file);
-                        else
-                            result = timeline::exportPcap(*tl, file);
-                    });
+    runWithProgress(
+        this, QStringLiteral("Exporting %1 frames to %2…").arg(tl->size()).arg(path), 0, false,
+        [&](TaskControl&) {
+            if (suffix == QStringLiteral("csv")) {
+                result = timeline::writeFileAtomically(
+                    file, timelineCsv(timeline::analyze(*tl, local), *tl));
+            } else if (suffix == QStringLiteral("pkt") || suffix == QStringLiteral("py")) {
+                // The first connection, as a script that replays the phantom's
+                // side and checks the peer's (packetdrill, or scapy).
+                auto text = suffix == QStringLiteral("pkt") ? drill::exportPacketdrill(*tl, {})
+                                                            : drill::exportScapy(*tl, {});
+                result = text ? timeline::writeFileAtomically(file, *text)
+                              : tl::expected<void, std::string>(tl::make_unexpected(text.error()));
+            } else if (suffix == QStringLiteral("json"))
+                result = timeline::exportJson(*tl, file);
+            else
+                result = timeline::exportPcap(*tl, file);
+        });
     m_busy = false;
     return result ? QString() : qs(result.error());
 }
@@ -1081,15 +1109,18 @@ void MainWindow::exportTimelineInteractively() {
     const QString path = QFileDialog::getSaveFileName(
         this, QStringLiteral("Export the timeline"), QStringLiteral("timeline.pcap"),
         QStringLiteral("pcap (*.pcap);;CSV, the segments then the peer's calls and samples "
-                       "(*.csv);;JSON (*.json)"),
+                       "(*.csv);;JSON (*.json);;packetdrill script of the first connection "
+                       "(*.pkt);;scapy program of the first connection (*.py)"),
         &filter);
     if (path.isEmpty())
         return;
     QString target = path;
     if (QFileInfo(target).suffix().isEmpty())
-        target += filter.startsWith(QStringLiteral("JSON"))  ? QStringLiteral(".json")
-                  : filter.startsWith(QStringLiteral("CSV")) ? QStringLiteral(".csv")
-                                                             : QStringLiteral(".pcap");
+        target += filter.startsWith(QStringLiteral("JSON"))          ? QStringLiteral(".json")
+                  : filter.startsWith(QStringLiteral("CSV"))         ? QStringLiteral(".csv")
+                  : filter.startsWith(QStringLiteral("packetdrill")) ? QStringLiteral(".pkt")
+                  : filter.startsWith(QStringLiteral("scapy"))       ? QStringLiteral(".py")
+                                                                     : QStringLiteral(".pcap");
     const QString error = exportTimeline(target);
     if (!error.isEmpty()) {
         QMessageBox::warning(this, QStringLiteral("Export failed"), error);

@@ -8,6 +8,8 @@
 #include <QMainWindow>
 #include <QString>
 
+#include <optional>
+
 class QAction;
 class QCheckBox;
 class QComboBox;
@@ -22,8 +24,12 @@ class QTreeWidget;
 
 namespace tcplab::ui {
 
+/// How long a passing message stays in the status bar.
+inline constexpr int kStatusTimeoutMs = 8000;
+
 class ConnectionPanel;
 class DemoPanel;
+class DrillPanel;
 class PeerInfoView;
 class PeerPanel;
 class TimeSequenceView;
@@ -60,6 +66,8 @@ public:
     PeerPanel* peerPanel() const noexcept { return m_peer; }
     PeerInfoView* peerInfo() const noexcept { return m_peerInfo; }
     QDockWidget* peerDock() const noexcept { return m_peerDock; }
+    DrillPanel* drillPanel() const noexcept { return m_drill; }
+    QDockWidget* drillDock() const noexcept { return m_drillDock; }
     QTabWidget* views() const noexcept { return m_views; }
     /// Writes the ladder (or, with `graph`, the time-sequence graph) as PNG, SVG or PDF
     /// by the suffix of `path`. The error sentence on failure (no file is left then).
@@ -79,6 +87,9 @@ public:
     /// (the lab is stopped first). The error sentence on failure; the frames before a
     /// break in the file are kept, and said so in the status bar.
     QString openCapture(const QString& path);
+    /// Loads a packetdrill script into the Packetdrill dock and shows it. Empty when it can
+    /// run, else why not (the dock shows the script and the line that cannot run).
+    QString openDrill(const QString& path);
     /// The lab the chooser names.
     LabChoice labChoice() const;
     /// Selects a lab in the chooser: "linux", "lwip" or "iface:NAME".
@@ -93,6 +104,11 @@ public Q_SLOTS:
     /// Asks for a file name and exports; errors in a message box.
     void exportTimelineInteractively();
     void openCaptureInteractively();
+    /// Asks for a .pkt file (from the folder of the last one), then openDrill().
+    void openDrillInteractively();
+    /// Runs the loaded script (`step`: one line per Step), starting the lab first when it
+    /// is not running; the dock shows how it goes and a failed packet's arrow is selected.
+    void runDrill(bool step);
     void exportLadderInteractively();
     void exportGraphInteractively();
     void exportPeerInfoInteractively();
@@ -129,6 +145,12 @@ private:
     void buildEditorDock();
     void buildDemoDock();
     void buildPeerDock();
+    void buildDrillDock();
+    /// runDrill() once the lab is ready.
+    void beginDrill();
+    /// A script failed on a packet: selects the peer's segment it failed on, the last one
+    /// the phantom received on the script's connection by the failure's time.
+    void selectDrillMismatch();
     QWidget* buildGraphTab();
     QWidget* buildPeerInfoTab();
     void startDemoWalk(DemoWalk walk);
@@ -186,6 +208,10 @@ private:
     QDockWidget* m_connectionDock = nullptr;
     PeerPanel* m_peer = nullptr;
     QDockWidget* m_peerDock = nullptr;
+    DrillPanel* m_drill = nullptr;
+    QDockWidget* m_drillDock = nullptr;
+    /// runDrill() waits for the lab: whether it steps.
+    std::optional<bool> m_drillPending;
     PeerInfoView* m_peerInfo = nullptr;
     QLabel* m_peerInfoCaption = nullptr;
     PeerFeed m_feed;

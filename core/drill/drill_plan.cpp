@@ -662,6 +662,12 @@ tl::expected<void, ScriptError> planCommand(const std::string& command, const So
         // changes what the kernel sends, and the agent runs no tc: refused below.
         if (verb == "tc" && words.size() >= 3 && words[1] == "qdisc" && words[2] == "delete")
             continue;
+        // defaults.sh's "tc qdisc add dev tun0 root pfifo": a plain FIFO without a limit
+        // (no pacing), which is what the lab's veth does with no qdisc at all.
+        if (verb == "tc" && words.size() == 7 && words[1] == "qdisc" &&
+            (words[2] == "add" || words[2] == "replace") && words[3] == "dev" &&
+            words[5] == "root" && words[6] == "pfifo")
+            continue;
         if (verb == "ip" && words.size() >= 3 && words[1] == "tcp_metrics" && words[2] == "flush")
             continue;
         // The segmentation offloads of packetdrill's tun device: the lab's merging of

@@ -373,7 +373,7 @@ void DrillRunner::onPeerAnswer(const peer::CallRecord& call, std::int64_t nowNs,
     // line's relative time counts from when the call returned, on the frames' clock.
     const std::int64_t returnedNs = call.answer.startNs + call.answer.durationNs;
     const std::int64_t doneNs =
-        waitedFor && call.answer.startNs > 0 && returnedNs <= nowNs && returnedNs >= m_lastNowNs
+        waitedFor && call.answer.startNs > 0 && returnedNs <= nowNs && returnedNs >= m_callSentNs
             ? returnedNs
             : nowNs;
     complete(index, doneNs);
@@ -716,6 +716,7 @@ void DrillRunner::sendCall(std::size_t index, std::int64_t nowNs) {
         m_blocking.push_back({index, r.id});
     else
         m_waitingCall = r.id;
+    m_callSentNs = nowNs;
     m_peerOut.push_back(std::move(r));
 }
 

@@ -206,6 +206,7 @@ private:
     std::optional<int> m_socketUnderTest;
     std::optional<std::uint32_t> m_codeCall; ///< the getsockopt(TCP_INFO) a %{ }% waits for
     std::int64_t m_lastNowNs = 0;            ///< the clock at the last advance (the gate's polls)
+    std::int64_t m_callSentNs = 0;           ///< when the last call went to the agent
     CodeEnv m_codeEnv;                       ///< Python's variables, shared by every block
     std::deque<Arrival> m_arrivals;          ///< the peer's segments not yet matched
     std::map<int, int> m_fds;                ///< script fd -> live fd
