@@ -1,5 +1,6 @@
 #include "fuzz/fuzz_entries.h"
 
+#include "drill/script.h"
 #include "engine/scenario.h"
 #include "link/helper_request.h"
 #include "peer/agent_protocol.h"
@@ -281,6 +282,30 @@ std::string linkHelperArgs(const std::uint8_t* data, std::size_t size) {
     return {};
 }
 
+std::string drillScript(const std::uint8_t* data, std::size_t size) {
+    const std::string_view text(reinterpret_cast<const char*>(data), size);
+    const auto parsed = drill::parseScript(text);
+    if (!parsed) {
+        const drill::ScriptError& e = parsed.error();
+        if (e.line == 0 || e.column == 0 || e.message.empty())
+            return fmt::format("an error without a line, a column or a reason: '{}'",
+                               drill::describe(e, "fuzz.pkt"));
+        return {};
+    }
+    const std::string formatted = drill::formatScript(*parsed);
+    const auto again = drill::parseScript(formatted);
+    if (!again)
+        return fmt::format("formatScript wrote what parseScript refuses ({}):\n{}",
+                           drill::describe(again.error(), ""), formatted);
+    if (!(*again == *parsed))
+        return fmt::format("format then parse gives another script:\n{}", formatted);
+    const std::string reformatted = drill::formatScript(*again);
+    if (reformatted != formatted)
+        return fmt::format("formatting is not stable:\n{}\n--- then ---\n{}", formatted,
+                           reformatted);
+    return {};
+}
+
 // The tracker's input: 16 bytes per segment.
 //   0      bit 0: direction (0: A -> B, 1: B -> A); bit 1: seq relative to what this
 //          direction sent last (+ int8 of byte 2), else absolute (bytes 2-5); bit 2: ack
@@ -384,6 +409,8 @@ Entry entryFor(std::string_view target) noexcept {
         return &agentProtocol;
     if (target == "link_helper_args")
         return &linkHelperArgs;
+    if (target == "drill_script")
+        return &drillScript;
     return nullptr;
 }
 

@@ -28,6 +28,11 @@ std::string pcapImport(const std::uint8_t* data, std::size_t size);
 /// equal Scenario, and formatting that must give the same text.
 std::string scenario(const std::uint8_t* data, std::size_t size);
 
+/// text -> drill::parseScript (a packetdrill script); when it parses, formatScript then
+/// parseScript must give an equal Script, and formatting that must give the same text. An
+/// error must carry its line, column and reason.
+std::string drillScript(const std::uint8_t* data, std::size_t size);
+
 /// bytes -> TCP segments between two endpoints (16 bytes each, see fuzz_entries.cpp), fed
 /// to a ConnectionTable; for each, Connection::preview must predict onSegment, and the
 /// tutor (annotate, checkBeforeSend, suggestNext, suggestReset, autoAck) runs on it.
@@ -40,7 +45,8 @@ std::string tracker(const std::uint8_t* data, std::size_t size);
 std::string agentProtocol(const std::uint8_t* data, std::size_t size);
 
 /// The entry function of a target by name ("frame_decode", "pcap_import", "scenario",
-/// "tracker", "agent_protocol"); nullptr for another name.
+/// "drill_script", "tracker", "agent_protocol", "link_helper_args"); nullptr for another
+/// name.
 using Entry = std::string (*)(const std::uint8_t*, std::size_t);
 Entry entryFor(std::string_view target) noexcept;
 

@@ -14,16 +14,17 @@
 //     }%
 //
 // Statements: assert EXPR[, MESSAGE], print(EXPR, ...) (and Python 2's print EXPR),
-// NAME = EXPR, NAME += / -= / *= EXPR; separated by newlines or ';', '#' comments.
-// Expressions: integers (decimal, 0x), True/False, names, ( ), unary - + ~ not, the binary
-// operators * // / % + - << >> & ^ | with Python's precedence, comparisons (chained),
-// and, or; strings and 'format' % values only where a message or print takes them.
-// Anything else (if, for, def, import, calls other than print, floats, lists) is refused
-// when the script is read, with its place.
+// NAME = EXPR, NAME += / -= / *= EXPR; separated by newlines or ';', '#' comments,
+// indentation ignored. Expressions: integers (decimal, 0x), True/False, names, ( ), unary
+// - + ~ not, the binary operators * / // % + - << >> & ^ | with Python's precedence,
+// comparisons (chained), and, or. Strings, 'format' % values and tuples only where a
+// message or print takes them. Anything else (if, for, def, import, calls other than
+// print, floats, lists, **) is refused when the block is read, with its place: a script
+// that tcplab would evaluate differently from Python fails before anything is sent.
 
 #include <cstdint>
+#include <functional>
 #include <map>
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,19 +34,41 @@
 
 namespace tcplab::drill {
 
-struct CodeNode;
+/// An expression of a block, as parsed.
+struct CodeExpr {
+    enum class Kind : std::uint8_t {
+        Integer, ///< integer: 10, 0x10
+        Bool,    ///< integer 1 or 0: True, False (printed as Python prints them)
+        Name,    ///< text: the name
+        String,  ///< text: the value (escapes resolved, adjacent literals joined)
+        Tuple,   ///< items: (a, b), only as a message, a print value or right of a string's %
+        Unary,   ///< text: "-", "+", "~" or "not"; items[0]
+        Binary,  ///< text: the operator ("*", "//", "<<", "%", ...); items[0], items[1]
+        Compare, ///< items: the operands; ops: the operators between them (a <= b < c)
+        And,     ///< items: the operands, evaluated left to right until one is false
+        Or,      ///< items: the operands, evaluated left to right until one is true
+    };
+    Kind kind = Kind::Integer;
+    std::int64_t integer = 0;
+    std::string text;
+    std::vector<std::string> ops;
+    std::vector<CodeExpr> items;
+    std::string source; ///< as written, one space where the text had any: for messages
+    unsigned line = 0;  ///< 1-based, within the block's text
+    unsigned column = 0;
+};
 
 /// One statement of a block.
 struct CodeStatement {
     enum class Kind : std::uint8_t { Assert, Print, Assign };
     Kind kind = Kind::Assert;
-    std::string text; ///< the statement as written (for messages)
-    unsigned line = 1;
-    std::shared_ptr<const CodeNode> expr;    ///< assert's test, assign's value
-    std::shared_ptr<const CodeNode> message; ///< assert's message (may be null)
-    std::vector<std::shared_ptr<const CodeNode>> printed;
-    std::string target;         ///< assign: the name
-    std::string assignOp = "="; ///< "=", "+=", "-=", "*="
+    /// Assert: {test} or {test, message}; Print: the values; Assign: {value}.
+    std::vector<CodeExpr> exprs;
+    std::string target;   ///< Assign: the name
+    std::string op = "="; ///< Assign: "=", "+=", "-=" or "*="
+    std::string text;     ///< the statement as written (see CodeExpr::source)
+    unsigned line = 0;
+    unsigned column = 0;
 };
 
 /// One %{ }% block, parsed.
@@ -69,14 +92,18 @@ using CodeEnv = std::map<std::string, std::int64_t, std::less<>>;
 /// TCPI_OPT_..., TCP_INFINITE_SSTHRESH.
 void addCodeConstants(CodeEnv& env);
 
-/// Runs the statements in order. The failure, if any, as a sentence naming the statement
-/// and its values ("assert tcpi_snd_cwnd == 10 failed: tcpi_snd_cwnd is 12 (message: 12)");
-/// an unknown name is Python's NameError, a division by zero or an overflow a failure
-/// too. print() appends a line to `printed` (Python's str() of each value, spaces between).
+/// Runs the statements in order, up to the first that fails. The failure as a sentence
+/// naming the statement and its values: "assert tcpi_snd_cwnd == 10 failed: tcpi_snd_cwnd
+/// is 12"; with a message that is not one of those values, "assert 5000 <= tcpi_rtt <=
+/// 20000 failed: srtt=30000 us (tcpi_rtt is 30000)". An unknown name is Python's NameError
+/// ("name 'x' is not defined in cwnd += x"); a division by zero or a value beyond 64 bits
+/// fails too. print() appends a line to `printed` (Python's str() of each value, spaces
+/// between).
 std::optional<std::string> runCode(const CodeBlock& block, CodeEnv& env,
                                    std::vector<std::string>& printed);
 
-/// The names the block reads that start with "tcpi_" (it needs the socket's tcp_info).
+/// The names the block reads that start with "tcpi_" (it needs the socket's tcp_info),
+/// each once, in the order they appear.
 std::vector<std::string> namesRead(const CodeBlock& block);
 
 } // namespace tcplab::drill

@@ -178,6 +178,58 @@ bool isEllipsis(const Expr& e) {
     return e.kind == Expr::Kind::Ellipsis;
 }
 
+/// The bytes a struct msghdr moves: {msg_name(...)=..., msg_iov(K)=[{..., N}, ...],
+/// msg_flags=0}. Control messages (cmsg: TCP_CM_INQ, timestamps) are not supported.
+tl::expected<std::int64_t, ScriptError> messageBytes(const Expr& e) {
+    auto refuse = [](const Expr& at, std::string why) {
+        return tl::make_unexpected(ScriptError{at.pos.line, at.pos.column, std::move(why)});
+    };
+    if (e.kind != Expr::Kind::Braces)
+        return refuse(e, "expected a struct msghdr: {msg_name(...)=..., msg_iov(1)=[{..., N}], "
+                         "msg_flags=0}");
+    std::optional<std::int64_t> total;
+    for (const Expr& item : e.items) {
+        if (item.kind != Expr::Kind::Binary || item.text != "=" || item.items.size() != 2)
+            return refuse(item, "expected field=value in the struct msghdr");
+        const Expr& field = item.items[0];
+        const Expr& value = item.items[1];
+        const std::string name = field.kind == Expr::Kind::Call || field.kind == Expr::Kind::Word
+                                     ? field.text
+                                     : std::string();
+        if (name == "msg_name")
+            continue; // the peer's address: the connection's
+        if (name == "msg_flags") {
+            if (!(value.kind == Expr::Kind::Integer && value.integer == 0) && !isEllipsis(value))
+                return refuse(value, "only msg_flags=0 is supported");
+            continue;
+        }
+        if (name == "msg_iov") {
+            if (value.kind != Expr::Kind::List)
+                return refuse(value, "expected msg_iov(K)=[{..., N}, ...]");
+            std::int64_t sum = 0;
+            for (const Expr& iov : value.items) {
+                if (iov.kind != Expr::Kind::Braces || iov.items.size() != 2)
+                    return refuse(iov, "expected {..., N} for one iovec");
+                if (auto ok = agentBuffer(iov.items[0]); !ok)
+                    return tl::make_unexpected(ok.error());
+                auto n = integerOf(iov.items[1], "an iovec's length");
+                if (!n)
+                    return tl::make_unexpected(n.error());
+                sum += *n;
+            }
+            total = sum;
+            continue;
+        }
+        return refuse(field, fmt::format("the struct msghdr field '{}' is not supported "
+                                         "(control messages are not: msg_name, msg_iov and "
+                                         "msg_flags=0 are)",
+                                         formatExpr(field)));
+    }
+    if (!total)
+        return refuse(e, "the struct msghdr has no msg_iov");
+    return *total;
+}
+
 /// The value of a setsockopt argument as the kernel takes it.
 tl::expected<std::vector<std::uint8_t>, ScriptError> optionBytes(const Expr& e) {
     auto intBytes = [](std::int64_t v) {
@@ -306,40 +358,44 @@ tl::expected<PlannedCall, ScriptError> planCall(const SyscallSpec& s, const Sour
         TCPLAB_TRY(fd0());
         r.call = peer::Call::Accept;
         c.newFd = true;
-    } else if (n == "read" || n == "recv" || n == "recvfrom") {
-        TCPLAB_TRY(checkCount(s, pos, n == "read" ? 3 : n == "recv" ? 4 : 6));
+    } else if (n == "read" || n == "recv" || n == "recvfrom" || n == "write" || n == "send" ||
+               n == "sendto" || n == "sendmsg" || n == "recvmsg") {
+        // read(fd, ..., N), recv(fd, ..., N, FLAGS), recvfrom(fd, ..., N, FLAGS, ..., ...);
+        // the same for writes; sendmsg/recvmsg(fd, {msg_name(...)=..., msg_iov(K)=[{..., N1},
+        // ...], msg_flags=0}, FLAGS) move N1 + ... bytes at once, as one send or recv does.
+        const bool writes = n == "write" || n == "send" || n == "sendto" || n == "sendmsg";
+        const bool message = n == "sendmsg" || n == "recvmsg";
+        const bool plain = n == "read" || n == "write";
+        TCPLAB_TRY(checkCount(s, pos,
+                              message                        ? 3
+                              : plain                        ? 3
+                              : (n == "recv" || n == "send") ? 4
+                                                             : 6));
         TCPLAB_TRY(fd0());
-        TCPLAB_TRY(agentBuffer(s.arguments[1]));
-        auto count = integerOf(s.arguments[2], "the byte count");
-        if (!count)
-            return tl::make_unexpected(count.error());
+        std::int64_t count = 0;
+        if (message) {
+            auto total = messageBytes(s.arguments[1]);
+            if (!total)
+                return tl::make_unexpected(total.error());
+            count = *total;
+        } else {
+            TCPLAB_TRY(agentBuffer(s.arguments[1]));
+            auto given = integerOf(s.arguments[2], "the byte count");
+            if (!given)
+                return tl::make_unexpected(given.error());
+            count = *given;
+        }
         std::int64_t flags = 0;
-        if (n != "read") {
-            auto f = integerOf(s.arguments[3], "the flags");
+        if (!plain) {
+            auto f = integerOf(s.arguments[message ? 2 : 3], "the flags");
             if (!f)
                 return tl::make_unexpected(f.error());
             flags = *f;
         }
-        r.call = peer::Call::Read;
-        r.numbers = {*count, flags};
-    } else if (n == "write" || n == "send" || n == "sendto") {
-        TCPLAB_TRY(checkCount(s, pos, n == "write" ? 3 : n == "send" ? 4 : 6));
-        TCPLAB_TRY(fd0());
-        TCPLAB_TRY(agentBuffer(s.arguments[1]));
-        auto count = integerOf(s.arguments[2], "the byte count");
-        if (!count)
-            return tl::make_unexpected(count.error());
-        std::int64_t flags = 0;
-        if (n != "write") {
-            auto f = integerOf(s.arguments[3], "the flags");
-            if (!f)
-                return tl::make_unexpected(f.error());
-            flags = *f;
-        }
-        r.call = peer::Call::Write;
-        r.numbers = {*count, flags};
-        if (*count >= 0 && static_cast<std::uint64_t>(*count) <= peer::kMaxDataBytes) {
-            r.data.assign(static_cast<std::size_t>(*count), 0); // packetdrill writes zeros
+        r.call = writes ? peer::Call::Write : peer::Call::Read;
+        r.numbers = {count, flags};
+        if (writes && count >= 0 && static_cast<std::uint64_t>(count) <= peer::kMaxDataBytes) {
+            r.data.assign(static_cast<std::size_t>(count), 0); // packetdrill writes zeros
             c.zeroData = true;
         }
     } else if (n == "shutdown") {

@@ -924,6 +924,10 @@ bool DrillRunner::expectPacket(const PlannedStep& step, std::int64_t nowNs) {
                                                 {"tcp_ack", flag::kAck}, {"tcp_urg", flag::kUrg},
                                                 {"tcp_ece", flag::kEce}, {"tcp_cwr", flag::kCwr}};
     for (const FlagField& f : kFlagFields) {
+        // Merged from wire segments: without TSO the kernel marks PSH on other segments than
+        // it would on the one super-segment packetdrill's tun sees, so PSH says nothing.
+        if (f.bit == flag::kPsh && used > 1)
+            continue;
         const std::uint32_t want = (expectedFlags & f.bit) ? 1 : 0;
         const std::uint32_t have = (flags & f.bit) ? 1 : 0;
         if (want != have)

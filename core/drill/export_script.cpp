@@ -212,31 +212,6 @@ std::string flagLetters(const wire::TcpHeader& tcp) {
     return out;
 }
 
-unsigned optionBytes(const TcpOptionSpec& o) {
-    using K = TcpOptionSpec::Kind;
-    switch (o.kind) {
-    case K::Nop:
-    case K::Eol:
-        return 1;
-    case K::Mss:
-        return 4;
-    case K::WindowScale:
-        return 3;
-    case K::SackOk:
-        return 2;
-    case K::Sack:
-        return static_cast<unsigned>(2 + 8 * o.blocks.size());
-    case K::Timestamp:
-        return 10;
-    case K::FastOpen:
-    case K::Md5:
-        return static_cast<unsigned>(2 + o.cookie.size() / 2);
-    case K::FastOpenExp:
-        return static_cast<unsigned>(4 + o.cookie.size() / 2);
-    }
-    return 0;
-}
-
 /// The header's options as packetdrill writes them; SACK blocks count from `otherBase` (they
 /// acknowledge the other side's data). What packetdrill has no word for becomes nops, and
 /// the list is padded to a multiple of 4 bytes, as its parser insists.
@@ -323,7 +298,7 @@ std::vector<TcpOptionSpec> optionsOf(const Segment& s, std::uint32_t otherBase, 
     }
     unsigned bytes = 0;
     for (const TcpOptionSpec& o : out)
-        bytes += optionBytes(o);
+        bytes += tcpOptionLength(o);
     // After an EOL the rest is zeros, which is EOL again; otherwise fill with nop.
     const K pad = !out.empty() && out.back().kind == K::Eol ? K::Eol : K::Nop;
     TcpOptionSpec padding;

@@ -140,32 +140,6 @@ std::string ipInfoText(const PacketSpec& p) {
     return p.ecn == PacketSpec::Ecn::Ect01 ? "[" + inner + "]" : "(" + inner + ")";
 }
 
-unsigned optionBytes(const TcpOptionSpec& o) {
-    using K = TcpOptionSpec::Kind;
-    switch (o.kind) {
-    case K::Nop:
-    case K::Eol:
-        return 1;
-    case K::Mss:
-        return 4;
-    case K::WindowScale:
-        return 3;
-    case K::SackOk:
-        return 2;
-    case K::Sack:
-        return static_cast<unsigned>(2 + 8 * o.blocks.size());
-    case K::Timestamp:
-        return 10;
-    case K::FastOpen:
-        return static_cast<unsigned>(2 + o.cookie.size() / 2);
-    case K::FastOpenExp:
-        return static_cast<unsigned>(4 + o.cookie.size() / 2);
-    case K::Md5:
-        return static_cast<unsigned>(2 + o.cookie.size() / 2);
-    }
-    return 0;
-}
-
 std::string formatOption(const TcpOptionSpec& o) {
     using K = TcpOptionSpec::Kind;
     switch (o.kind) {
@@ -665,7 +639,7 @@ bool Parser::tcpOptions(PacketSpec& p) {
         TcpOptionSpec o;
         if (!tcpOption(o))
             return false;
-        bytes += optionBytes(o);
+        bytes += tcpOptionLength(o);
         if (bytes > kMaxTcpOptionBytes)
             return fail(at, fmt::format("TCP option list too long: {} bytes with '{}' (at most "
                                         "{})",
@@ -1099,6 +1073,32 @@ bool Parser::call(Expr& out, const Token& name, unsigned level, unsigned& height
 }
 
 } // namespace
+
+unsigned tcpOptionLength(const TcpOptionSpec& o) {
+    using K = TcpOptionSpec::Kind;
+    switch (o.kind) {
+    case K::Nop:
+    case K::Eol:
+        return 1;
+    case K::Mss:
+        return 4;
+    case K::WindowScale:
+        return 3;
+    case K::SackOk:
+        return 2;
+    case K::Sack:
+        return static_cast<unsigned>(2 + 8 * o.blocks.size());
+    case K::Timestamp:
+        return 10;
+    case K::FastOpen:
+        return static_cast<unsigned>(2 + o.cookie.size() / 2);
+    case K::FastOpenExp:
+        return static_cast<unsigned>(4 + o.cookie.size() / 2);
+    case K::Md5:
+        return static_cast<unsigned>(2 + o.cookie.size() / 2);
+    }
+    return 0;
+}
 
 std::string describe(const ScriptError& error, std::string_view file) {
     if (file.empty())

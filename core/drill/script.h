@@ -200,6 +200,9 @@ struct ScriptError {
 };
 std::string describe(const ScriptError& error, std::string_view file);
 
+/// The bytes an option takes in a TCP header (a NOP 1, MSS 4, TS 10, SACK 2 + 8 a block).
+unsigned tcpOptionLength(const TcpOptionSpec& option);
+
 /// Parses a whole script. The first error ends it.
 tl::expected<Script, ScriptError> parseScript(std::string_view text);
 /// The script as text that parseScript() reads back to an equal Script.

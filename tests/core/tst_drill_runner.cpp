@@ -115,10 +115,9 @@ class TestDrillRunner : public QObject {
     Q_OBJECT
 private Q_SLOTS:
     void handshake_learnsTheKernelsIsn_andMapsTheAck() {
-        DrillRunner r(plan(std::string(kListen) +
-                           "+0 < S 0:0(0) win 1000 <mss 1000>\n"
-                           "+0 > S. 0:0(0) ack 1 <mss 1460>\n"
-                           "+.1 < . 1:1(0) ack 1 win 257\n"),
+        DrillRunner r(plan(std::string(kListen) + "+0 < S 0:0(0) win 1000 <mss 1000>\n"
+                                                  "+0 > S. 0:0(0) ack 1 <mss 1460>\n"
+                                                  "+.1 < . 1:1(0) ack 1 win 257\n"),
                       {}, params(), "t");
         Runner::FrameList out;
         r.start(kT0, out);
@@ -255,7 +254,7 @@ private Q_SLOTS:
         r.onPeerAnswer(answer(calls[0], 9), kT0, out);
         calls = r.takePeerRequests();
         QCOMPARE(calls.size(), std::size_t{1});
-        QCOMPARE(calls[0].fd, 9); // script fd 3 is the agent's 9
+        QCOMPARE(calls[0].fd, 9);                           // script fd 3 is the agent's 9
         r.onPeerAnswer(answer(calls[0], -1, 11), kT0, out); // EAGAIN, not ENOTCONN
         QVERIFY(r.finished());
         QVERIFY(!r.succeeded());
@@ -303,9 +302,9 @@ private Q_SLOTS:
             return std::nullopt;
         };
         for (const bool lastFails : {false, true}) {
-            DrillRunner r(plan("`defaults.sh`\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n",
-                               files),
-                          {}, params(), "t");
+            DrillRunner r(
+                plan("`defaults.sh`\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n", files), {},
+                params(), "t");
             Runner::FrameList out;
             r.start(kT0, out);
             auto calls = r.takePeerRequests();

@@ -14,8 +14,8 @@
 using namespace tcplab;
 
 namespace {
-const char* const kTargets[] = {"frame_decode", "pcap_import",    "scenario",
-                                "tracker",      "agent_protocol", "link_helper_args"};
+const char* const kTargets[] = {"frame_decode",   "pcap_import",      "scenario",    "tracker",
+                                "agent_protocol", "link_helper_args", "drill_script"};
 }
 
 class TestFuzzRegressions : public QObject {
