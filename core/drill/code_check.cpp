@@ -1,386 +1,704 @@
 #include "drill/code_check.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <array>
-#include <cctype>
-#include <charconv>
-#include <variant>
+#include <cstddef>
+#include <limits>
+#include <utility>
 
 namespace tcplab::drill {
 
-// An expression of a block, as parsed.
-struct CodeNode {
-    enum class Kind : std::uint8_t {
-        Integer, ///< value
-        Name,    ///< text
-        String,  ///< text (escapes resolved)
-        Tuple,   ///< items
-        Unary,   ///< text: "-", "+", "~", "not"; items[0]
-        Binary,  ///< text: the operator; items[0], items[1]
-        Compare, ///< items: operands; ops: the operators between them (chained)
-        And,     ///< items[0], items[1]
-        Or,      ///< items[0], items[1]
-    };
-    Kind kind = Kind::Integer;
-    std::int64_t value = 0;
-    std::string text;
-    std::vector<std::shared_ptr<const CodeNode>> items;
-    std::vector<std::string> ops;
-};
-
 namespace {
 
-using Node = std::shared_ptr<const CodeNode>;
+// What every refusal ends with: what tcplab does evaluate, so that the writer sees how to
+// say the same thing within the subset.
+constexpr std::string_view kSubset = "tcplab evaluates assert, print, = and += over integers";
 
-struct Token {
-    enum class Kind : std::uint8_t { Integer, Name, String, Op, End, EndOfInput };
-    Kind kind = Kind::EndOfInput;
-    std::string text;
-    std::int64_t value = 0;
-    unsigned line = 1;
-    unsigned column = 1;
-    std::size_t offset = 0; ///< in the block's text
+// Python ints have no limit; ours are 64-bit, and a script that goes beyond them would
+// compute something else than packetdrill's Python, so it fails instead.
+constexpr std::string_view kOverflowNote =
+    " (tcplab's integers are 64-bit; Python's have no limit)";
+
+// A fuzzer's or a typo's "((((((...": the parser and the evaluator recurse, so both are
+// bounded, far above what a script writes.
+constexpr unsigned kMaxNesting = 100;
+constexpr std::size_t kMaxStatementTokens = 1000;
+
+struct NamedConstant {
+    std::string_view name;
+    std::int64_t value;
 };
 
-constexpr std::array<std::string_view, 24> kRefusedWords = {
-    "if",     "elif", "else",  "for", "while",  "def",     "class",    "return",
-    "import", "from", "with",  "try", "except", "finally", "lambda",   "yield",
-    "global", "del",  "raise", "in",  "is",     "pass",    "continue", "break"};
+constexpr std::array<NamedConstant, 25> kConstants{{
+    {"TCP_ESTABLISHED", 1},
+    {"TCP_SYN_SENT", 2},
+    {"TCP_SYN_RECV", 3},
+    {"TCP_FIN_WAIT1", 4},
+    {"TCP_FIN_WAIT2", 5},
+    {"TCP_TIME_WAIT", 6},
+    {"TCP_CLOSE", 7},
+    {"TCP_CLOSE_WAIT", 8},
+    {"TCP_LAST_ACK", 9},
+    {"TCP_LISTEN", 10},
+    {"TCP_CLOSING", 11},
+    {"TCP_CA_Open", 0},
+    {"TCP_CA_Disorder", 1},
+    {"TCP_CA_CWR", 2},
+    {"TCP_CA_Recovery", 3},
+    {"TCP_CA_Loss", 4},
+    {"TCPI_OPT_TIMESTAMPS", 1},
+    {"TCPI_OPT_SACK", 2},
+    {"TCPI_OPT_WSCALE", 4},
+    {"TCPI_OPT_ECN", 8},
+    {"TCPI_OPT_ECN_SEEN", 16},
+    {"TCPI_OPT_SYN_DATA", 32},
+    {"TCPI_OPT_USEC_TS", 64},
+    {"TCPI_OPT_TFO_CHILD", 128},
+    {"TCP_INFINITE_SSTHRESH", 0x7fffffff},
+}};
+
+/// A constant of addCodeConstants() that still holds its value: a failure leaves it out of
+/// the values it lists ("tcpi_ca_state is 3", not also "TCP_CA_Open is 0").
+bool isConstant(std::string_view name, std::int64_t value) {
+    return std::any_of(kConstants.begin(), kConstants.end(),
+                       [&](const NamedConstant& c) { return c.name == name && c.value == value; });
+}
+
+// Python's keywords that tcplab does not evaluate (assert, print, not, and, or, True and
+// False it does). Python 2's exec is one too.
+constexpr std::array<std::string_view, 29> kRefusedWords = {
+    "if",     "elif",     "else",  "for",   "while",  "def",     "class",  "return",
+    "import", "from",     "with",  "try",   "except", "finally", "lambda", "yield",
+    "global", "nonlocal", "del",   "raise", "in",     "is",      "pass",   "continue",
+    "break",  "None",     "async", "await", "exec"};
 
 bool refusedWord(std::string_view w) {
     return std::find(kRefusedWords.begin(), kRefusedWords.end(), w) != kRefusedWords.end();
 }
 
-const std::string kSubset =
-    "tcplab evaluates assert, print, = and += over integers in %{ }%, not all of Python";
+std::string refused(std::string_view what) {
+    return fmt::format("{} is not supported in %{{ }}% ({})", what, kSubset);
+}
 
-/// Splits a block into tokens; newlines inside brackets do not end a statement (Python's
-/// implicit line joining), ';' and newlines elsewhere do.
-tl::expected<std::vector<Token>, CodeError> tokenize(std::string_view text) {
-    std::vector<Token> out;
-    unsigned line = 1, column = 1;
-    int depth = 0;
-    std::size_t i = 0;
-    auto advance = [&](std::size_t n) {
-        for (std::size_t k = 0; k < n && i < text.size(); ++k, ++i) {
-            if (text[i] == '\n') {
-                ++line;
-                column = 1;
+std::string refusedKeyword(std::string_view word) {
+    return refused(fmt::format("Python's '{}'", word));
+}
+
+bool isDigit(char c) {
+    return c >= '0' && c <= '9';
+}
+bool isHexDigit(char c) {
+    return isDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+bool isNameStart(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+bool isNameChar(char c) {
+    return isNameStart(c) || isDigit(c);
+}
+
+// --- Tokens ------------------------------------------------------------------------
+
+struct Tok {
+    enum class Kind : std::uint8_t {
+        End,     ///< the end of the block
+        Newline, ///< a newline outside brackets, or ';' (text says which)
+        Name,    ///< text: the name or keyword
+        Integer, ///< integer
+        String,  ///< text: the value
+        Op,      ///< text: the operator or bracket
+        Error,   ///< text: what is wrong here; the last token
+    };
+    Kind kind = Kind::End;
+    std::string text;
+    std::int64_t integer = 0;
+    std::size_t begin = 0; ///< the spelling: [begin, end) of the block's text
+    std::size_t end = 0;
+    unsigned line = 1;
+    unsigned column = 1;
+
+    bool is(std::string_view op) const { return kind == Kind::Op && text == op; }
+    bool isName(std::string_view name) const { return kind == Kind::Name && text == name; }
+};
+
+/// Cuts a block into tokens, up to the first that is wrong (an Error token, then nothing):
+/// the parser meets the tokens in order, so the first mistake in the text is the one
+/// reported, whether the lexer or the parser finds it. Newlines inside brackets do not end
+/// a statement (Python's implicit line joining); ';' and other newlines do.
+class Lexer {
+public:
+    explicit Lexer(std::string_view text)
+        : m_text(text) {}
+
+    std::vector<Tok> run() {
+        std::vector<Tok> out;
+        for (;;) {
+            Tok t = next();
+            const bool last = t.kind == Tok::Kind::End || t.kind == Tok::Kind::Error;
+            out.push_back(std::move(t));
+            if (last)
+                return out;
+        }
+    }
+
+private:
+    char at(std::size_t ahead = 0) const {
+        return m_at + ahead < m_text.size() ? m_text[m_at + ahead] : '\0';
+    }
+    bool atEnd() const { return m_at >= m_text.size(); }
+    void advance(std::size_t n = 1) {
+        for (; n > 0 && m_at < m_text.size(); --n, ++m_at) {
+            if (m_text[m_at] == '\n') {
+                ++m_line;
+                m_column = 1;
             } else {
-                ++column;
+                ++m_column;
             }
         }
-    };
-    auto error = [&](std::string message) {
-        return tl::make_unexpected(CodeError{line, column, std::move(message)});
-    };
-    while (i < text.size()) {
-        const char c = text[i];
-        Token t;
-        t.line = line;
-        t.column = column;
-        t.offset = i;
-        if (c == '#') {
-            while (i < text.size() && text[i] != '\n')
-                advance(1);
-            continue;
-        }
-        if (c == '\\' && i + 1 < text.size() && text[i + 1] == '\n') {
-            advance(2);
-            continue;
-        }
-        if (c == '\n' || c == ';') {
-            if (depth == 0 || c == ';') {
-                t.kind = Token::Kind::End;
-                t.text = c == ';' ? ";" : "newline";
-                out.push_back(t);
-            }
-            advance(1);
-            continue;
-        }
-        if (std::isspace(static_cast<unsigned char>(c))) {
-            advance(1);
-            continue;
-        }
-        if (std::isdigit(static_cast<unsigned char>(c))) {
-            std::size_t end = i;
-            while (end < text.size() && (std::isalnum(static_cast<unsigned char>(text[end])) ||
-                                         text[end] == '_' || text[end] == '.'))
-                ++end;
-            std::string word(text.substr(i, end - i));
-            std::erase(word, '_');
-            const bool hexadecimal = word.starts_with("0x") || word.starts_with("0X");
-            if (word.find('.') != std::string::npos ||
-                (!hexadecimal && word.find_first_of("eEjJ") != std::string::npos))
-                return error(fmt::format("'{}' is not an integer: {}", word, kSubset));
-            int base = 10;
-            std::string_view digits = word;
-            if (digits.starts_with("0x") || digits.starts_with("0X")) {
-                base = 16;
-                digits.remove_prefix(2);
-            }
-            std::int64_t v = 0;
-            const auto [ptr, ec] =
-                std::from_chars(digits.data(), digits.data() + digits.size(), v, base);
-            if (digits.empty() || ec != std::errc() || ptr != digits.data() + digits.size())
-                return error(fmt::format("'{}' is not an integer tcplab can hold (64 bits)", word));
-            t.kind = Token::Kind::Integer;
-            t.value = v;
-            t.text = word;
-            out.push_back(t);
-            advance(end - i);
-            continue;
-        }
-        if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
-            std::size_t end = i;
-            while (end < text.size() &&
-                   (std::isalnum(static_cast<unsigned char>(text[end])) || text[end] == '_'))
-                ++end;
-            t.kind = Token::Kind::Name;
-            t.text = std::string(text.substr(i, end - i));
-            out.push_back(t);
-            advance(end - i);
-            continue;
-        }
-        if (c == '\'' || c == '"') {
-            std::string value;
-            std::size_t k = i + 1;
-            bool closed = false;
-            while (k < text.size() && text[k] != '\n') {
-                if (text[k] == c) {
-                    closed = true;
-                    break;
-                }
-                if (text[k] == '\\' && k + 1 < text.size()) {
-                    const char e = text[k + 1];
-                    value += e == 'n' ? '\n' : e == 't' ? '\t' : e;
-                    k += 2;
-                    continue;
-                }
-                value += text[k++];
-            }
-            if (!closed)
-                return error("a string that does not end on its line");
-            t.kind = Token::Kind::String;
-            t.text = std::move(value);
-            out.push_back(t);
-            advance(k + 1 - i);
-            continue;
-        }
-        static constexpr std::array<std::string_view, 26> kOps = {
-            "**=", "//=", "<<", ">>", "<=", ">=", "==", "!=", "+=", "-=", "*=", "//", "**",
-            "+",   "-",   "*",  "/",  "%",  "<",  ">",  "=",  "&",  "|",  "^",  "~",  ","};
-        bool matched = false;
-        for (std::string_view op : kOps)
-            if (text.substr(i).starts_with(op)) {
-                if (op == "**" || op == "**=")
-                    return error(fmt::format("'**' is not supported: {}", kSubset));
-                t.kind = Token::Kind::Op;
-                t.text = std::string(op);
-                out.push_back(t);
-                advance(op.size());
-                matched = true;
+    }
+    Tok start(Tok::Kind kind) const {
+        Tok t;
+        t.kind = kind;
+        t.begin = m_at;
+        t.end = m_at;
+        t.line = m_line;
+        t.column = m_column;
+        return t;
+    }
+    Tok done(Tok t) const {
+        t.end = m_at;
+        return t;
+    }
+    static Tok error(Tok t, std::string message) {
+        t.kind = Tok::Kind::Error;
+        t.text = std::move(message);
+        return t;
+    }
+
+    Tok next() {
+        for (;;) {
+            const char c = at();
+            if (c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v' ||
+                (c == '\n' && m_depth > 0)) {
+                advance();
+            } else if (c == '#') {
+                while (!atEnd() && at() != '\n')
+                    advance();
+            } else if (c == '\\' && (at(1) == '\n' || (at(1) == '\r' && at(2) == '\n'))) {
+                advance(at(1) == '\n' ? 2 : 3);
+            } else {
                 break;
             }
-        if (matched)
-            continue;
-        if (c == '(') {
-            ++depth;
-        } else if (c == ')') {
-            if (--depth < 0)
-                return error("a ')' without its '('");
-        } else if (c == ':' || c == '.' || c == '@' || c == '!') {
-            // A token for the parser to refuse in its place (after `for`, `if`, ...).
-        } else if (c == '[' || c == ']' || c == '{' || c == '}') {
-            return error(
-                fmt::format("'{}': lists, dicts and indexing are not supported: {}", c, kSubset));
-        } else {
-            return error(fmt::format("unexpected '{}'", c));
         }
-        t.kind = Token::Kind::Op;
-        t.text = std::string(1, c);
-        out.push_back(t);
-        advance(1);
+        Tok t = start(Tok::Kind::End);
+        if (atEnd())
+            return t;
+        const char c = at();
+        if (c == '\n' || c == ';') {
+            t.kind = Tok::Kind::Newline;
+            t.text = std::string(1, c);
+            advance();
+            return done(std::move(t));
+        }
+        if (isDigit(c) || (c == '.' && isDigit(at(1))))
+            return number(std::move(t));
+        if (isNameStart(c)) {
+            std::size_t n = 0;
+            while (isNameChar(at(n)))
+                ++n;
+            const std::string word(m_text.substr(m_at, n));
+            if (at(n) == '\'' || at(n) == '"') {
+                std::string lower = word;
+                for (char& ch : lower)
+                    ch = static_cast<char>(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
+                if (lower == "u") { // Python 2's unicode strings are plain strings here
+                    advance(n);
+                    return quoted(std::move(t));
+                }
+                if (lower == "r" || lower == "b" || lower == "f" || lower == "rb" ||
+                    lower == "br" || lower == "fr" || lower == "rf")
+                    return error(std::move(t),
+                                 refused(fmt::format("the string prefix '{}'", word)));
+            }
+            t.kind = Tok::Kind::Name;
+            t.text = word;
+            advance(n);
+            return done(std::move(t));
+        }
+        if (c == '\'' || c == '"')
+            return quoted(std::move(t));
+        static constexpr std::array<std::string_view, 26> kLongOps = {
+            "**=", "//=", ">>=", "<<=", "**", "//", "<<", ">>", "<=", ">=", "==", "!=",  "<>",
+            "+=",  "-=",  "*=",  "/=",  "%=", "&=", "|=", "^=", "@=", "->", ":=", "...", "!"};
+        for (std::string_view op : kLongOps)
+            if (m_text.substr(m_at).starts_with(op)) {
+                t.kind = Tok::Kind::Op;
+                t.text = std::string(op);
+                advance(op.size());
+                return done(std::move(t));
+            }
+        static constexpr std::string_view kShortOps = "+-*/%&|^~<>()[]{},:.=@";
+        if (kShortOps.find(c) != std::string_view::npos) {
+            if (c == '(' || c == '[' || c == '{')
+                ++m_depth;
+            else if ((c == ')' || c == ']' || c == '}') && m_depth > 0)
+                --m_depth;
+            t.kind = Tok::Kind::Op;
+            t.text = std::string(1, c);
+            advance();
+            return done(std::move(t));
+        }
+        const auto byte = static_cast<unsigned char>(c);
+        if (byte >= 0x20 && byte < 0x7f)
+            return error(std::move(t), fmt::format("unexpected '{}'", c));
+        return error(std::move(t), fmt::format("unexpected byte 0x{:02x}", byte));
     }
-    if (depth > 0)
-        return error("a '(' without its ')'");
-    Token end;
-    end.kind = Token::Kind::EndOfInput;
-    end.line = line;
-    end.column = column;
-    end.offset = text.size();
-    out.push_back(end);
-    return out;
+
+    Tok number(Tok t) {
+        std::size_t n = 0;
+        while (isNameChar(at(n)) || at(n) == '.' ||
+               ((at(n) == '+' || at(n) == '-') && n > 0 && (at(n - 1) == 'e' || at(n - 1) == 'E') &&
+                !(at(0) == '0' && (at(1) == 'x' || at(1) == 'X'))))
+            ++n;
+        const std::string_view word = m_text.substr(m_at, n);
+        std::string digits(word);
+        std::erase(digits, '_'); // 1_000, as Python 3.6 reads it
+        const bool hex = digits.starts_with("0x") || digits.starts_with("0X");
+        if (!hex && (digits.find_first_of(".eEjJ") != std::string::npos))
+            return error(std::move(t),
+                         refused(fmt::format("the floating-point number '{}'", word)));
+        std::string_view body = digits;
+        unsigned base = 10;
+        if (hex) {
+            base = 16;
+            body.remove_prefix(2);
+        }
+        const bool valid =
+            !body.empty() && std::all_of(body.begin(), body.end(), hex ? isHexDigit : isDigit);
+        if (!valid) {
+            if (digits.starts_with("0o") || digits.starts_with("0O") || digits.starts_with("0b") ||
+                digits.starts_with("0B"))
+                return error(std::move(t),
+                             fmt::format("'{}': only decimal and 0x hex integers are supported "
+                                         "in %{{ }}%",
+                                         word));
+            return error(std::move(t), fmt::format("'{}' is not an integer", word));
+        }
+        if (!hex && body.size() > 1 && body[0] == '0' &&
+            body.find_first_not_of('0') != std::string_view::npos)
+            return error(std::move(t),
+                         fmt::format("'{}': Python 3 does not read leading zeros (0o is octal, "
+                                     "which tcplab does not read either)",
+                                     word));
+        std::uint64_t value = 0;
+        for (char d : body) {
+            const unsigned digit = isDigit(d) ? unsigned(d - '0') : unsigned((d | 0x20) - 'a' + 10);
+            if (value > (std::uint64_t(std::numeric_limits<std::int64_t>::max()) - digit) / base)
+                return error(std::move(t), fmt::format("the integer {} does not fit in 64 bits{}",
+                                                       word, kOverflowNote));
+            value = value * base + digit;
+        }
+        t.kind = Tok::Kind::Integer;
+        t.integer = static_cast<std::int64_t>(value);
+        advance(n);
+        return done(std::move(t));
+    }
+
+    Tok quoted(Tok t) {
+        const char quote = at();
+        if (at(1) == quote && at(2) == quote)
+            return error(std::move(t), refused("a triple-quoted string"));
+        advance();
+        std::string value;
+        for (;;) {
+            if (atEnd() || at() == '\n')
+                return error(std::move(t), "a string that does not end on its line");
+            const char c = at();
+            if (c == quote) {
+                advance();
+                break;
+            }
+            if (c != '\\') {
+                value += c;
+                advance();
+                continue;
+            }
+            const char e = at(1);
+            // Python's escapes; an unknown one keeps its backslash, as Python does.
+            static constexpr std::string_view kFrom = "\\'\"abfnrtv";
+            static constexpr std::string_view kTo = "\\'\"\a\b\f\n\r\t\v";
+            if (const auto k = kFrom.find(e); e != '\0' && k != std::string_view::npos) {
+                value += kTo[k];
+                advance(2);
+            } else if (e == '\n') {
+                advance(2);
+            } else if (e == 'x') {
+                if (!isHexDigit(at(2)) || !isHexDigit(at(3)))
+                    return error(start(Tok::Kind::Error), "a \\x escape needs two hex digits");
+                const auto hexValue = [](char h) {
+                    return isDigit(h) ? h - '0' : (h | 0x20) - 'a' + 10;
+                };
+                value += static_cast<char>(hexValue(at(2)) * 16 + hexValue(at(3)));
+                advance(4);
+            } else if (e >= '0' && e <= '7') {
+                int v = 0;
+                std::size_t n = 1;
+                for (; n <= 3 && at(n) >= '0' && at(n) <= '7'; ++n)
+                    v = v * 8 + (at(n) - '0');
+                value += static_cast<char>(v & 0xff);
+                advance(n);
+            } else {
+                value += '\\';
+                advance();
+            }
+        }
+        t.kind = Tok::Kind::String;
+        t.text = std::move(value);
+        return done(std::move(t));
+    }
+
+    std::string_view m_text;
+    std::size_t m_at = 0;
+    unsigned m_line = 1;
+    unsigned m_column = 1;
+    int m_depth = 0;
+};
+
+// --- Parsing -----------------------------------------------------------------------
+
+/// What an expression yields, as far as reading it tells: strings and tuples may only be
+/// printed, be a message or follow a string's %.
+enum class Shape : std::uint8_t { Integer, String, Tuple };
+
+Shape shapeOf(const CodeExpr& e) {
+    switch (e.kind) {
+    case CodeExpr::Kind::String:
+        return Shape::String;
+    case CodeExpr::Kind::Tuple:
+        return Shape::Tuple;
+    case CodeExpr::Kind::Binary:
+        if (e.text == "%" && shapeOf(e.items[0]) == Shape::String)
+            return Shape::String;
+        return Shape::Integer;
+    default:
+        return Shape::Integer;
+    }
+}
+
+bool isAssignOp(const Tok& t) {
+    return t.is("=") || t.is("+=") || t.is("-=") || t.is("*=");
+}
+bool isOtherAssignOp(const Tok& t) {
+    return t.is("/=") || t.is("//=") || t.is("%=") || t.is("&=") || t.is("|=") || t.is("^=") ||
+           t.is("<<=") || t.is(">>=") || t.is("**=") || t.is("@=") || t.is(":=");
+}
+bool isCompareOp(const Tok& t) {
+    return t.is("==") || t.is("!=") || t.is("<") || t.is("<=") || t.is(">") || t.is(">=");
 }
 
 class Parser {
 public:
-    Parser(std::string_view text, std::vector<Token> tokens)
+    Parser(std::string_view text, std::vector<Tok> tokens)
         : m_text(text)
         , m_tokens(std::move(tokens)) {}
 
     tl::expected<CodeBlock, CodeError> block() {
         CodeBlock b;
-        while (peek().kind != Token::Kind::EndOfInput) {
-            if (peek().kind == Token::Kind::End) {
+        for (;;) {
+            while (peek().kind == Tok::Kind::Newline)
                 ++m_at;
-                continue;
-            }
+            if (peek().kind == Tok::Kind::End)
+                return b;
             auto s = statement();
             if (!s)
                 return tl::make_unexpected(s.error());
             b.statements.push_back(std::move(*s));
-            if (peek().kind != Token::Kind::End && peek().kind != Token::Kind::EndOfInput)
-                return fail(peek(),
-                            fmt::format("unexpected '{}' after the statement", peek().text));
         }
-        return b;
     }
 
 private:
-    using Expected = tl::expected<Node, CodeError>;
+    using Expected = tl::expected<CodeExpr, CodeError>;
+    using Failure = tl::unexpected<CodeError>;
 
-    const Token& peek(std::size_t ahead = 0) const {
+    const Tok& peek(std::size_t ahead = 0) const {
         return m_tokens[std::min(m_at + ahead, m_tokens.size() - 1)];
     }
-    bool isOp(std::string_view op, std::size_t ahead = 0) const {
-        return peek(ahead).kind == Token::Kind::Op && peek(ahead).text == op;
+    bool atStatementEnd() const {
+        return peek().kind == Tok::Kind::Newline || peek().kind == Tok::Kind::End;
     }
-    bool isWord(std::string_view w) const {
-        return peek().kind == Token::Kind::Name && peek().text == w;
-    }
-    static tl::unexpected<CodeError> fail(const Token& t, std::string message) {
+    static Failure fail(const Tok& t, std::string message) {
         return tl::make_unexpected(CodeError{t.line, t.column, std::move(message)});
+    }
+    static Failure fail(const CodeExpr& e, std::string message) {
+        return tl::make_unexpected(CodeError{e.line, e.column, std::move(message)});
+    }
+    /// `t` where `wanted` should be: its own message if it is an error, a refusal if it is
+    /// a keyword tcplab does not evaluate.
+    static Failure unexpected(const Tok& t, std::string_view wanted) {
+        switch (t.kind) {
+        case Tok::Kind::Error:
+            return fail(t, t.text);
+        case Tok::Kind::End:
+            return fail(t, fmt::format("expected {}, found the end of the block", wanted));
+        case Tok::Kind::Newline:
+            return fail(t, fmt::format("expected {}, found {}", wanted,
+                                       t.text == ";" ? "';'" : "the end of the line"));
+        case Tok::Kind::Name:
+            if (refusedWord(t.text))
+                return fail(t, refusedKeyword(t.text));
+            break;
+        case Tok::Kind::String:
+            return fail(t, fmt::format("expected {}, found a string", wanted));
+        default:
+            break;
+        }
+        if (t.is("!"))
+            return fail(t, fmt::format("expected {}, found '!' (Python writes 'not x' and "
+                                       "'a != b')",
+                                       wanted));
+        if (t.is("**"))
+            return fail(t, refused("'**' (power)"));
+        if (t.is(":="))
+            return fail(t, refused("':=' (assignment in an expression)"));
+        const std::string spelling =
+            t.kind == Tok::Kind::Integer ? std::to_string(t.integer) : t.text;
+        return fail(t, fmt::format("expected {}, found '{}'", wanted, spelling));
+    }
+
+    /// The tokens [first, m_at) as written, one space where the text had any (or a comment
+    /// or a line break) between two of them.
+    std::string sourceFrom(std::size_t first) const {
+        std::string out;
+        for (std::size_t k = first; k < m_at && k < m_tokens.size(); ++k) {
+            const Tok& t = m_tokens[k];
+            if (k > first && t.begin > m_tokens[k - 1].end)
+                out += ' ';
+            out += m_text.substr(t.begin, t.end - t.begin);
+        }
+        return out;
+    }
+    CodeExpr node(CodeExpr::Kind kind, std::size_t first) const {
+        CodeExpr e;
+        e.kind = kind;
+        e.line = m_tokens[first].line;
+        e.column = m_tokens[first].column;
+        return e;
+    }
+    CodeExpr finish(CodeExpr e, std::size_t first) const {
+        e.source = sourceFrom(first);
+        return e;
+    }
+
+    /// An operand of an operator, an assert's test, an assigned value: an integer.
+    static std::optional<CodeError> requireInteger(const CodeExpr& e) {
+        switch (shapeOf(e)) {
+        case Shape::Integer:
+            return std::nullopt;
+        case Shape::String:
+            return CodeError{e.line, e.column,
+                             "a string can only be printed, be an assert's message or be "
+                             "formatted with % in %{ }% (tcplab's other values are integers)"};
+        case Shape::Tuple:
+            break;
+        }
+        return CodeError{e.line, e.column,
+                         "a tuple can only be printed, be an assert's message or follow a "
+                         "string's % in %{ }% ('%d %d' % (a, b))"};
+    }
+
+    /// Nesting: "(", unary operators and "not" recurse.
+    struct Nest {
+        explicit Nest(unsigned& depth)
+            : m_depth(depth) {
+            ++m_depth;
+        }
+        ~Nest() { --m_depth; }
+        Nest(const Nest&) = delete;
+        Nest& operator=(const Nest&) = delete;
+        bool tooDeep() const { return m_depth > kMaxNesting; }
+        unsigned& m_depth;
+    };
+    Failure tooDeep(const Tok& t) const {
+        return fail(t, fmt::format("the expression nests deeper than {} levels", kMaxNesting));
     }
 
     tl::expected<CodeStatement, CodeError> statement() {
+        const std::size_t first = m_at;
+        const Tok& start = peek();
+        std::size_t length = 0;
+        while (m_at + length < m_tokens.size() &&
+               m_tokens[m_at + length].kind != Tok::Kind::Newline &&
+               m_tokens[m_at + length].kind != Tok::Kind::End)
+            ++length;
+        if (length > kMaxStatementTokens)
+            return fail(start, fmt::format("a statement of more than {} tokens; split it",
+                                           kMaxStatementTokens));
         CodeStatement s;
-        const Token& first = peek();
-        s.line = first.line;
-        const std::size_t start = first.offset;
-        std::optional<std::size_t> testEnd; ///< assert: where its test ends
-        if (first.kind == Token::Kind::Name && refusedWord(first.text))
-            return fail(first,
-                        fmt::format("Python's '{}' is not supported: {}", first.text, kSubset));
-        if (isWord("assert")) {
+        s.line = start.line;
+        s.column = start.column;
+        if (start.kind == Tok::Kind::Name && refusedWord(start.text))
+            return fail(start, refusedKeyword(start.text));
+        if (start.isName("assert")) {
             ++m_at;
             s.kind = CodeStatement::Kind::Assert;
             auto test = expression();
             if (!test)
-                return tl::make_unexpected(test.error());
-            s.expr = *test;
-            testEnd = peek().offset;
-            if (isOp(",")) {
+                return Failure(test.error());
+            if (test->kind == CodeExpr::Kind::Tuple)
+                return fail(*test, "assert (a, b) tests a tuple, which is always true: write "
+                                   "assert a, b for a test and its message");
+            if (auto e = requireInteger(*test))
+                return Failure(*e);
+            s.exprs.push_back(std::move(*test));
+            if (peek().is(",")) {
                 ++m_at;
                 auto message = expression();
                 if (!message)
-                    return tl::make_unexpected(message.error());
-                s.message = *message;
+                    return Failure(message.error());
+                s.exprs.push_back(std::move(*message));
             }
-        } else if (isWord("print")) {
+        } else if (start.isName("print")) {
             ++m_at;
             s.kind = CodeStatement::Kind::Print;
-            const bool call = isOp("(");
-            if (call && isOp(")", 1)) {
-                m_at += 2;
-            } else if (peek().kind != Token::Kind::End && peek().kind != Token::Kind::EndOfInput) {
-                // print(a, b) reads as one tuple: print its items, as Python 3 would.
-                auto first_ = expression();
-                if (!first_)
-                    return tl::make_unexpected(first_.error());
-                s.printed.push_back(*first_);
-                while (isOp(",")) {
-                    ++m_at;
-                    auto more = expression();
-                    if (!more)
-                        return tl::make_unexpected(more.error());
-                    s.printed.push_back(*more);
-                }
-                if (call && s.printed.size() == 1 && (*first_)->kind == CodeNode::Kind::Tuple)
-                    s.printed = (*first_)->items;
+            // print(a, b) as Python 3 reads it: two values, not Python 2's tuple.
+            const bool call = peek().is("(");
+            if (call)
+                ++m_at;
+            const auto closed = [&] { return call ? peek().is(")") : atStatementEnd(); };
+            while (!closed()) {
+                auto value = expression();
+                if (!value)
+                    return Failure(value.error());
+                s.exprs.push_back(std::move(*value));
+                if (!peek().is(","))
+                    break;
+                ++m_at; // a trailing comma is allowed (Python 2: no newline; ignored)
             }
-        } else if (first.kind == Token::Kind::Name && peek(1).kind == Token::Kind::Op &&
-                   (peek(1).text == "=" || peek(1).text == "+=" || peek(1).text == "-=" ||
-                    peek(1).text == "*=" || peek(1).text == "//=")) {
+            if (call) {
+                if (!peek().is(")"))
+                    return unexpected(peek(), "',' or ')'");
+                ++m_at;
+            }
+        } else if (start.kind == Tok::Kind::Name && isAssignOp(peek(1))) {
+            if (start.text == "True" || start.text == "False" || start.text == "and" ||
+                start.text == "or" || start.text == "not")
+                return fail(start, fmt::format("cannot assign to {}", start.text));
             s.kind = CodeStatement::Kind::Assign;
-            s.target = first.text;
-            s.assignOp = peek(1).text;
+            s.target = start.text;
+            s.op = peek(1).text;
             m_at += 2;
             auto value = expression();
             if (!value)
-                return tl::make_unexpected(value.error());
-            s.expr = *value;
+                return Failure(value.error());
+            if (auto e = requireInteger(*value))
+                return Failure(*e);
+            s.exprs.push_back(std::move(*value));
+            if (isAssignOp(peek()))
+                return fail(peek(), refused("a chained assignment (a = b = 1)"));
+        } else if (start.kind == Tok::Kind::Name && isOtherAssignOp(peek(1))) {
+            return fail(peek(1),
+                        refused(fmt::format("'{}'", peek(1).text)) + "; use =, +=, -= or *=");
         } else {
-            return fail(first,
-                        fmt::format("'{}' does not start a statement tcplab runs: {}",
-                                    first.kind == Token::Kind::End ? ";" : first.text, kSubset));
+            auto e = expression();
+            if (!e)
+                return Failure(e.error());
+            if (isAssignOp(peek()) || isOtherAssignOp(peek()))
+                return fail(peek(), "only a plain name can be assigned to in %{ }%");
+            if (peek().is(","))
+                return fail(peek(), refused("a tuple (a, b) as a statement"));
+            if (!atStatementEnd())
+                return unexpected(peek(), "the end of the statement");
+            return fail(start, "this expression's value would be thrown away: write assert "
+                               "EXPR to check it or print(EXPR) to show it");
         }
-        std::string text(m_text.substr(start, testEnd.value_or(peek().offset) - start));
-        while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
-            text.pop_back();
-        s.text = std::move(text);
+        if (!atStatementEnd())
+            return unexpected(peek(), "the end of the statement");
+        s.text = sourceFrom(first);
         return s;
     }
 
     Expected expression() { return orTest(); }
 
-    Expected orTest() {
-        auto left = andTest();
-        while (left && isWord("or")) {
+    /// a or b or c / a and b and c: the operands in one node, evaluated until one decides.
+    Expected logical(CodeExpr::Kind kind, std::string_view word, Expected (Parser::*operand)()) {
+        const std::size_t first = m_at;
+        auto left = (this->*operand)();
+        if (!left || !peek().isName(word))
+            return left;
+        if (auto e = requireInteger(*left))
+            return Failure(*e);
+        CodeExpr n = node(kind, first);
+        n.items.push_back(std::move(*left));
+        while (peek().isName(word)) {
             ++m_at;
-            auto right = andTest();
+            auto right = (this->*operand)();
             if (!right)
                 return right;
-            left = make(CodeNode::Kind::Or, "or", {*left, *right});
+            if (auto e = requireInteger(*right))
+                return Failure(*e);
+            n.items.push_back(std::move(*right));
         }
-        return left;
+        return finish(std::move(n), first);
     }
-    Expected andTest() {
-        auto left = notTest();
-        while (left && isWord("and")) {
-            ++m_at;
-            auto right = notTest();
-            if (!right)
-                return right;
-            left = make(CodeNode::Kind::And, "and", {*left, *right});
-        }
-        return left;
-    }
+    Expected orTest() { return logical(CodeExpr::Kind::Or, "or", &Parser::andTest); }
+    Expected andTest() { return logical(CodeExpr::Kind::And, "and", &Parser::notTest); }
+
     Expected notTest() {
-        if (isWord("not")) {
-            ++m_at;
-            auto operand = notTest();
-            if (!operand)
-                return operand;
-            return make(CodeNode::Kind::Unary, "not", {*operand});
-        }
-        return comparison();
-    }
-    Expected comparison() {
-        auto first = binary(0);
-        if (!first)
-            return first;
-        auto node = std::make_shared<CodeNode>();
-        node->kind = CodeNode::Kind::Compare;
-        node->items.push_back(*first);
-        while (peek().kind == Token::Kind::Op &&
-               (peek().text == "==" || peek().text == "!=" || peek().text == "<" ||
-                peek().text == "<=" || peek().text == ">" || peek().text == ">=")) {
-            node->ops.push_back(peek().text);
-            ++m_at;
-            auto next = binary(0);
-            if (!next)
-                return next;
-            node->items.push_back(*next);
-        }
-        if (node->ops.empty())
-            return first;
-        return Node(node);
+        if (!peek().isName("not"))
+            return comparison();
+        const std::size_t first = m_at;
+        const Nest nest(m_nesting);
+        if (nest.tooDeep())
+            return tooDeep(peek());
+        ++m_at;
+        auto operand = notTest();
+        if (!operand)
+            return operand;
+        if (auto e = requireInteger(*operand))
+            return Failure(*e);
+        CodeExpr n = node(CodeExpr::Kind::Unary, first);
+        n.text = "not";
+        n.items.push_back(std::move(*operand));
+        return finish(std::move(n), first);
     }
 
-    /// The binary operators by Python's precedence, loosest first.
+    Expected comparison() {
+        const std::size_t first = m_at;
+        auto left = bitOr();
+        if (!left)
+            return left;
+        CodeExpr n = node(CodeExpr::Kind::Compare, first);
+        n.items.push_back(std::move(*left));
+        for (;;) {
+            const Tok& t = peek();
+            if (t.isName("not") && peek(1).isName("in"))
+                return fail(t, refusedKeyword("not in"));
+            if (t.isName("in") || t.isName("is"))
+                return fail(t, refusedKeyword(t.text));
+            if (t.is("<>"))
+                return fail(t, "'<>' is Python 2's '!=': write '!='");
+            if (!isCompareOp(t))
+                break;
+            if (auto e = requireInteger(n.items.back()))
+                return Failure(*e);
+            n.ops.push_back(t.text);
+            ++m_at;
+            auto right = bitOr();
+            if (!right)
+                return right;
+            if (auto e = requireInteger(*right))
+                return Failure(*e);
+            n.items.push_back(std::move(*right));
+        }
+        if (n.ops.empty())
+            return std::move(n.items.front());
+        return finish(std::move(n), first);
+    }
+
+    /// One level of left-associative binary operators, loosest first: | ^ & << >> + - * / // %.
     Expected binary(std::size_t level) {
         static const std::array<std::vector<std::string_view>, 6> kLevels = {{
             {"|"},
@@ -391,163 +709,351 @@ private:
             {"*", "/", "//", "%"},
         }};
         if (level == kLevels.size())
-            return unary();
+            return factor();
+        const std::size_t first = m_at;
         auto left = binary(level + 1);
-        while (left && peek().kind == Token::Kind::Op &&
-               std::find(kLevels[level].begin(), kLevels[level].end(), peek().text) !=
-                   kLevels[level].end()) {
-            const std::string op = peek().text;
+        while (left) {
+            const Tok& t = peek();
+            if (t.kind != Tok::Kind::Op || std::find(kLevels[level].begin(), kLevels[level].end(),
+                                                     t.text) == kLevels[level].end())
+                break;
+            const std::string op = t.text;
             ++m_at;
             auto right = binary(level + 1);
             if (!right)
                 return right;
-            left = make(CodeNode::Kind::Binary, op, {*left, *right});
+            if (op == "%" && shapeOf(*left) == Shape::String) {
+                // 'srtt=%d us' % tcpi_rtt, '%d %d' % (a, b): a string, formatted when run.
+            } else {
+                if (auto e = requireInteger(*left))
+                    return Failure(*e);
+                if (auto e = requireInteger(*right))
+                    return Failure(*e);
+            }
+            CodeExpr n = node(CodeExpr::Kind::Binary, first);
+            n.text = op;
+            n.items.push_back(std::move(*left));
+            n.items.push_back(std::move(*right));
+            left = finish(std::move(n), first);
         }
         return left;
     }
-    Expected unary() {
-        if (isOp("-") || isOp("+") || isOp("~")) {
-            const std::string op = peek().text;
-            ++m_at;
-            auto operand = unary();
-            if (!operand)
-                return operand;
-            return make(CodeNode::Kind::Unary, op, {*operand});
-        }
-        return atom();
-    }
-    Expected atom() {
-        const Token& t = peek();
-        switch (t.kind) {
-        case Token::Kind::Integer: {
-            ++m_at;
-            auto node = std::make_shared<CodeNode>();
-            node->kind = CodeNode::Kind::Integer;
-            node->value = t.value;
-            return Node(node);
-        }
-        case Token::Kind::String: {
-            ++m_at;
-            auto node = std::make_shared<CodeNode>();
-            node->kind = CodeNode::Kind::String;
-            node->text = t.text;
-            // 'a' 'b': adjacent strings are one, as in Python.
-            while (peek().kind == Token::Kind::String)
-                node->text += m_tokens[m_at++].text;
-            return Node(node);
-        }
-        case Token::Kind::Name: {
-            if (refusedWord(t.text))
-                return fail(t, fmt::format("Python's '{}' is not supported: {}", t.text, kSubset));
-            if (isOp("(", 1))
-                return fail(t, fmt::format("calling '{}' is not supported: {}", t.text, kSubset));
-            ++m_at;
-            auto node = std::make_shared<CodeNode>();
-            if (t.text == "True" || t.text == "False") {
-                node->kind = CodeNode::Kind::Integer;
-                node->value = t.text == "True" ? 1 : 0;
-            } else {
-                node->kind = CodeNode::Kind::Name;
-                node->text = t.text;
-            }
-            return Node(node);
-        }
-        case Token::Kind::Op:
-            if (t.text == "(") {
-                ++m_at;
-                auto inner = expression();
-                if (!inner)
-                    return inner;
-                if (isOp(",")) {
-                    auto tuple = std::make_shared<CodeNode>();
-                    tuple->kind = CodeNode::Kind::Tuple;
-                    tuple->items.push_back(*inner);
-                    while (isOp(",")) {
-                        ++m_at;
-                        if (isOp(")"))
-                            break;
-                        auto more = expression();
-                        if (!more)
-                            return more;
-                        tuple->items.push_back(*more);
-                    }
-                    inner = Node(tuple);
-                }
-                if (!isOp(")"))
-                    return fail(peek(), "expected ')'");
-                ++m_at;
-                return inner;
-            }
-            return fail(t, fmt::format("unexpected '{}'", t.text));
-        case Token::Kind::End:
-        case Token::Kind::EndOfInput:
-            break;
-        }
-        return fail(t, "the statement ends where an expression should follow");
+    Expected bitOr() { return binary(0); }
+
+    Expected factor() {
+        const Tok& t = peek();
+        if (!t.is("-") && !t.is("+") && !t.is("~"))
+            return power();
+        const std::size_t first = m_at;
+        const Nest nest(m_nesting);
+        if (nest.tooDeep())
+            return tooDeep(t);
+        ++m_at;
+        auto operand = factor();
+        if (!operand)
+            return operand;
+        if (auto e = requireInteger(*operand))
+            return Failure(*e);
+        CodeExpr n = node(CodeExpr::Kind::Unary, first);
+        n.text = t.text;
+        n.items.push_back(std::move(*operand));
+        return finish(std::move(n), first);
     }
 
-    static Node make(CodeNode::Kind kind, std::string text, std::vector<Node> items) {
-        auto node = std::make_shared<CodeNode>();
-        node->kind = kind;
-        node->text = std::move(text);
-        node->items = std::move(items);
-        return node;
+    Expected power() {
+        auto a = atom();
+        if (!a)
+            return a;
+        const Tok& t = peek();
+        if (t.is("**"))
+            return fail(t, refused("'**' (power)"));
+        if (t.is("("))
+            return fail(*a, a->kind == CodeExpr::Kind::Name
+                                ? refused(fmt::format("calling '{}'", a->text))
+                                : refused("a call"));
+        if (t.is("["))
+            return fail(t, refused("indexing ('a[i]')"));
+        if (t.is("."))
+            return fail(t, refused("an attribute ('a.b')"));
+        return a;
+    }
+
+    Expected atom() {
+        const std::size_t first = m_at;
+        const Tok& t = peek();
+        switch (t.kind) {
+        case Tok::Kind::Integer: {
+            ++m_at;
+            CodeExpr n = node(CodeExpr::Kind::Integer, first);
+            n.integer = t.integer;
+            return finish(std::move(n), first);
+        }
+        case Tok::Kind::String: {
+            CodeExpr n = node(CodeExpr::Kind::String, first);
+            // 'a' 'b': adjacent strings are one, as in Python.
+            while (peek().kind == Tok::Kind::String)
+                n.text += m_tokens[m_at++].text;
+            return finish(std::move(n), first);
+        }
+        case Tok::Kind::Name: {
+            if (refusedWord(t.text))
+                return fail(t, refusedKeyword(t.text));
+            if (t.text == "print")
+                return fail(t, "print(...) is a statement in %{ }%, not a value");
+            if (t.text == "assert" || t.text == "and" || t.text == "or")
+                return unexpected(t, "an expression");
+            ++m_at;
+            if (t.text == "True" || t.text == "False") {
+                CodeExpr n = node(CodeExpr::Kind::Bool, first);
+                n.integer = t.text == "True" ? 1 : 0;
+                return finish(std::move(n), first);
+            }
+            CodeExpr n = node(CodeExpr::Kind::Name, first);
+            n.text = t.text;
+            return finish(std::move(n), first);
+        }
+        case Tok::Kind::Op:
+            if (t.is("("))
+                return parenthesized();
+            if (t.is("["))
+                return fail(t, refused("a list ('[...]')"));
+            if (t.is("{"))
+                return fail(t, refused("a dict or a set ('{...}')"));
+            break;
+        default:
+            break;
+        }
+        return unexpected(t, "an expression");
+    }
+
+    /// (a), or a tuple (a, b) / (a,).
+    Expected parenthesized() {
+        const std::size_t first = m_at;
+        const Nest nest(m_nesting);
+        if (nest.tooDeep())
+            return tooDeep(peek());
+        ++m_at;
+        if (peek().is(")"))
+            return fail(peek(), refused("the empty tuple ()"));
+        auto inner = expression();
+        if (!inner)
+            return inner;
+        if (peek().is(",")) {
+            CodeExpr n = node(CodeExpr::Kind::Tuple, first);
+            n.items.push_back(std::move(*inner));
+            while (peek().is(",")) {
+                ++m_at;
+                if (peek().is(")"))
+                    break;
+                auto more = expression();
+                if (!more)
+                    return more;
+                n.items.push_back(std::move(*more));
+            }
+            if (!peek().is(")"))
+                return unexpected(peek(), "',' or ')'");
+            ++m_at;
+            return finish(std::move(n), first);
+        }
+        if (!peek().is(")"))
+            return unexpected(peek(), "')'");
+        ++m_at;
+        // The parentheses are part of what the expression was written as.
+        inner->source = sourceFrom(first);
+        inner->line = m_tokens[first].line;
+        inner->column = m_tokens[first].column;
+        return inner;
     }
 
     std::string_view m_text;
-    std::vector<Token> m_tokens;
+    std::vector<Tok> m_tokens;
     std::size_t m_at = 0;
+    unsigned m_nesting = 0;
 };
 
-// --- Evaluation -------------------------------------------------------------------
+// --- Evaluation --------------------------------------------------------------------
 
-struct Value;
-using Tuple = std::vector<Value>;
 struct Value {
-    std::variant<std::int64_t, std::string, Tuple> v;
+    enum class Kind : std::uint8_t { Integer, Bool, String, Tuple };
+    Kind kind = Kind::Integer;
+    std::int64_t integer = 0; ///< Integer, Bool (1 or 0)
+    std::string text;         ///< String
+    std::vector<Value> items; ///< Tuple
 };
 
-std::string repr(const Value& value);
-
-std::string str(const Value& value) {
-    if (const auto* i = std::get_if<std::int64_t>(&value.v))
-        return std::to_string(*i);
-    if (const auto* s = std::get_if<std::string>(&value.v))
-        return *s;
-    return repr(value);
+Value integerValue(std::int64_t v) {
+    return Value{Value::Kind::Integer, v, {}, {}};
+}
+Value boolValue(bool v) {
+    return Value{Value::Kind::Bool, v ? 1 : 0, {}, {}};
 }
 
-std::string repr(const Value& value) {
-    if (const auto* s = std::get_if<std::string>(&value.v))
-        return "'" + *s + "'";
-    if (const auto* t = std::get_if<Tuple>(&value.v)) {
-        std::string out = "(";
-        for (std::size_t k = 0; k < t->size(); ++k)
-            out += (k ? ", " : "") + repr((*t)[k]);
-        return out + (t->size() == 1 ? ",)" : ")");
+std::string repr(const Value& v);
+
+/// Python's str().
+std::string str(const Value& v) {
+    switch (v.kind) {
+    case Value::Kind::Integer:
+        return std::to_string(v.integer);
+    case Value::Kind::Bool:
+        return v.integer ? "True" : "False";
+    case Value::Kind::String:
+        return v.text;
+    case Value::Kind::Tuple:
+        break;
     }
-    return str(value);
+    return repr(v);
 }
 
-using Result = tl::expected<Value, std::string>;
-
-/// Python's floor division and modulo (towards minus infinity).
-std::int64_t floorDiv(std::int64_t a, std::int64_t b) {
-    const std::int64_t q = a / b;
-    return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+/// Python's repr().
+std::string repr(const Value& v) {
+    if (v.kind == Value::Kind::String) {
+        const char quote =
+            v.text.find('\'') != std::string::npos && v.text.find('"') == std::string::npos ? '"'
+                                                                                            : '\'';
+        std::string out(1, quote);
+        for (char c : v.text) {
+            if (c == '\\' || c == quote)
+                out += '\\';
+            if (c == '\n')
+                out += "\\n";
+            else if (c == '\t')
+                out += "\\t";
+            else
+                out += c;
+        }
+        return out + quote;
+    }
+    if (v.kind == Value::Kind::Tuple) {
+        std::string out = "(";
+        for (std::size_t k = 0; k < v.items.size(); ++k)
+            out += (k ? ", " : "") + repr(v.items[k]);
+        return out + (v.items.size() == 1 ? ",)" : ")");
+    }
+    return str(v);
 }
-std::int64_t floorMod(std::int64_t a, std::int64_t b) {
-    const std::int64_t m = a % b;
-    return (m != 0 && ((m < 0) != (b < 0))) ? m + b : m;
+
+bool truthy(const Value& v) {
+    switch (v.kind) {
+    case Value::Kind::String:
+        return !v.text.empty();
+    case Value::Kind::Tuple:
+        return !v.items.empty();
+    default:
+        return v.integer != 0;
+    }
 }
 
-/// 'srtt=%d us' % value, 'a=%d b=%d' % (a, b): %d %i %u %x %X %s %r %%.
-Result format(const std::string& pattern, const Value& args) {
-    std::vector<Value> items;
-    if (const auto* t = std::get_if<Tuple>(&args.v))
-        items = *t;
-    else
-        items.push_back(args);
+/// Why an expression could not be evaluated: Python's words; `overflow` adds why tcplab
+/// refuses what Python would compute.
+struct Problem {
+    std::string what;
+    bool overflow = false;
+};
+
+using Result = tl::expected<Value, Problem>;
+using IntResult = tl::expected<std::int64_t, Problem>;
+
+tl::unexpected<Problem> problem(std::string what, bool overflow = false) {
+    return tl::make_unexpected(Problem{std::move(what), overflow});
+}
+
+/// The integer operators, as Python computes them on ints that fit in 64 bits.
+IntResult arithmetic(std::string_view op, std::int64_t a, std::int64_t b) {
+    constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min();
+    std::int64_t r = 0;
+    const auto overflow = [&] {
+        return problem(fmt::format("{} {} {} overflows", a, op, b), true);
+    };
+    if (op == "+") {
+        if (__builtin_add_overflow(a, b, &r))
+            return overflow();
+    } else if (op == "-") {
+        if (__builtin_sub_overflow(a, b, &r))
+            return overflow();
+    } else if (op == "*") {
+        if (__builtin_mul_overflow(a, b, &r))
+            return overflow();
+    } else if (op == "/" || op == "//" || op == "%") {
+        // Python 3's '/' gives a float (7 / 2 is 3.5); tcplab's values are integers, so '/'
+        // floors as '//' does (Python 2's int division). Scripts rarely divide.
+        if (b == 0)
+            return problem("division by zero");
+        if (op == "%") {
+            if (b == -1)
+                return 0; // kMin % -1 is undefined in C++; Python says 0
+            r = a % b;
+            if (r != 0 && ((r < 0) != (b < 0)))
+                r += b; // Python's remainder takes the divisor's sign
+            return r;
+        }
+        if (a == kMin && b == -1)
+            return overflow();
+        r = a / b;
+        if (a % b != 0 && ((a < 0) != (b < 0)))
+            --r; // Python floors towards minus infinity; C++ truncates towards zero
+    } else if (op == "<<" || op == ">>") {
+        if (b < 0)
+            return problem("negative shift count");
+        if (op == ">>")
+            return b >= 63 ? (a < 0 ? -1 : 0) : a >> b;
+        if (a == 0)
+            return 0;
+        if (b >= 64)
+            return overflow();
+        r = static_cast<std::int64_t>(static_cast<std::uint64_t>(a) << b);
+        if ((r >> b) != a)
+            return overflow();
+    } else if (op == "&") {
+        r = a & b;
+    } else if (op == "|") {
+        r = a | b;
+    } else if (op == "^") {
+        r = a ^ b;
+    } else {
+        return problem(fmt::format("unsupported operator '{}'", op));
+    }
+    return r;
+}
+
+/// One conversion of a %-format: %[flags][width][.precision]type.
+struct Conversion {
+    bool left = false, zero = false, plus = false, space = false, alternate = false;
+    std::size_t width = 0;
+    std::optional<std::size_t> precision;
+};
+
+std::string pad(std::string body, const Conversion& c, std::size_t signLength = 0) {
+    if (body.size() >= c.width)
+        return body;
+    const std::size_t fill = c.width - body.size();
+    if (c.left)
+        return body + std::string(fill, ' ');
+    if (c.zero)
+        return body.insert(signLength, fill, '0');
+    return std::string(fill, ' ') + body;
+}
+
+std::string formatInteger(std::int64_t v, char type, const Conversion& c) {
+    const std::uint64_t magnitude =
+        v < 0 ? std::uint64_t{0} - static_cast<std::uint64_t>(v) : static_cast<std::uint64_t>(v);
+    std::string digits = type == 'x'   ? fmt::format("{:x}", magnitude)
+                         : type == 'X' ? fmt::format("{:X}", magnitude)
+                         : type == 'o' ? fmt::format("{:o}", magnitude)
+                                       : fmt::format("{}", magnitude);
+    if (c.precision && *c.precision > digits.size())
+        digits.insert(0, *c.precision - digits.size(), '0');
+    std::string sign = v < 0 ? "-" : c.plus ? "+" : c.space ? " " : "";
+    if (c.alternate)
+        sign += type == 'x' ? "0x" : type == 'X' ? "0X" : type == 'o' ? "0o" : "";
+    const std::size_t signLength = sign.size();
+    return pad(sign + digits, c, signLength);
+}
+
+/// Python's 'format' % args: %d %i %u %x %X %o %s %r %%, with flags, width and precision.
+tl::expected<std::string, std::string> percentFormat(std::string_view pattern,
+                                                     const std::vector<Value>& args) {
+    constexpr std::size_t kMaxWidth = 1000; // a message, not a way to fill memory
     std::string out;
     std::size_t used = 0;
     for (std::size_t k = 0; k < pattern.size(); ++k) {
@@ -555,37 +1061,82 @@ Result format(const std::string& pattern, const Value& args) {
             out += pattern[k];
             continue;
         }
-        if (++k == pattern.size())
-            return tl::make_unexpected(std::string("ValueError: incomplete format"));
-        const char spec = pattern[k];
-        if (spec == '%') {
+        ++k;
+        if (k < pattern.size() && pattern[k] == '%') {
             out += '%';
             continue;
         }
-        if (used == items.size())
+        if (k < pattern.size() && pattern[k] == '(')
+            return tl::make_unexpected(std::string("a format with names ('%(name)s') needs a "
+                                                   "dict, which tcplab does not have"));
+        Conversion c;
+        for (; k < pattern.size(); ++k) {
+            const char f = pattern[k];
+            if (f == '-')
+                c.left = true;
+            else if (f == '0')
+                c.zero = true;
+            else if (f == '+')
+                c.plus = true;
+            else if (f == ' ')
+                c.space = true;
+            else if (f == '#')
+                c.alternate = true;
+            else
+                break;
+        }
+        const auto number = [&](std::size_t& into) {
+            for (; k < pattern.size() && isDigit(pattern[k]); ++k) {
+                into = into * 10 + std::size_t(pattern[k] - '0');
+                if (into > kMaxWidth)
+                    return false;
+            }
+            return true;
+        };
+        if (k < pattern.size() && pattern[k] == '*')
+            return tl::make_unexpected(std::string("'*' widths are not supported"));
+        if (!number(c.width))
+            return tl::make_unexpected(fmt::format("a width over {}", kMaxWidth));
+        if (k < pattern.size() && pattern[k] == '.') {
+            ++k;
+            std::size_t precision = 0;
+            if (!number(precision))
+                return tl::make_unexpected(fmt::format("a precision over {}", kMaxWidth));
+            c.precision = precision;
+        }
+        while (k < pattern.size() && (pattern[k] == 'h' || pattern[k] == 'l' || pattern[k] == 'L'))
+            ++k; // length modifiers: Python reads and ignores them
+        if (k >= pattern.size())
+            return tl::make_unexpected(std::string("incomplete format"));
+        const char type = pattern[k];
+        static constexpr std::string_view kTypes = "diuxXosr";
+        if (kTypes.find(type) == std::string_view::npos) {
+            const auto byte = static_cast<unsigned char>(type);
             return tl::make_unexpected(
-                std::string("TypeError: not enough arguments for format string"));
-        const Value& item = items[used++];
-        if (spec == 's') {
-            out += str(item);
-        } else if (spec == 'r') {
-            out += repr(item);
-        } else if (spec == 'd' || spec == 'i' || spec == 'u' || spec == 'x' || spec == 'X') {
-            const auto* i = std::get_if<std::int64_t>(&item.v);
-            if (!i)
-                return tl::make_unexpected(fmt::format(
-                    "TypeError: %{} format: a number is required, not {}", spec, repr(item)));
-            out += spec == 'x'   ? fmt::format("{:x}", *i)
-                   : spec == 'X' ? fmt::format("{:X}", *i)
-                                 : std::to_string(*i);
+                byte >= 0x20 && byte < 0x7f
+                    ? fmt::format("unsupported format character '{}' (0x{:x})", type, byte)
+                    : fmt::format("unsupported format character 0x{:x}", byte));
+        }
+        if (used == args.size())
+            return tl::make_unexpected(std::string("not enough arguments for format string"));
+        const Value& v = args[used++];
+        if (type == 's' || type == 'r') {
+            std::string s = type == 's' ? str(v) : repr(v);
+            if (c.precision && *c.precision < s.size())
+                s.resize(*c.precision);
+            c.zero = false;
+            out += pad(std::move(s), c);
         } else {
-            return tl::make_unexpected(fmt::format("the format '%{}' is not supported", spec));
+            if (v.kind != Value::Kind::Integer && v.kind != Value::Kind::Bool)
+                return tl::make_unexpected(
+                    fmt::format("%{} format: a number is required, not {}", type, repr(v)));
+            out += formatInteger(v.integer, type, c);
         }
     }
-    if (used != items.size())
+    if (used != args.size())
         return tl::make_unexpected(
-            std::string("TypeError: not all arguments converted during string formatting"));
-    return Value{out};
+            std::string("not all arguments converted during string formatting"));
+    return out;
 }
 
 class Evaluator {
@@ -593,304 +1144,273 @@ public:
     explicit Evaluator(const CodeEnv& env)
         : m_env(env) {}
 
-    Result eval(const CodeNode& n) const {
-        switch (n.kind) {
-        case CodeNode::Kind::Integer:
-            return Value{n.value};
-        case CodeNode::Kind::String:
-            return Value{n.text};
-        case CodeNode::Kind::Name: {
-            const auto it = m_env.find(n.text);
+    Result eval(const CodeExpr& e) const {
+        switch (e.kind) {
+        case CodeExpr::Kind::Integer:
+            return integerValue(e.integer);
+        case CodeExpr::Kind::Bool:
+            return boolValue(e.integer != 0);
+        case CodeExpr::Kind::String:
+            return Value{Value::Kind::String, 0, e.text, {}};
+        case CodeExpr::Kind::Name: {
+            const auto it = m_env.find(e.text);
             if (it == m_env.end())
-                return tl::make_unexpected(
-                    fmt::format("NameError: name '{}' is not defined", n.text));
-            return Value{it->second};
+                return problem(fmt::format("name '{}' is not defined", e.text));
+            return integerValue(it->second);
         }
-        case CodeNode::Kind::Tuple: {
-            Tuple t;
-            for (const auto& item : n.items) {
-                auto v = eval(*item);
+        case CodeExpr::Kind::Tuple: {
+            Value t{Value::Kind::Tuple, 0, {}, {}};
+            for (const CodeExpr& item : e.items) {
+                auto v = eval(item);
                 if (!v)
                     return v;
-                t.push_back(std::move(*v));
+                t.items.push_back(std::move(*v));
             }
-            return Value{std::move(t)};
+            return t;
         }
-        case CodeNode::Kind::Unary: {
-            auto v = eval(*n.items[0]);
-            if (!v)
-                return v;
-            if (n.text == "not")
-                return Value{std::int64_t{truthy(*v) ? 0 : 1}};
-            auto i = integer(*v, n.text);
-            if (!i)
-                return tl::make_unexpected(i.error());
-            if (n.text == "-") {
-                if (*i == INT64_MIN)
-                    return tl::make_unexpected(std::string("the value is too large for 64 bits"));
-                return Value{-*i};
+        case CodeExpr::Kind::Unary:
+            return unary(e);
+        case CodeExpr::Kind::And:
+        case CodeExpr::Kind::Or: {
+            // Python's and/or give the operand that decided, not a bool: 0 or 5 is 5.
+            Result last;
+            for (const CodeExpr& item : e.items) {
+                last = eval(item);
+                if (!last || truthy(*last) == (e.kind == CodeExpr::Kind::Or))
+                    return last;
             }
-            if (n.text == "~")
-                return Value{~*i};
-            return Value{*i};
+            return last;
         }
-        case CodeNode::Kind::And:
-        case CodeNode::Kind::Or: {
-            auto left = eval(*n.items[0]);
-            if (!left)
-                return left;
-            const bool t = truthy(*left);
-            if ((n.kind == CodeNode::Kind::And) != t)
-                return left; // and: a false left; or: a true left
-            return eval(*n.items[1]);
+        case CodeExpr::Kind::Compare:
+            return compare(e);
+        case CodeExpr::Kind::Binary:
+            return binary(e);
         }
-        case CodeNode::Kind::Compare: {
-            auto left = eval(*n.items[0]);
-            if (!left)
-                return left;
-            for (std::size_t k = 0; k < n.ops.size(); ++k) {
-                auto right = eval(*n.items[k + 1]);
-                if (!right)
-                    return right;
-                auto holds = compare(*left, n.ops[k], *right);
-                if (!holds)
-                    return tl::make_unexpected(holds.error());
-                if (!*holds)
-                    return Value{std::int64_t{0}};
-                left = std::move(right);
-            }
-            return Value{std::int64_t{1}};
-        }
-        case CodeNode::Kind::Binary: {
-            auto left = eval(*n.items[0]);
-            if (!left)
-                return left;
-            auto right = eval(*n.items[1]);
-            if (!right)
-                return right;
-            if (n.text == "%")
-                if (const auto* s = std::get_if<std::string>(&left->v))
-                    return format(*s, *right);
-            if (n.text == "+" && std::holds_alternative<std::string>(left->v) &&
-                std::holds_alternative<std::string>(right->v))
-                return Value{std::get<std::string>(left->v) + std::get<std::string>(right->v)};
-            auto a = integer(*left, n.text);
-            if (!a)
-                return tl::make_unexpected(a.error());
-            auto b = integer(*right, n.text);
-            if (!b)
-                return tl::make_unexpected(b.error());
-            return arithmetic(n.text, *a, *b);
-        }
-        }
-        return tl::make_unexpected(std::string("cannot evaluate this"));
-    }
-
-    static Result arithmetic(std::string_view op, std::int64_t a, std::int64_t b) {
-        std::int64_t r = 0;
-        const std::string overflow = fmt::format("{} {} {} does not fit 64 bits", a, op, b);
-        if (op == "+") {
-            if (__builtin_add_overflow(a, b, &r))
-                return tl::make_unexpected(overflow);
-        } else if (op == "-") {
-            if (__builtin_sub_overflow(a, b, &r))
-                return tl::make_unexpected(overflow);
-        } else if (op == "*") {
-            if (__builtin_mul_overflow(a, b, &r))
-                return tl::make_unexpected(overflow);
-        } else if (op == "//" || op == "%" || op == "/") {
-            if (b == 0)
-                return tl::make_unexpected(
-                    fmt::format("ZeroDivisionError: division by zero in {} {} 0", a, op));
-            if (a == INT64_MIN && b == -1)
-                return tl::make_unexpected(overflow);
-            if (op == "/" && a % b != 0)
-                return tl::make_unexpected(
-                    fmt::format("{} / {} is not a whole number, and tcplab's %{{ }}% holds "
-                                "integers only (// divides to a whole number)",
-                                a, b));
-            r = op == "%" ? floorMod(a, b) : floorDiv(a, b);
-        } else if (op == "<<" || op == ">>") {
-            if (b < 0)
-                return tl::make_unexpected(std::string("ValueError: negative shift count"));
-            if (op == ">>") {
-                r = b >= 63 ? (a < 0 ? -1 : 0) : a >> b;
-            } else {
-                if (b >= 63 || (a != 0 && (a > (INT64_MAX >> b) || a < (INT64_MIN >> b))))
-                    return tl::make_unexpected(overflow);
-                r = static_cast<std::int64_t>(static_cast<std::uint64_t>(a) << b);
-            }
-        } else if (op == "&") {
-            r = a & b;
-        } else if (op == "|") {
-            r = a | b;
-        } else if (op == "^") {
-            r = a ^ b;
-        } else {
-            return tl::make_unexpected(fmt::format("the operator '{}' is not supported", op));
-        }
-        return Value{r};
-    }
-
-    static bool truthy(const Value& v) {
-        if (const auto* i = std::get_if<std::int64_t>(&v.v))
-            return *i != 0;
-        if (const auto* s = std::get_if<std::string>(&v.v))
-            return !s->empty();
-        return !std::get<Tuple>(v.v).empty();
+        return problem("cannot evaluate this");
     }
 
 private:
-    static tl::expected<std::int64_t, std::string> integer(const Value& v, std::string_view op) {
-        if (const auto* i = std::get_if<std::int64_t>(&v.v))
-            return *i;
-        return tl::make_unexpected(
-            fmt::format("TypeError: '{}' takes numbers, not {}", op, repr(v)));
+    IntResult integer(const CodeExpr& e) const {
+        auto v = eval(e);
+        if (!v)
+            return tl::make_unexpected(v.error());
+        if (v->kind != Value::Kind::Integer && v->kind != Value::Kind::Bool)
+            return problem(fmt::format("{} is not an integer", repr(*v))); // the parser refuses it
+        return v->integer;
     }
-    static tl::expected<bool, std::string> compare(const Value& a, std::string_view op,
-                                                   const Value& b) {
-        if (std::holds_alternative<std::int64_t>(a.v) &&
-            std::holds_alternative<std::int64_t>(b.v)) {
-            const std::int64_t x = std::get<std::int64_t>(a.v), y = std::get<std::int64_t>(b.v);
-            return op == "=="   ? x == y
-                   : op == "!=" ? x != y
-                   : op == "<"  ? x < y
-                   : op == "<=" ? x <= y
-                   : op == ">"  ? x > y
-                                : x >= y;
+
+    Result unary(const CodeExpr& e) const {
+        if (e.text == "not") {
+            auto v = eval(e.items[0]);
+            if (!v)
+                return v;
+            return boolValue(!truthy(*v));
         }
-        if (op == "==" || op == "!=") {
-            const bool equal = repr(a) == repr(b);
-            return op == "==" ? equal : !equal;
+        auto a = integer(e.items[0]);
+        if (!a)
+            return tl::make_unexpected(a.error());
+        if (e.text == "-") {
+            if (*a == std::numeric_limits<std::int64_t>::min())
+                return problem(fmt::format("-({}) overflows", *a), true);
+            return integerValue(-*a);
         }
-        return tl::make_unexpected(
-            fmt::format("TypeError: '{}' between {} and {}", op, repr(a), repr(b)));
+        if (e.text == "~")
+            return integerValue(~*a);
+        return integerValue(*a);
+    }
+
+    Result compare(const CodeExpr& e) const {
+        // a < b < c is a < b and b < c, with b evaluated once.
+        auto left = integer(e.items[0]);
+        if (!left)
+            return tl::make_unexpected(left.error());
+        for (std::size_t k = 0; k < e.ops.size(); ++k) {
+            auto right = integer(e.items[k + 1]);
+            if (!right)
+                return tl::make_unexpected(right.error());
+            const std::int64_t x = *left, y = *right;
+            const std::string_view op = e.ops[k];
+            const bool holds = op == "=="   ? x == y
+                               : op == "!=" ? x != y
+                               : op == "<"  ? x < y
+                               : op == "<=" ? x <= y
+                               : op == ">"  ? x > y
+                                            : x >= y;
+            if (!holds)
+                return boolValue(false);
+            left = right;
+        }
+        return boolValue(true);
+    }
+
+    Result binary(const CodeExpr& e) const {
+        if (e.text == "%" && shapeOf(e.items[0]) == Shape::String) {
+            auto pattern = eval(e.items[0]);
+            if (!pattern)
+                return pattern;
+            auto args = eval(e.items[1]);
+            if (!args)
+                return args;
+            std::vector<Value> items;
+            if (args->kind == Value::Kind::Tuple)
+                items = std::move(args->items);
+            else
+                items.push_back(std::move(*args));
+            auto formatted = percentFormat(pattern->text, items);
+            if (!formatted)
+                return problem(std::move(formatted.error()));
+            return Value{Value::Kind::String, 0, std::move(*formatted), {}};
+        }
+        auto left = eval(e.items[0]);
+        if (!left)
+            return left;
+        auto right = eval(e.items[1]);
+        if (!right)
+            return right;
+        const auto isInteger = [](const Value& v) {
+            return v.kind == Value::Kind::Integer || v.kind == Value::Kind::Bool;
+        };
+        if (!isInteger(*left) || !isInteger(*right))
+            return problem(fmt::format("'{}' takes integers", e.text)); // the parser refuses it
+        auto r = arithmetic(e.text, left->integer, right->integer);
+        if (!r)
+            return tl::make_unexpected(r.error());
+        // True & False is a bool in Python; True + True is the int 2.
+        if (left->kind == Value::Kind::Bool && right->kind == Value::Kind::Bool &&
+            (e.text == "&" || e.text == "|" || e.text == "^"))
+            return boolValue(*r != 0);
+        return integerValue(*r);
     }
 
     const CodeEnv& m_env;
 };
 
-void collectNames(const CodeNode& n, std::vector<std::string>& out) {
-    if (n.kind == CodeNode::Kind::Name && std::find(out.begin(), out.end(), n.text) == out.end())
-        out.push_back(n.text);
-    for (const auto& item : n.items)
-        collectNames(*item, out);
+void collectNames(const CodeExpr& e, std::vector<std::string>& out) {
+    if (e.kind == CodeExpr::Kind::Name && std::find(out.begin(), out.end(), e.text) == out.end())
+        out.push_back(e.text);
+    for (const CodeExpr& item : e.items)
+        collectNames(item, out);
+}
+
+/// "assert a == b failed: a is 1, b is 2"; a message that is a value of its own comes
+/// first ("tcpi_snd_cwnd - cwnd is 2, ..."), a string as Python would show it
+/// ("failed: srtt=30000 us (tcpi_rtt is 30000)").
+std::string assertFailure(const CodeStatement& s, const CodeEnv& env, const Evaluator& eval) {
+    const CodeExpr& test = s.exprs[0];
+    std::vector<std::string> names;
+    collectNames(test, names);
+    const auto valuesOf = [&](const std::vector<std::string>& which, std::string_view skip) {
+        std::vector<std::string> parts;
+        for (const std::string& name : which) {
+            const auto it = env.find(name);
+            if (it != env.end() && name != skip && !isConstant(name, it->second))
+                parts.push_back(fmt::format("{} is {}", name, it->second));
+        }
+        return parts;
+    };
+    const std::string head = fmt::format("assert {} failed", test.source);
+    if (s.exprs.size() < 2) {
+        const auto parts = valuesOf(names, {});
+        return parts.empty() ? head : fmt::format("{}: {}", head, fmt::join(parts, ", "));
+    }
+    const CodeExpr& message = s.exprs[1];
+    const Result m = eval.eval(message);
+    std::vector<std::string> messageNames;
+    collectNames(message, messageNames);
+    if (m && (m->kind == Value::Kind::Integer || m->kind == Value::Kind::Bool) &&
+        !messageNames.empty()) {
+        // assert tcpi_snd_cwnd == 10, tcpi_snd_cwnd: the message is one of the values.
+        std::vector<std::string> parts{fmt::format("{} is {}", message.source, str(*m))};
+        const std::string_view skip =
+            message.kind == CodeExpr::Kind::Name ? std::string_view(message.text) : "";
+        for (std::string& part : valuesOf(names, skip))
+            parts.push_back(std::move(part));
+        return fmt::format("{}: {}", head, fmt::join(parts, ", "));
+    }
+    // A message that cannot be evaluated (a NameError, a bad format) shows as written.
+    const std::string shown = m ? str(*m) : message.source;
+    const auto parts = valuesOf(names, {});
+    if (parts.empty())
+        return fmt::format("{}: {}", head, shown);
+    return fmt::format("{}: {} ({})", head, shown, fmt::join(parts, ", "));
+}
+
+std::optional<std::string> runStatement(const CodeStatement& s, CodeEnv& env,
+                                        std::vector<std::string>& printed) {
+    const Evaluator eval(env);
+    const auto failure = [&](const Problem& p) {
+        return fmt::format("{} in {}{}", p.what, s.text, p.overflow ? kOverflowNote : "");
+    };
+    switch (s.kind) {
+    case CodeStatement::Kind::Assert: {
+        const Result test = eval.eval(s.exprs[0]);
+        if (!test)
+            return failure(test.error());
+        if (truthy(*test))
+            return std::nullopt;
+        return assertFailure(s, env, eval);
+    }
+    case CodeStatement::Kind::Print: {
+        std::vector<std::string> parts;
+        for (const CodeExpr& e : s.exprs) {
+            const Result v = eval.eval(e);
+            if (!v)
+                return failure(v.error());
+            parts.push_back(str(*v));
+        }
+        printed.push_back(fmt::format("{}", fmt::join(parts, " ")));
+        return std::nullopt;
+    }
+    case CodeStatement::Kind::Assign: {
+        const Result v = eval.eval(s.exprs[0]);
+        if (!v)
+            return failure(v.error());
+        // The environment holds integers: x = a == b keeps 1 or 0, not True or False.
+        if (s.op == "=") {
+            env.insert_or_assign(s.target, v->integer);
+            return std::nullopt;
+        }
+        const auto it = env.find(s.target);
+        if (it == env.end())
+            return failure(Problem{fmt::format("name '{}' is not defined", s.target)});
+        const auto r = arithmetic(std::string_view(s.op).substr(0, 1), it->second, v->integer);
+        if (!r)
+            return failure(r.error());
+        it->second = *r;
+        return std::nullopt;
+    }
+    }
+    return std::nullopt;
 }
 
 } // namespace
 
 tl::expected<CodeBlock, CodeError> parseCode(std::string_view text) {
-    auto tokens = tokenize(text);
-    if (!tokens)
-        return tl::make_unexpected(tokens.error());
-    return Parser(text, std::move(*tokens)).block();
+    return Parser(text, Lexer(text).run()).block();
 }
 
 void addCodeConstants(CodeEnv& env) {
-    static constexpr std::pair<std::string_view, std::int64_t> kConstants[] = {
-        {"TCP_ESTABLISHED", 1},
-        {"TCP_SYN_SENT", 2},
-        {"TCP_SYN_RECV", 3},
-        {"TCP_FIN_WAIT1", 4},
-        {"TCP_FIN_WAIT2", 5},
-        {"TCP_TIME_WAIT", 6},
-        {"TCP_CLOSE", 7},
-        {"TCP_CLOSE_WAIT", 8},
-        {"TCP_LAST_ACK", 9},
-        {"TCP_LISTEN", 10},
-        {"TCP_CLOSING", 11},
-        {"TCP_CA_Open", 0},
-        {"TCP_CA_Disorder", 1},
-        {"TCP_CA_CWR", 2},
-        {"TCP_CA_Recovery", 3},
-        {"TCP_CA_Loss", 4},
-        {"TCPI_OPT_TIMESTAMPS", 1},
-        {"TCPI_OPT_SACK", 2},
-        {"TCPI_OPT_WSCALE", 4},
-        {"TCPI_OPT_ECN", 8},
-        {"TCPI_OPT_ECN_SEEN", 16},
-        {"TCPI_OPT_SYN_DATA", 32},
-        {"TCPI_OPT_USEC_TS", 64},
-        {"TCPI_OPT_TFO_CHILD", 128},
-        {"TCP_INFINITE_SSTHRESH", 0x7fffffff},
-    };
     for (const auto& [name, value] : kConstants)
-        env[std::string(name)] = value;
+        env.insert_or_assign(std::string(name), value);
 }
 
 std::optional<std::string> runCode(const CodeBlock& block, CodeEnv& env,
                                    std::vector<std::string>& printed) {
-    for (const CodeStatement& s : block.statements) {
-        const Evaluator eval(env);
-        switch (s.kind) {
-        case CodeStatement::Kind::Assert: {
-            auto test = eval.eval(*s.expr);
-            if (!test)
-                return fmt::format("{}: {}", s.text, test.error());
-            if (Evaluator::truthy(*test))
-                break;
-            std::vector<std::string> names;
-            collectNames(*s.expr, names);
-            std::string values;
-            for (const std::string& name : names)
-                if (const auto it = env.find(name); it != env.end() && !name.starts_with("TCP"))
-                    values +=
-                        fmt::format("{}{} is {}", values.empty() ? "" : ", ", name, it->second);
-            std::string message;
-            if (s.message) {
-                auto m = eval.eval(*s.message);
-                message = m ? str(*m) : m.error();
-            }
-            return fmt::format("{} failed{}{}{}", s.text, values.empty() ? "" : ": ", values,
-                               message.empty() ? "" : " (AssertionError: " + message + ")");
-        }
-        case CodeStatement::Kind::Print: {
-            std::string line;
-            for (std::size_t k = 0; k < s.printed.size(); ++k) {
-                auto v = eval.eval(*s.printed[k]);
-                if (!v)
-                    return fmt::format("{}: {}", s.text, v.error());
-                line += (k ? " " : "") + str(*v);
-            }
-            printed.push_back(std::move(line));
-            break;
-        }
-        case CodeStatement::Kind::Assign: {
-            auto v = eval.eval(*s.expr);
-            if (!v)
-                return fmt::format("{}: {}", s.text, v.error());
-            const auto* i = std::get_if<std::int64_t>(&v->v);
-            if (!i)
-                return fmt::format("{}: tcplab's %{{ }}% variables hold integers, not {}", s.text,
-                                   repr(*v));
-            if (s.assignOp == "=") {
-                env[s.target] = *i;
-                break;
-            }
-            const auto it = env.find(s.target);
-            if (it == env.end())
-                return fmt::format("{}: NameError: name '{}' is not defined", s.text, s.target);
-            const std::string op = s.assignOp.substr(0, s.assignOp.size() - 1);
-            auto r = Evaluator::arithmetic(op, it->second, *i);
-            if (!r)
-                return fmt::format("{}: {}", s.text, r.error());
-            it->second = std::get<std::int64_t>(r->v);
-            break;
-        }
-        }
-    }
+    for (const CodeStatement& s : block.statements)
+        if (auto failure = runStatement(s, env, printed))
+            return failure;
     return std::nullopt;
 }
 
 std::vector<std::string> namesRead(const CodeBlock& block) {
     std::vector<std::string> names;
     for (const CodeStatement& s : block.statements) {
-        if (s.expr)
-            collectNames(*s.expr, names);
-        if (s.message)
-            collectNames(*s.message, names);
-        for (const auto& p : s.printed)
-            collectNames(*p, names);
+        // x += 1 reads x; x = 1 does not.
+        if (s.kind == CodeStatement::Kind::Assign && s.op != "=" &&
+            std::find(names.begin(), names.end(), s.target) == names.end())
+            names.push_back(s.target);
+        for (const CodeExpr& e : s.exprs)
+            collectNames(e, names);
     }
     std::erase_if(names, [](const std::string& n) { return !n.starts_with("tcpi_"); });
     return names;
