@@ -252,29 +252,7 @@ public:
         using K = TcpOptionSpec::Kind;
         std::vector<TcpOptionSpec> out;
         unsigned bytes = 0;
-        const auto size = [](const TcpOptionSpec& o) -> unsigned {
-            switch (o.kind) {
-            case K::Nop:
-            case K::Eol:
-                return 1;
-            case K::Mss:
-                return 4;
-            case K::WindowScale:
-                return 3;
-            case K::SackOk:
-                return 2;
-            case K::Sack:
-                return static_cast<unsigned>(2 + 8 * o.blocks.size());
-            case K::Timestamp:
-                return 10;
-            case K::FastOpen:
-            case K::Md5:
-                return static_cast<unsigned>(2 + o.cookie.size() / 2);
-            case K::FastOpenExp:
-                return static_cast<unsigned>(4 + o.cookie.size() / 2);
-            }
-            return 0;
-        };
+        const auto size = [](const TcpOptionSpec& o) { return tcpOptionLength(o); };
         for (int n = pick(1, 6); n > 0; --n) {
             TcpOptionSpec o;
             o.kind = static_cast<K>(pick(0, 9));
