@@ -267,7 +267,13 @@ void addDrillCommand(CLI::App& app, int& exitCode) {
             key == "tolerance_usecs" ? "packetdrill's timing tolerance (default 4000)"
             : key == "tolerance_percent"
                 ? "packetdrill's tolerance as a share of the time since the last event (12.5)"
-                : "as packetdrill takes it (addresses are the lab's)");
+            : key == "tcp_ts_tick_usecs"
+                ? "the kernel's TS clock tick: TS val is checked against the script's clock "
+                  "(default 0: not checked)"
+            : key == "bind_port" ? "the peer's port for bind(fd, ..., ...) (default 8080)"
+            : key == "mtu"       ? "taken and ignored: the lab's link has an MTU of 1500"
+                                 : "taken as packetdrill takes it; the lab's own addresses "
+                                   "and ports are used");
     }
     sub->add_flag_callback(
         "--strict_segments", [o] { o->drillOptions.push_back("strict_segments"); },

@@ -104,11 +104,14 @@ dpkg-deb -e "$deb" "$work/control"
 for script in postinst prerm postrm; do
   [ -x "$work/control/$script" ] || fail "the package has no executable $script"
 done
-dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/share/tcplab/apparmor/tcplab-lab-helper |
-  grep -q '^profile tcplab-lab-helper /usr/libexec/tcplab/tcplab-lab-helper flags=(unconfined)' ||
-  fail "the AppArmor profile does not attach to the installed helper"
-dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/share/tcplab/apparmor/tcplab-link |
-  grep -q '^profile tcplab-link /usr/libexec/tcplab/tcplab-link {' ||
+# Read whole before grep: grep -q leaves at its first match, and under pipefail the
+# SIGPIPE of a tar still writing (in 512-byte records) failed the check now and then.
+profile_of() { dpkg-deb --fsys-tarfile "$deb" | tar -xO "./usr/share/tcplab/apparmor/$1"; }
+lab_profile=$(profile_of tcplab-lab-helper)
+grep -q '^profile tcplab-lab-helper /usr/libexec/tcplab/tcplab-lab-helper flags=(unconfined)' \
+  <<<"$lab_profile" || fail "the AppArmor profile does not attach to the installed helper"
+link_profile=$(profile_of tcplab-link)
+grep -q '^profile tcplab-link /usr/libexec/tcplab/tcplab-link {' <<<"$link_profile" ||
   fail "the AppArmor profile of tcplab-link does not attach to the installed helper"
 # tcplab-link's profile (AppArmor 3 syntax) must compile; -Q -K: no kernel, no cache. The
 # lab helper's needs AppArmor 4 (abi/4.0), which Debian 12 does not have.
