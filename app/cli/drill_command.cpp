@@ -207,8 +207,12 @@ int runOne(const DrillCommandOptions& o, const std::string& path, drill::DrillOp
             std::cerr << "tcplab-cli drill: --pcap: " << r.error() << "\n";
             status = kExitFailure;
         }
+    // The export runs with the tolerance this run had (the script's, or the command's).
+    drill::ExportOptions exportOptions;
+    if (options.toleranceUsecs != drill::DrillOptions{}.toleranceUsecs)
+        exportOptions.toleranceUsecs = options.toleranceUsecs;
     for (const std::string& out : o.exportPaths)
-        if (auto r = writeScriptExport(*timeline, out); !r) {
+        if (auto r = writeScriptExport(*timeline, out, exportOptions); !r) {
             std::cerr << "tcplab-cli drill: --export-script: " << r.error() << "\n";
             status = kExitFailure;
         }

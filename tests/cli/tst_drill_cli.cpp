@@ -49,9 +49,9 @@ class TestDrillCli : public QObject {
     Q_OBJECT
 private Q_SLOTS:
     void ourScripts_areThere() {
-        // calls, client, server, server_ipv6, sysctl, tcp_info, timing: one per family of
-        // constructs.
-        QCOMPARE(QDir(drillData("lab")).entryList({"*.pkt"}, QDir::Files).size(), 7);
+        // calls, client, sack, server, server_ipv6, sysctl, tcp_info, timing: one per family
+        // of constructs.
+        QCOMPARE(QDir(drillData("lab")).entryList({"*.pkt"}, QDir::Files).size(), 8);
     }
 
     void ourScripts_passAgainstTheLinuxLab_data() {
@@ -195,7 +195,10 @@ private Q_SLOTS:
             cli({"drill", "--export-script", again, "--pcap", pcap, drillData(script)});
         SKIP_IF_NO_LAB(first)
         QVERIFY2(first.exitCode == 0, qPrintable(first.out + first.err));
-        // With the agent's calls as recorded.
+        // With the agent's calls as recorded, and the first run's tolerance.
+        QFile exportedScript(again);
+        QVERIFY(exportedScript.open(QIODevice::ReadOnly));
+        QVERIFY(exportedScript.readAll().contains("\n--tolerance_usecs=50000\n"));
         const Run second = cli({"drill", again});
         QVERIFY2(second.exitCode == 0, qPrintable(second.out + second.err));
         if (!fromCapture)
@@ -203,7 +206,9 @@ private Q_SLOTS:
         // From the capture alone: the calls are made up, the verdict is the same.
         const QString captured = tmp.filePath("capture.pkt");
         const QString scapy = tmp.filePath("capture.py");
-        const Run exported = cli({"script", pcap, "-o", captured, "-o", scapy});
+        // Our scripts' tolerance (50 ms: CI's machine is busy), as the first run had it.
+        const Run exported =
+            cli({"script", pcap, "--tolerance_usecs", "50000", "-o", captured, "-o", scapy});
         QVERIFY2(exported.exitCode == 0, qPrintable(exported.out + exported.err));
         const Run third = cli({"drill", captured});
         QVERIFY2(third.exitCode == 0, qPrintable(third.out + third.err));
