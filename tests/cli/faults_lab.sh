@@ -274,7 +274,10 @@ fi
 # What matters is the growth under the flood; the absolute cap only catches a baseline
 # gone wrong. AddressSanitizer's shadow memory alone puts a quiet run near 80 MB.
 rss_cap_kb=65536
-if ldd "$CLI" 2>/dev/null | grep -q libasan; then
+# ldd's output is captured before it is searched: under pipefail, "ldd | grep -q" fails
+# whenever grep leaves at its match before ldd has written the rest (SIGPIPE).
+libs=$(ldd "$CLI" 2>/dev/null || true)
+if grep -q libasan <<<"$libs"; then
   rss_cap_kb=262144
 fi
 if [ -n "$maxrss_kb" ] && [ -n "$quiet_rss" ] && [ "$maxrss_kb" -lt $((quiet_rss + 16384)) ] &&

@@ -152,7 +152,8 @@ out=$(clean /usr/bin/tcplab-cli --version)
 [ "$out" = "tcplab-cli $version" ] || fail "tcplab-cli --version said '$out'"
 out=$(clean QT_QPA_PLATFORM=offscreen /usr/bin/tcplab --version)
 [ "$out" = "tcplab $version" ] || fail "tcplab --version said '$out'"
-clean /usr/bin/tcplab --help | grep -q '^Usage: tcplab' || fail "tcplab --help without a display"
+out=$(clean /usr/bin/tcplab --help)
+grep -q '^Usage: tcplab' <<<"$out" || fail "tcplab --help without a display"
 out=$(clean /usr/bin/tcplab-lab --version)
 [ "$out" = "tcplab-lab $version" ] || fail "tcplab-lab --version said '$out'"
 
