@@ -144,6 +144,7 @@ constexpr std::uint32_t kPcapMagicNano = 0xa1b23c4d;
 constexpr std::uint32_t kPcapngShb = 0x0a0d0d0a;
 constexpr std::uint32_t kPcapngByteOrder = 0x1a2b3c4d;
 constexpr std::uint32_t kPcapngIdb = 1;
+constexpr std::uint32_t kPcapngPb = 2; ///< the obsolete Packet Block, which libpcap still reads
 constexpr std::uint32_t kPcapngSpb = 3;
 constexpr std::uint32_t kPcapngEpb = 6;
 constexpr std::uint32_t kLinkEthernet = 1;
@@ -309,7 +310,7 @@ private:
         while (block(type, length)) {
             if (type == kPcapngIdb)
                 return addInterface(length);
-            if (type == kPcapngEpb || type == kPcapngSpb || type == kPcapngShb)
+            if (type == kPcapngEpb || type == kPcapngSpb || type == kPcapngPb || type == kPcapngShb)
                 return false;
             m_pos += length;
         }
@@ -389,10 +390,10 @@ private:
                     return Step::Unusual;
                 continue;
             }
-            // Simple packets (no timestamp, length rules of their own) and further
-            // sections are libpcap's; statistics, names, secrets and custom blocks are
-            // skipped, as libpcap skips them.
-            if (type == kPcapngSpb || type == kPcapngShb)
+            // Simple packets (no timestamp, length rules of their own), the obsolete
+            // Packet Blocks and further sections are libpcap's; statistics, names,
+            // secrets and custom blocks are skipped, as libpcap skips them.
+            if (type == kPcapngSpb || type == kPcapngPb || type == kPcapngShb)
                 return Step::Unusual;
             m_pos += length;
         }
