@@ -80,6 +80,14 @@ const char* callHelp(Call call) {
         return "on: the agent reads and drops whatever arrives; off: nothing is read";
     case Call::Sample:
         return "Samples every socket's TCP_INFO now";
+    case Call::EpollCreate:
+    case Call::EpollCtl:
+    case Call::EpollWait:
+        return "epoll: type it on the call line (epoll_create, epoll_ctl 5 add 4 in,et, "
+               "epoll_wait 5 1 0)";
+    case Call::Command:
+        return "Runs tc qdisc, ip route or ip link set in the peer's namespace (type it on "
+               "the call line: command tc qdisc replace dev tcplab0p root pfifo)";
     }
     return "";
 }
@@ -407,6 +415,10 @@ QWidget* PeerCallForm::buildPage(Call c) {
     case Call::Accept:
     case Call::Close:
     case Call::Sample:
+    case Call::EpollCreate:
+    case Call::EpollCtl:
+    case Call::EpollWait:
+    case Call::Command:
         break;
     }
     return page;
@@ -529,6 +541,10 @@ QString PeerCallForm::compose() const {
     case Call::Accept:
     case Call::Close:
     case Call::Sample:
+    case Call::EpollCreate:
+    case Call::EpollCtl:
+    case Call::EpollWait:
+    case Call::Command:
         break;
     }
     w.removeAll(QString());
@@ -625,6 +641,10 @@ void PeerCallForm::fill(const peer::Request& r) {
     case Call::Accept:
     case Call::Close:
     case Call::Sample:
+    case Call::EpollCreate:
+    case Call::EpollCtl:
+    case Call::EpollWait:
+    case Call::Command:
         break;
     }
     m_filling = false;

@@ -102,6 +102,9 @@ int runOne(const DrillCommandOptions& o, const std::string& path, drill::DrillOp
         agent = linuxLab->takeAgent();
         noAgent = linuxLab->agentError();
         addresses = linuxLab->addresses();
+        if (!addresses.peerInterfaceName.empty())
+            options.peerInterface = addresses.peerInterfaceName;
+        options.linkMtu = addresses.linkMtu;
     } else {
         auto started = lab::startLwipLab();
         if (!started) {

@@ -62,6 +62,7 @@
 #include <ctime>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 namespace {
@@ -82,6 +83,10 @@ constexpr std::uint8_t kPeer4[4] = {198, 18, 0, 1};
 constexpr unsigned kPrefix4 = 24;
 constexpr std::uint8_t kPeer6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
 constexpr unsigned kPrefix6 = 64;
+/// The veth's MTU: the longest segment the phantom can send in one frame (IPv4's limit).
+constexpr unsigned kLinkMtu = 65535;
+/// The MTU of the peer's routes to the lab's subnets: what its kernel sends and advertises.
+constexpr unsigned kRouteMtu = 1500;
 
 /// The per-namespace TCP settings tcplab may change, and nothing else.
 constexpr std::array<const char*, 6> kTcpKeys = {
@@ -337,6 +342,48 @@ public:
         m.putAttr(IFA_ADDRESS, address, length);
         if (family == AF_INET6)
             m.putU32(IFA_FLAGS, IFA_F_NODAD);
+        return request(m);
+    }
+
+    /// Sets interface `ifindex`'s MTU.
+    int setMtu(int ifindex, unsigned mtu) {
+        NlMessage m(RTM_NEWLINK, 0);
+        ifinfomsg ifi{};
+        ifi.ifi_family = AF_UNSPEC;
+        ifi.ifi_index = ifindex;
+        m.putStruct(ifi);
+        m.putU32(IFLA_MTU, mtu);
+        return request(m);
+    }
+
+    /// Replaces the kernel's route to the subnet `dst`/`prefix` on `ifindex` with the same
+    /// route carrying an MTU and an advertised MSS (ip route replace ... mtu M advmss A).
+    int replaceSubnetRoute(int family, const std::uint8_t* dst, unsigned prefix, int ifindex,
+                           const std::uint8_t* source, unsigned mtu, unsigned advmss) {
+        NlMessage m(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE);
+        rtmsg rt{};
+        rt.rtm_family = static_cast<unsigned char>(family);
+        rt.rtm_dst_len = static_cast<unsigned char>(prefix);
+        rt.rtm_table = RT_TABLE_MAIN;
+        rt.rtm_protocol = RTPROT_KERNEL;
+        rt.rtm_scope = family == AF_INET ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE;
+        rt.rtm_type = RTN_UNICAST;
+        m.putStruct(rt);
+        const std::size_t length = family == AF_INET6 ? 16 : 4;
+        std::uint8_t network[16] = {};
+        std::memcpy(network, dst, length);
+        for (std::size_t bit = prefix; bit < length * 8; ++bit)
+            network[bit / 8] &= static_cast<std::uint8_t>(~(0x80u >> (bit % 8)));
+        m.putAttr(RTA_DST, network, length);
+        m.putU32(RTA_OIF, static_cast<std::uint32_t>(ifindex));
+        if (family == AF_INET)
+            m.putAttr(RTA_PREFSRC, source, length);
+        else
+            m.putU32(RTA_PRIORITY, 256); // the kernel's own prefix route's metric
+        const std::size_t metrics = m.beginNest(RTA_METRICS);
+        m.putU32(RTAX_MTU, mtu);
+        m.putU32(RTAX_ADVMSS, advmss);
+        m.endNest(metrics);
         return request(m);
     }
 
@@ -658,6 +705,16 @@ std::string settingsReport() {
     ::close(ioctlA);
     ::close(ioctlB);
 
+    // packetdrill's tun takes a segment of any length, as a GRO'd one: a script's
+    // `< P. 1:4001(4000)` reaches the kernel whole. The veth's ends take up to kLinkMtu;
+    // the routes keep the peer's own segments and its SYN's MSS at Ethernet's 1500
+    // (its kernel sends what a 1500-byte link would carry).
+    for (const auto& [rtnl, link, name] :
+         {std::tuple{&rtnlA, &phantom, kPhantomIf}, std::tuple{&rtnlB, &peer, kPeerIf}})
+        if (const int error = rtnl->setMtu(link->ifindex, kLinkMtu); error != 0)
+            fail("setup", error,
+                 std::string("cannot set the MTU of ") + name + " to " +
+                     std::to_string(kLinkMtu) + ": " + errnoText(error));
     if (const int error = rtnlB.addAddress(peer.ifindex, AF_INET, kPeer4, kPrefix4); error != 0)
         fail("setup", error, "cannot give the peer 198.18.0.1/24: " + errnoText(error));
     if (const int error = rtnlB.addAddress(peer.ifindex, AF_INET6, kPeer6, kPrefix6); error != 0)
@@ -671,6 +728,16 @@ std::string settingsReport() {
         error != 0)
         fail("setup", error,
              std::string("cannot bring ") + kPhantomIf + " up: " + errnoText(error));
+
+    // Routes with metrics need their device up (IPv4 refuses a route on a device down).
+    if (const int error = rtnlB.replaceSubnetRoute(AF_INET, kPeer4, kPrefix4, peer.ifindex, kPeer4,
+                                                   kRouteMtu, kRouteMtu - 40);
+        error != 0)
+        fail("setup", error, "cannot set the route to 198.18.0.0/24: " + errnoText(error));
+    if (const int error = rtnlB.replaceSubnetRoute(AF_INET6, kPeer6, kPrefix6, peer.ifindex, kPeer6,
+                                                   kRouteMtu, kRouteMtu - 60);
+        error != 0)
+        fail("setup", error, "cannot set the route to 2001:db8::/64: " + errnoText(error));
 
     // Usable means: carrier, operationally up, and the real qdisc attached ("noop"
     // until the link watcher activates the device, which drops everything).
@@ -701,6 +768,8 @@ std::string settingsReport() {
 
     std::string text = "ok\nversion=1\n";
     text += std::string("phantom_if=") + kPhantomIf + "\n";
+    text += std::string("peer_if=") + kPeerIf + "\n";
+    text += "link_mtu=" + std::to_string(kLinkMtu) + "\n";
     text += "phantom_ifindex=" + std::to_string(phantom.ifindex) + "\n";
     text += "phantom_if_mac=" + macText(phantom.mac) + "\n";
     text += std::string("peer_if=") + kPeerIf + "\n";

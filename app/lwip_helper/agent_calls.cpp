@@ -820,6 +820,13 @@ std::optional<Reply> run(Parked& p) {
         return ok(); // answered by handleRequest with its count
     case Call::Close:
         return callClose(q.fd);
+    case Call::EpollCreate:
+    case Call::EpollCtl:
+    case Call::EpollWait:
+        return refused("lwIP's raw API has no epoll: poll() waits on its sockets");
+    case Call::Command:
+        return refused("the lwIP helper runs no commands: its link has no qdiscs and no "
+                       "routing table of Linux's");
     default:
         break;
     }

@@ -8,14 +8,20 @@
 #include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -290,6 +296,132 @@ Session::Completion doClose(int fd, CallClock clock) {
     const int error = errno;
     clock.stamp(c.answer);
     setResult(c.answer, r, error);
+    return c;
+}
+
+Session::Completion doEpollWait(int epfd, int most, int timeout, CallClock clock) {
+    Session::Completion c;
+    std::array<epoll_event, peer::kMaxEpollEvents> events{};
+    const int r = ::epoll_wait(epfd, events.data(), most, timeout);
+    const int error = errno;
+    clock.stamp(c.answer);
+    setResult(c.answer, r, error);
+    for (int i = 0; i < r; ++i) {
+        c.answer.numbers.push_back(events[std::size_t(i)].events);
+        c.answer.numbers.push_back(static_cast<std::int64_t>(events[std::size_t(i)].data.u64));
+    }
+    c.sampleAfter = false;
+    return c;
+}
+
+/// The program's own file: the system's places for tc and ip, no PATH search.
+std::optional<std::string> programPath(const std::string& program) {
+    for (const char* dir : {"/usr/sbin/", "/sbin/", "/usr/bin/", "/bin/"}) {
+        std::string path = dir + program;
+        if (::access(path.c_str(), X_OK) == 0)
+            return path;
+    }
+    return std::nullopt;
+}
+
+/// Runs `program args` with stdin from /dev/null and stdout and stderr into one pipe,
+/// killed after kCommandSeconds; the answer's result is its exit status.
+Session::Completion doCommand(std::string program, std::vector<std::string> args,
+                              CallClock clock) {
+    Session::Completion c;
+    c.sampleAfter = false;
+    const auto path = programPath(program);
+    if (!path) {
+        clock.stamp(c.answer);
+        c.answer.outcome = Outcome::Refused;
+        c.answer.result = -1;
+        c.answer.text = fmt::format("{} is not installed in /usr/sbin, /sbin, /usr/bin or /bin "
+                                    "(Debian: apt-get install iproute2)",
+                                    program);
+        return c;
+    }
+    int pipeFds[2];
+    if (::pipe2(pipeFds, O_CLOEXEC) != 0) {
+        const int error = errno;
+        clock.stamp(c.answer);
+        setResult(c.answer, -1, error);
+        return c;
+    }
+    // Above the floor, so that a socket() meanwhile gets the number a script expects.
+    Fd readEnd(::fcntl(pipeFds[0], F_DUPFD_CLOEXEC, kInternalFdFloor));
+    Fd writeEnd(::fcntl(pipeFds[1], F_DUPFD_CLOEXEC, kInternalFdFloor));
+    ::close(pipeFds[0]);
+    ::close(pipeFds[1]);
+    if (readEnd.get() < 0 || writeEnd.get() < 0) {
+        const int error = errno;
+        clock.stamp(c.answer);
+        setResult(c.answer, -1, error);
+        return c;
+    }
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&actions, writeEnd.get(), 1);
+    posix_spawn_file_actions_adddup2(&actions, writeEnd.get(), 2);
+    std::vector<std::string> argvText{program};
+    argvText.insert(argvText.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : argvText)
+        argv.push_back(a.data());
+    argv.push_back(nullptr);
+    std::string pathVar = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
+    std::string langVar = "LC_ALL=C";
+    char* envp[] = {pathVar.data(), langVar.data(), nullptr};
+    pid_t pid = -1;
+    const int spawned = ::posix_spawn(&pid, path->c_str(), &actions, nullptr, argv.data(), envp);
+    posix_spawn_file_actions_destroy(&actions);
+    writeEnd = Fd();
+    if (spawned != 0) {
+        clock.stamp(c.answer);
+        setResult(c.answer, -1, spawned);
+        return c;
+    }
+    std::string output;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(peer::kCommandSeconds);
+    bool killed = false;
+    while (true) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) {
+            ::kill(pid, SIGKILL);
+            killed = true;
+            break;
+        }
+        pollfd p{readEnd.get(), POLLIN, 0};
+        const int ready = ::poll(&p, 1, static_cast<int>(left.count()));
+        if (ready < 0 && errno == EINTR)
+            continue;
+        if (ready <= 0)
+            continue;
+        char buffer[1024];
+        const ssize_t n = ::read(readEnd.get(), buffer, sizeof buffer);
+        if (n <= 0)
+            break; // the program closed its output: it is ending
+        if (output.size() < peer::kMaxTextBytes)
+            output.append(buffer, std::min<std::size_t>(std::size_t(n),
+                                                        peer::kMaxTextBytes - output.size()));
+    }
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    clock.stamp(c.answer);
+    while (!output.empty() && (output.back() == '\n' || output.back() == ' '))
+        output.pop_back();
+    if (killed) {
+        c.answer.result = 128 + SIGKILL;
+        c.answer.text = fmt::format("killed after {} s", peer::kCommandSeconds);
+    } else if (WIFEXITED(status)) {
+        c.answer.result = WEXITSTATUS(status);
+        c.answer.text = std::move(output);
+    } else {
+        c.answer.result = 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+        c.answer.text = std::move(output);
+    }
     return c;
 }
 
@@ -767,6 +899,70 @@ void Session::callSimple(const Request& q) {
     answer(std::move(a), true);
 }
 
+void Session::callEpollCreate(const Request& q) {
+    Answer a = answerTo(q);
+    CallClock clock;
+    const int r = ::epoll_create(static_cast<int>(q.numbers[0]));
+    const int error = errno;
+    clock.stamp(a);
+    if (r >= 0) {
+        ::fcntl(r, F_SETFD, FD_CLOEXEC);
+        own(r);
+    }
+    setResult(a, r, error);
+    answer(std::move(a), false);
+}
+
+void Session::callEpollCtl(const Request& q) {
+    if (!owned(q, q.fd))
+        return;
+    const auto op = asInt(q.numbers[0]);
+    const auto fd = asInt(q.numbers[1]);
+    if (!op || !fd || q.numbers[2] < 0 || q.numbers[2] > 0xffffffffll)
+        return refuse(q, fmt::format("epoll_ctl: op {}, fd {} and events {:#x} must each fit "
+                                     "epoll_ctl's types",
+                                     q.numbers[0], q.numbers[1], q.numbers[2]));
+    if (!owned(q, *fd))
+        return;
+    epoll_event event{};
+    event.events = static_cast<std::uint32_t>(q.numbers[2]);
+    event.data.u64 = static_cast<std::uint64_t>(q.numbers[3]);
+    Answer a = answerTo(q);
+    CallClock clock;
+    const int r = ::epoll_ctl(q.fd, *op, *fd, &event);
+    const int error = errno;
+    clock.stamp(a);
+    setResult(a, r, error);
+    answer(std::move(a), false);
+}
+
+void Session::callEpollWait(const Request& q) {
+    if (!owned(q, q.fd))
+        return;
+    const auto timeout = asInt(q.numbers[1]);
+    if (!timeout)
+        return refuse(q, fmt::format("epoll_wait's timeout {} ms does not fit a C int",
+                                     q.numbers[1]));
+    const int most = static_cast<int>(q.numbers[0]);
+    if (*timeout == 0) {
+        Completion c = doEpollWait(q.fd, most, 0, CallClock{});
+        c.answer.id = q.id;
+        c.answer.call = q.call;
+        return answer(std::move(c.answer), false);
+    }
+    // A copy of the epoll fd: the same epoll instance, a number of the thread's own.
+    auto copy = std::make_shared<Fd>(::fcntl(q.fd, F_DUPFD_CLOEXEC, kInternalFdFloor));
+    runBlocking(q, [copy, most, timeout = *timeout, clock = CallClock{}]() {
+        return doEpollWait(copy->get(), most, timeout, clock);
+    });
+}
+
+void Session::callCommand(const Request& q) {
+    runBlocking(q, [program = q.text, args = peer::commandArguments(q), clock = CallClock{}]() {
+        return doCommand(program, args, clock);
+    });
+}
+
 void Session::handle(const Request& q) {
     if (auto why = peer::validate(q))
         return refuse(q, std::move(*why));
@@ -804,6 +1000,14 @@ void Session::handle(const Request& q) {
         return callDrain(q);
     case Call::Sample:
         return callSample(q);
+    case Call::EpollCreate:
+        return callEpollCreate(q);
+    case Call::EpollCtl:
+        return callEpollCtl(q);
+    case Call::EpollWait:
+        return callEpollWait(q);
+    case Call::Command:
+        return callCommand(q);
     }
     refuse(q, fmt::format("the agent does not know call {}", static_cast<int>(q.call)));
 }

@@ -97,6 +97,10 @@ private:
     void callSample(const peer::Request& q);
     void callDrain(const peer::Request& q);
     void callSimple(const peer::Request& q); // listen, shutdown
+    void callEpollCreate(const peer::Request& q);
+    void callEpollCtl(const peer::Request& q);
+    void callEpollWait(const peer::Request& q);
+    void callCommand(const peer::Request& q);
 
     /// Runs `work` (returning a Completion) on a thread of its own; refused when
     /// kMaxBlockingCalls are already running.

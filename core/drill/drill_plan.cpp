@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <charconv>
 #include <cstdlib>
 
@@ -100,6 +101,24 @@ constexpr std::array kSymbols = {
     Symbol{"POLLWRNORM", 0x100},
     Symbol{"POLLWRBAND", 0x200},
     Symbol{"POLLRDHUP", 0x2000},
+    Symbol{"EPOLLIN", 0x1},
+    Symbol{"EPOLLPRI", 0x2},
+    Symbol{"EPOLLOUT", 0x4},
+    Symbol{"EPOLLERR", 0x8},
+    Symbol{"EPOLLHUP", 0x10},
+    Symbol{"EPOLLRDNORM", 0x40},
+    Symbol{"EPOLLRDBAND", 0x80},
+    Symbol{"EPOLLWRNORM", 0x100},
+    Symbol{"EPOLLWRBAND", 0x200},
+    Symbol{"EPOLLMSG", 0x400},
+    Symbol{"EPOLLRDHUP", 0x2000},
+    Symbol{"EPOLLEXCLUSIVE", 1 << 28},
+    Symbol{"EPOLLWAKEUP", 1 << 29},
+    Symbol{"EPOLLONESHOT", 1 << 30},
+    Symbol{"EPOLLET", 1ll << 31},
+    Symbol{"EPOLL_CTL_ADD", 1},
+    Symbol{"EPOLL_CTL_DEL", 2},
+    Symbol{"EPOLL_CTL_MOD", 3},
     Symbol{"MSG_OOB", 0x1},
     Symbol{"MSG_PEEK", 0x2},
     Symbol{"MSG_DONTWAIT", 0x40},
@@ -284,6 +303,46 @@ tl::expected<void, ScriptError> checkCount(const SyscallSpec& s, const SourcePos
         return {};
     return tl::make_unexpected(errorAt(pos, fmt::format("{}() takes {} arguments here, not {}",
                                                         s.name, count, s.arguments.size())));
+}
+
+/// {events=..., fd=N} (or ptr=, u32=, u64=): a struct epoll_event as packetdrill writes it.
+struct EpollEvent {
+    std::int64_t events = 0;
+    bool dataIsFd = false;
+    std::int64_t data = 0;
+};
+
+tl::expected<EpollEvent, ScriptError> epollEventOf(const Expr& e) {
+    if (e.kind != Expr::Kind::Braces)
+        return tl::make_unexpected(
+            errorAt(e.pos, "expected a struct epoll_event: {events=..., fd=N} (or ptr=, u32=, u64=)"));
+    EpollEvent event;
+    bool data = false;
+    for (const Expr& field : e.items) {
+        if (field.kind != Expr::Kind::Binary || field.text != "=" || field.items.size() != 2 ||
+            field.items[0].kind != Expr::Kind::Word)
+            return tl::make_unexpected(errorAt(field.pos, "expected NAME=VALUE"));
+        const std::string& key = field.items[0].text;
+        auto v = integerOf(field.items[1], key);
+        if (!v)
+            return tl::make_unexpected(v.error());
+        if (key == "events") {
+            event.events = *v;
+        } else if (key == "fd" || key == "ptr" || key == "u32" || key == "u64") {
+            event.dataIsFd = key == "fd";
+            event.data = *v;
+            data = true;
+        } else {
+            return tl::make_unexpected(errorAt(
+                field.pos, fmt::format("struct epoll_event has no field '{}' (events, fd, ptr, "
+                                       "u32, u64)",
+                                       key)));
+        }
+    }
+    if (!data)
+        return tl::make_unexpected(errorAt(e.pos, "epoll_event specified incorrectly: it needs "
+                                                  "its data (fd=, ptr=, u32= or u64=)"));
+    return event;
 }
 
 tl::expected<PlannedCall, ScriptError> planCall(const SyscallSpec& s, const SourcePos& pos,
@@ -533,11 +592,64 @@ tl::expected<PlannedCall, ScriptError> planCall(const SyscallSpec& s, const Sour
             r.numbers.push_back(events);
             c.revents.push_back(revents);
         }
+    } else if (n == "epoll_create") {
+        TCPLAB_TRY(checkCount(s, pos, 1));
+        auto size = integerOf(s.arguments[0], "the size");
+        if (!size)
+            return tl::make_unexpected(size.error());
+        if (*size <= 0)
+            return tl::make_unexpected(
+                errorAt(s.arguments[0].pos, "epoll_create() of a size under 1 is not supported "
+                                            "(the kernel's EINVAL is not run)"));
+        r.call = peer::Call::EpollCreate;
+        r.numbers = {*size};
+        c.newFd = true;
+    } else if (n == "epoll_ctl") {
+        TCPLAB_TRY(checkCount(s, pos, 4));
+        TCPLAB_TRY(fd0());
+        auto op = integerOf(s.arguments[1], "the operation");
+        if (!op)
+            return tl::make_unexpected(op.error());
+        auto fd = fdArgument(s, 2);
+        if (!fd)
+            return tl::make_unexpected(fd.error());
+        auto event = epollEventOf(s.arguments[3]);
+        if (!event)
+            return tl::make_unexpected(event.error());
+        if (event->dataIsFd && event->data != *fd)
+            return tl::make_unexpected(
+                errorAt(s.arguments[3].pos, "wrong fd specified in epoll_event"));
+        r.call = peer::Call::EpollCtl;
+        r.numbers = {*op, *fd, event->events, event->data};
+        c.pollFds = {*fd};
+        c.epollDataIsFd = event->dataIsFd;
+    } else if (n == "epoll_wait") {
+        TCPLAB_TRY(checkCount(s, pos, 4));
+        TCPLAB_TRY(fd0());
+        auto event = epollEventOf(s.arguments[1]);
+        if (!event)
+            return tl::make_unexpected(event.error());
+        auto most = integerOf(s.arguments[2], "maxevents");
+        if (!most)
+            return tl::make_unexpected(most.error());
+        auto timeout = integerOf(s.arguments[3], "the timeout");
+        if (!timeout)
+            return tl::make_unexpected(timeout.error());
+        if (*most < 1 || *most > peer::kMaxEpollEvents)
+            return tl::make_unexpected(errorAt(
+                s.arguments[2].pos,
+                fmt::format("epoll_wait() with maxevents {} is not supported (1 to {})", *most,
+                            peer::kMaxEpollEvents)));
+        r.call = peer::Call::EpollWait;
+        r.numbers = {*most, *timeout};
+        c.epollEvent = {event->events, event->data};
+        c.epollDataIsFd = event->dataIsFd;
     } else {
         return tl::make_unexpected(errorAt(
             pos, fmt::format("system call {}() is not supported (tcplab runs socket, bind, listen, "
                              "accept, connect, read, recv, recvfrom, write, send, sendto, "
-                             "shutdown, close, setsockopt, getsockopt, fcntl, ioctl and poll)",
+                             "shutdown, close, setsockopt, getsockopt, fcntl, ioctl, poll, "
+                             "epoll_create, epoll_ctl and epoll_wait)",
                              n)));
     }
 #undef TCPLAB_TRY
@@ -634,6 +746,58 @@ std::vector<std::string> shellWords(std::string_view line) {
     return kept;
 }
 
+SysctlSetting sysctlSetting(std::string key, std::string value) {
+    SysctlSetting s;
+    s.key = std::move(key);
+    s.value = std::move(value);
+    return s;
+}
+
+/// `tc ...` or `ip ...` as the agent runs it: "tun0" stays for the runner to map, an ip
+/// route's destination becomes "$remote" (the phantom) and "via GATEWAY" goes (the lab's
+/// phantom is on the peer's own link). Refused: anything the agent would refuse, and
+/// shell syntax (pipes, lists, substitutions) that tcplab does not run.
+tl::expected<std::vector<std::string>, ScriptError>
+commandArgv(const std::string& line, const std::vector<std::string>& words, const SourcePos& pos) {
+    const auto plain = [](const std::string& w) {
+        return !w.empty() && std::all_of(w.begin(), w.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) ||
+                   std::string_view("._-:/+,=@%").find(c) != std::string_view::npos;
+        });
+    };
+    std::vector<std::string> argv{words[0]};
+    for (std::size_t i = 1; i < words.size(); ++i) {
+        if (!plain(words[i]))
+            return tl::make_unexpected(errorAt(
+                pos, fmt::format("command '{}' is not supported: '{}' is shell syntax or a word "
+                                 "tcplab does not pass on (it runs tc and ip with plain words)",
+                                 line, words[i])));
+        argv.push_back(words[i]);
+    }
+    if (words[0] == "ip") {
+        std::size_t object = 1;
+        while (object < argv.size() && (argv[object] == "-4" || argv[object] == "-6"))
+            ++object;
+        if (object + 2 < argv.size() && (argv[object] == "route" || argv[object] == "r")) {
+            static constexpr std::array<std::string_view, 6> kVerbs = {
+                "add", "change", "replace", "del", "delete", "append"};
+            if (std::find(kVerbs.begin(), kVerbs.end(), argv[object + 1]) != kVerbs.end() &&
+                argv[object + 2].find_first_of(".:") != std::string::npos)
+                argv[object + 2] = "$remote";
+            for (std::size_t i = object + 2; i + 1 < argv.size();)
+                if (argv[i] == "via")
+                    argv.erase(argv.begin() + std::ptrdiff_t(i), argv.begin() + std::ptrdiff_t(i) + 2);
+                else
+                    ++i;
+        }
+    }
+    const std::vector<std::string> args(argv.begin() + 1, argv.end());
+    if (auto why = peer::commandRefusal(argv[0], args))
+        return tl::make_unexpected(
+            errorAt(pos, fmt::format("command '{}' is not supported: {}", line, *why)));
+    return argv;
+}
+
 /// A command's lines as sysctls; files it names are read (once, not recursively past 4).
 /// Like the shell that packetdrill runs it with, a command fails only when its last line
 /// fails (or any line after `set -e`): defaults.sh sets sysctls that a network namespace
@@ -694,8 +858,8 @@ tl::expected<void, ScriptError> planCommand(const std::string& command, const So
                         pos, fmt::format("'{}': only sysctl KEY=VALUE is run (reading a sysctl "
                                          "prints nothing a script could check)",
                                          line)));
-                out.push_back(SysctlSetting{words[i].substr(0, eq),
-                                            expandArithmetic(words[i].substr(eq + 1))});
+                out.push_back(sysctlSetting(words[i].substr(0, eq),
+                                            expandArithmetic(words[i].substr(eq + 1))));
                 any = true;
             }
             if (!any)
@@ -709,14 +873,14 @@ tl::expected<void, ScriptError> planCommand(const std::string& command, const So
             if (target.starts_with("/proc/sys/")) {
                 std::string key = target.substr(10);
                 std::replace(key.begin(), key.end(), '/', '.');
-                out.push_back(SysctlSetting{key, words[1]});
+                out.push_back(sysctlSetting(key, words[1]));
                 continue;
             }
         }
         // Every run starts a fresh namespace: no qdisc of a script's to delete, an empty
-        // tcp_metrics cache. A qdisc a script adds (fq's pacing, a pfifo that drops all)
-        // changes what the kernel sends, and the agent runs no tc: refused below.
-        if (verb == "tc" && words.size() >= 3 && words[1] == "qdisc" && words[2] == "delete")
+        // tcp_metrics cache.
+        if (verb == "tc" && words.size() >= 3 && words[1] == "qdisc" &&
+            (words[2] == "delete" || words[2] == "del"))
             continue;
         // defaults.sh's "tc qdisc add dev tun0 root pfifo": a plain FIFO without a limit
         // (no pacing), which is what the lab's veth does with no qdisc at all.
@@ -726,6 +890,18 @@ tl::expected<void, ScriptError> planCommand(const std::string& command, const So
             continue;
         if (verb == "ip" && words.size() >= 3 && words[1] == "tcp_metrics" && words[2] == "flush")
             continue;
+        // Any other qdisc (fq's pacing, a pfifo that drops all), a route's advmss or mtu, a
+        // link's mtu: run by the agent in the peer's namespace, on the peer's interface
+        // where the script says tun0, and to the phantom where it names the remote host.
+        if (verb == "tc" || verb == "ip") {
+            auto argv = commandArgv(line, words, pos);
+            if (!argv)
+                return tl::make_unexpected(argv.error());
+            SysctlSetting run;
+            run.command = std::move(*argv);
+            out.push_back(std::move(run));
+            continue;
+        }
         // The segmentation offloads of packetdrill's tun device: the lab's merging of
         // consecutive segments up to the length a line expects stands in for them.
         if (verb == "ethtool" && line.find("tun0") != std::string::npos)
@@ -741,7 +917,7 @@ tl::expected<void, ScriptError> planCommand(const std::string& command, const So
                                                  words[i])));
                 std::string key = words[i].substr(10, eq - 10);
                 std::replace(key.begin(), key.end(), '/', '.');
-                out.push_back(SysctlSetting{key, expandArithmetic(words[i].substr(eq + 1))});
+                out.push_back(sysctlSetting(key, expandArithmetic(words[i].substr(eq + 1))));
             }
             continue;
         }

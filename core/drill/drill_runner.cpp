@@ -19,7 +19,6 @@ namespace flag = tcplab::wire::tcp_flags;
 namespace {
 
 /// The lab link's MTU: the largest IP packet the phantom sends.
-constexpr std::size_t kLinkMtu = 1500;
 /// getsockopt(fd, SOL_TCP, TCP_INFO, ...) for %{ }%: room for any kernel's struct tcp_info.
 constexpr std::int64_t kSolTcp = 6;
 constexpr std::int64_t kTcpInfo = 11;
@@ -346,6 +345,24 @@ void DrillRunner::onPeerAnswer(const peer::CallRecord& call, std::int64_t nowNs,
         advance(nowNs, out);
         return;
     }
+    if (step.kind == PlannedStep::Kind::Sysctl && call.request.call == peer::Call::Command) {
+        const bool checked = m_uncheckedSysctls.erase(call.request.id) == 0;
+        const peer::Answer& a = call.answer;
+        if (checked && (a.outcome != peer::Outcome::Done || a.result != 0)) {
+            fail(index, nowNs, "error",
+                 fmt::format("error executing `{}` command: {}", step.text,
+                             a.outcome != peer::Outcome::Done
+                                 ? a.text
+                                 : fmt::format("{} exited with status {}{}{}", call.request.text,
+                                               a.result, a.text.empty() ? "" : ": ", a.text)),
+                 fmt::format("'{}' failed in the peer's namespace", peer::describeCall(call.request)));
+            return;
+        }
+        if (m_sysctlsAnswered > 0 && --m_sysctlsAnswered == 0)
+            complete(index, nowNs);
+        advance(nowNs, out);
+        return;
+    }
     if (step.kind == PlannedStep::Kind::Sysctl) {
         const bool checked = m_uncheckedSysctls.erase(call.request.id) == 0;
         if (checked && (call.answer.outcome != peer::Outcome::Done || call.answer.result < 0)) {
@@ -438,13 +455,16 @@ bool DrillRunner::checkAnswer(std::size_t index, const peer::CallRecord& call, s
     }
     if (c.value && a.result >= 0) {
         std::int64_t value = a.result;
+        std::int64_t expected = *c.value;
         if (c.request.call == peer::Call::GetSockOpt) {
             std::int32_t v = 0;
             if (a.data.size() >= 4)
                 std::memcpy(&v, a.data.data(), 4);
             value = v;
+            // packetdrill takes [N] as an s32: [4294967295] is TCP_NOTSENT_LOWAT's -1.
+            expected = static_cast<std::int32_t>(static_cast<std::uint32_t>(expected));
         }
-        if (value != *c.value) {
+        if (value != expected) {
             fail(index, nowNs, "error",
                  fmt::format("Bad {} value: expected: {} actual: {}",
                              c.request.call == peer::Call::Ioctl ? "ioctl" : "getsockopt", *c.value,
@@ -463,6 +483,38 @@ bool DrillRunner::checkAnswer(std::size_t index, const peer::CallRecord& call, s
                      "poll() reports other events than the script expects");
                 return false;
             }
+        }
+    }
+    if (c.request.call == peer::Call::EpollWait && c.epollEvent && a.result >= 0) {
+        const std::int64_t events = a.numbers.size() >= 2 ? a.numbers[0] : 0;
+        const std::int64_t data = a.numbers.size() >= 2 ? a.numbers[1] : 0;
+        if (events != c.epollEvent->first) {
+            fail(index, nowNs, "error",
+                 fmt::format("epoll_event->events does not match script: expected: {:#x} "
+                             "actual: {:#x}",
+                             c.epollEvent->first, events),
+                 fmt::format("epoll_wait() reports the events {} where the script expects {}",
+                             peer::describeEvents(events), peer::describeEvents(c.epollEvent->first)));
+            return false;
+        }
+        std::int64_t expected = c.epollEvent->second;
+        if (c.epollDataIsFd) {
+            const auto it = m_fds.find(static_cast<int>(expected));
+            if (it == m_fds.end()) {
+                fail(index, nowNs, "error", fmt::format("bad script fd {}", expected),
+                     fmt::format("the epoll_event names fd {}, which no call of the script "
+                                 "returned",
+                                 expected));
+                return false;
+            }
+            expected = it->second;
+        }
+        if (data != expected) {
+            fail(index, nowNs, "error",
+                 fmt::format("epoll_event->data does not match script: expected: {} actual: {}",
+                             expected, data),
+                 "epoll_wait() returned the event of another fd than the script expects");
+            return false;
         }
     }
     if (c.endUsecs) {
@@ -589,9 +641,22 @@ bool DrillRunner::runStep(std::int64_t nowNs, FrameList& out) {
         for (const SysctlSetting& setting : step.sysctls) {
             peer::Request r;
             r.id = m_nextId++;
-            r.call = peer::Call::Sysctl;
-            r.text = setting.key;
-            r.data.assign(setting.value.begin(), setting.value.end());
+            if (setting.command.empty()) {
+                r.call = peer::Call::Sysctl;
+                r.text = setting.key;
+                r.data.assign(setting.value.begin(), setting.value.end());
+            } else {
+                r.call = peer::Call::Command;
+                r.text = setting.command[0];
+                for (std::size_t k = 1; k < setting.command.size(); ++k) {
+                    const std::string& w = setting.command[k];
+                    const std::string arg = w == "tun0"      ? m_options.peerInterface
+                                            : w == "$remote" ? addressText(m_params.phantom)
+                                                             : w;
+                    r.data.insert(r.data.end(), arg.begin(), arg.end());
+                    r.data.push_back(0);
+                }
+            }
             if (!setting.checked)
                 m_uncheckedSysctls.insert(r.id);
             m_callSteps[r.id] = i;
@@ -682,7 +747,8 @@ void DrillRunner::sendCall(std::size_t index, std::int64_t nowNs) {
         return it->second;
     };
     if (r.fd >= 0 || r.call != peer::Call::Socket) {
-        if (r.call != peer::Call::Socket && r.call != peer::Call::Poll) {
+        if (r.call != peer::Call::Socket && r.call != peer::Call::Poll &&
+            r.call != peer::Call::EpollCreate) {
             const auto fd = live(r.fd);
             if (!fd) {
                 fail(index, nowNs, "error", fmt::format("bad script fd {}", r.fd),
@@ -699,6 +765,18 @@ void DrillRunner::sendCall(std::size_t index, std::int64_t nowNs) {
             const auto fd = live(c.pollFds[k]);
             r.numbers[1 + 2 * k] = fd ? *fd : -1;
         }
+    }
+    if (r.call == peer::Call::EpollCtl && !c.pollFds.empty()) {
+        const auto fd = live(c.pollFds[0]);
+        if (!fd) {
+            fail(index, nowNs, "error", fmt::format("bad script fd {}", c.pollFds[0]),
+                 fmt::format("epoll_ctl() names fd {}, which no call of the script returned",
+                             c.pollFds[0]));
+            return;
+        }
+        r.numbers[1] = *fd;
+        if (c.epollDataIsFd)
+            r.numbers[3] = *fd;
     }
     if (c.fill == PlannedCall::Fill::PeerAddress) {
         r.text = addressText(m_params.peer);
@@ -807,7 +885,7 @@ void DrillRunner::inject(const PlannedStep& step, std::int64_t, FrameList& out) 
     // headers, FIN and PSH on the last only, CWR on the first only (tcp_gso_segment).
     const std::size_t headers =
         (std::holds_alternative<Ipv4Header>(spec.ip) ? 20 : 40) + 20 + tcp.options.paddedSize();
-    const std::size_t most = kLinkMtu > headers ? kLinkMtu - headers : 1;
+    const std::size_t most = m_options.linkMtu > headers ? m_options.linkMtu - headers : 1;
     const std::uint8_t lastOnly = flag::kFin | flag::kPsh;
     std::size_t sent = 0;
     do {

@@ -52,6 +52,12 @@ struct DrillOptions {
     std::shared_ptr<std::atomic<std::size_t>> stepGate;
     /// The longest a run may take beyond its last event's time (a script that never ends).
     std::int64_t limitUsecs = 60'000'000;
+    /// The peer's interface, which a script's commands call tun0 (packetdrill's device);
+    /// the built-in lab's (LabAddresses::peerInterfaceName).
+    std::string peerInterface = "tcplab0p";
+    /// The longest frame the lab's link carries: a longer `<` segment is sent as the
+    /// segments GSO would make of it.
+    std::size_t linkMtu = 1500;
 };
 
 /// Applies "--name=value" options (from the command line or the script's header) to
@@ -77,6 +83,12 @@ struct PlannedCall {
     std::vector<std::int64_t> revents;    ///< poll: per fd
     std::optional<std::int64_t> endUsecs; ///< blocking: when it must return
     bool zeroData = false;                ///< write of zero bytes (the payload checks know)
+    /// epoll_ctl: numbers[1] is the script fd pollFds[0] (mapped), and so is numbers[3] when
+    /// the event's data is fd=. epoll_wait: the data of the first event is a script fd.
+    bool epollDataIsFd = false;
+    /// epoll_wait: the first event the script expects (events, data); packetdrill checks
+    /// that one only, zeros when none came.
+    std::optional<std::pair<std::int64_t, std::int64_t>> epollEvent;
 };
 
 /// One sysctl a backtick command sets.
@@ -85,6 +97,10 @@ struct SysctlSetting {
     std::string value;
     /// Whether its refusal fails the command (the shell's rule: see planScript()).
     bool checked = true;
+    /// Not empty: instead of a sysctl, a command the agent runs (peer::Call::Command):
+    /// the program ("tc", "ip") and its arguments, "tun0" standing for the peer's
+    /// interface and "$remote" for the phantom's address.
+    std::vector<std::string> command;
 };
 
 /// One event of the script as the runner runs it.

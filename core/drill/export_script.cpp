@@ -412,6 +412,13 @@ constexpr std::array kPollEvents = {
     Bit{"POLLERR", 0x8},      Bit{"POLLHUP", 0x10},    Bit{"POLLNVAL", 0x20},
     Bit{"POLLRDNORM", 0x40},  Bit{"POLLRDBAND", 0x80}, Bit{"POLLWRNORM", 0x100},
     Bit{"POLLWRBAND", 0x200}, Bit{"POLLRDHUP", 0x2000}};
+constexpr std::array kEpollEvents = {
+    Bit{"EPOLLIN", 0x1},          Bit{"EPOLLPRI", 0x2},          Bit{"EPOLLOUT", 0x4},
+    Bit{"EPOLLERR", 0x8},         Bit{"EPOLLHUP", 0x10},         Bit{"EPOLLRDHUP", 0x2000},
+    Bit{"EPOLLEXCLUSIVE", 1 << 28}, Bit{"EPOLLWAKEUP", 1 << 29}, Bit{"EPOLLONESHOT", 1 << 30},
+    Bit{"EPOLLET", 1ll << 31}};
+constexpr std::array kEpollOps = {Bit{"EPOLL_CTL_ADD", 1}, Bit{"EPOLL_CTL_DEL", 2},
+                                  Bit{"EPOLL_CTL_MOD", 3}};
 constexpr std::array kAccessModes = {Bit{"O_RDONLY", 0}, Bit{"O_WRONLY", 1}, Bit{"O_RDWR", 2}};
 constexpr std::array kFileFlags = {Bit{"O_NONBLOCK", 04000}};
 constexpr std::array kSocketFlags = {Bit{"SOCK_NONBLOCK", 04000}, Bit{"SOCK_CLOEXEC", 02000000}};
@@ -666,6 +673,45 @@ std::optional<Action> callAction(const peer::CallRecord& call, Notes& notes) {
     case peer::Call::Drain:
         notes.add("left out: drain calls (packetdrill has no call that reads on its own)");
         return std::nullopt;
+    case peer::Call::EpollCreate:
+        s.arguments = {integer(number(0))};
+        setResult(s, a);
+        break;
+    case peer::Call::EpollCtl:
+        // The data is the fd, as tcplab registers it (a number of another kind has no
+        // packetdrill form that would check the same thing).
+        if (number(3) != number(1)) {
+            notes.add("left out: epoll_ctl calls whose data is not the fd");
+            return std::nullopt;
+        }
+        s.arguments = {fd, nameOf(number(0), kEpollOps), integer(number(1)),
+                       group(Expr::Kind::Braces, {field("events", flagsExpr(number(2), kEpollEvents)),
+                                                  field("fd", integer(number(1)))})};
+        setResult(s, a);
+        break;
+    case peer::Call::EpollWait: {
+        // packetdrill checks the first event; with none it checks zeros.
+        const std::int64_t events = a.numbers.size() >= 2 ? a.numbers[0] : 0;
+        const std::int64_t data = a.numbers.size() >= 2 ? a.numbers[1] : 0;
+        s.arguments = {fd,
+                       group(Expr::Kind::Braces,
+                             {field("events", flagsExpr(events, kEpollEvents)),
+                              a.numbers.size() >= 2 ? field("fd", integer(data))
+                                                    : field("ptr", integer(0))}),
+                       integer(number(0)), integer(number(1))};
+        setResult(s, a);
+        break;
+    }
+    case peer::Call::Command: {
+        std::string line = r.text;
+        for (const std::string& arg : peer::commandArguments(r))
+            line += " " + arg;
+        if (a.result != 0) {
+            notes.add("left out: commands that failed");
+            return std::nullopt;
+        }
+        return CommandSpec{line};
+    }
     case peer::Call::SysctlList:
     case peer::Call::Sample:
         return std::nullopt; // tcplab looking, not the application acting

@@ -530,6 +530,9 @@ tl::expected<BuiltinLinuxLab, LabError> startLinuxLab(const LabOptions& options)
     a.phantom6 = *wire::Ipv6Address::parse("2001:db8::2");
     a.peerMac = wire::MacAddress::parse(reply->field("peer_mac")).value_or(wire::MacAddress{});
     a.interfaceName = reply->field("phantom_if");
+    a.peerInterfaceName = reply->field("peer_if");
+    if (const std::string mtu = reply->field("link_mtu"); !mtu.empty())
+        a.linkMtu = static_cast<unsigned>(std::strtoul(mtu.c_str(), nullptr, 10));
     state->linkWait = milliseconds(std::atoll(reply->field("link_wait_ms").c_str()));
     state->tcp = settingsFrom(*reply);
 

@@ -56,6 +56,10 @@ struct LabAddresses {
     wire::Ipv6Address phantom6; ///< 2001:db8::2
     wire::MacAddress peerMac;   ///< the MAC of the peer's end of the veth
     std::string interfaceName;  ///< "tcplab0": the phantom's end, in the lab's namespace
+    std::string peerInterfaceName; ///< "tcplab0p": the peer's end, in the peer's namespace
+    /// The veth's MTU (65535: a segment of any length in one frame, as packetdrill's tun
+    /// takes it); the peer's routes keep its own segments and MSS at 1500.
+    unsigned linkMtu = 1500;
 };
 
 struct LabOptions {

@@ -24,7 +24,8 @@ namespace {
 constexpr std::array<std::string_view, kLastCall + 1> kCallNames = {
     "",      "socket",   "bind",        "listen", "accept", "connect",    "read",
     "write", "shutdown", "close",       "poll",   "fcntl",  "setsockopt", "getsockopt",
-    "ioctl", "sysctl",   "sysctl-list", "drain",  "sample",
+    "ioctl", "sysctl",   "sysctl-list", "drain",  "sample", "epoll_create", "epoll_ctl",
+    "epoll_wait", "command",
 };
 
 class Writer {
@@ -372,6 +373,57 @@ tl::expected<Message, DecodeError> decode(std::span<const std::uint8_t> bytes) {
     return message;
 }
 
+std::vector<std::string> commandArguments(const Request& request) {
+    std::vector<std::string> args;
+    std::string word;
+    for (const std::uint8_t b : request.data) {
+        if (b == 0) {
+            args.push_back(std::move(word));
+            word.clear();
+        } else {
+            word += static_cast<char>(b);
+        }
+    }
+    return args;
+}
+
+std::optional<std::string> commandRefusal(std::string_view program,
+                                          const std::vector<std::string>& args) {
+    // No word may reach another namespace, a file, a program or a batch of commands.
+    static constexpr std::array<std::string_view, 8> kNever = {
+        "netns", "exec", "-b", "-batch", "-n", "-netns", "-force", "bpf"};
+    for (const std::string& a : args) {
+        if (a.empty())
+            return std::string("a command's argument is empty");
+        for (std::string_view never : kNever)
+            if (a == never)
+                return fmt::format("{}: '{}' is not allowed (a command stays in the peer's "
+                                   "namespace and runs nothing else)",
+                                   program, a);
+    }
+    std::size_t first = 0;
+    if (program == "ip")
+        while (first < args.size() && (args[first] == "-4" || args[first] == "-6"))
+            ++first;
+    const std::string_view object = first < args.size() ? args[first] : std::string_view();
+    if (program == "tc") {
+        if (object != "qdisc")
+            return std::string("tc runs qdisc commands only (tc qdisc add|replace|change|del "
+                               "dev IF root ...)");
+        return std::nullopt;
+    }
+    if (program == "ip") {
+        if (object == "route" || object == "r" || object == "tcp_metrics" ||
+            object == "tcpmetrics")
+            return std::nullopt;
+        // ip link set [dev] IF mtu N / up / down: nothing that makes or moves a device.
+        if (object == "link" && first + 1 < args.size() && args[first + 1] == "set")
+            return std::nullopt;
+        return std::string("ip runs route, tcp_metrics and link set commands only");
+    }
+    return fmt::format("command runs tc or ip, not '{}'", program);
+}
+
 std::optional<std::string> validate(const Request& q) {
     const std::string_view name = callName(q.call);
     const auto needNumbers = [&](std::size_t n) -> std::optional<std::string> {
@@ -473,6 +525,32 @@ std::optional<std::string> validate(const Request& q) {
         return needNumbers(0);
     case Call::SysctlList:
     case Call::Sample:
+        return needNumbers(0);
+    case Call::EpollCreate:
+        if (auto e = needNumbers(1))
+            return e;
+        if (q.numbers[0] <= 0 || q.numbers[0] > 0x7fffffff)
+            return fmt::format("epoll_create takes a size from 1 to {}, not {}", 0x7fffffff,
+                               q.numbers[0]);
+        return std::nullopt;
+    case Call::EpollCtl:
+        if (auto e = needFd())
+            return e;
+        return needNumbers(4);
+    case Call::EpollWait:
+        if (auto e = needFd())
+            return e;
+        if (auto e = needNumbers(2))
+            return e;
+        if (q.numbers[0] < 1 || q.numbers[0] > kMaxEpollEvents)
+            return fmt::format("epoll_wait takes maxevents from 1 to {}, not {}",
+                               kMaxEpollEvents, q.numbers[0]);
+        return std::nullopt;
+    case Call::Command:
+        if (!q.data.empty() && q.data.back() != 0)
+            return std::string("a command's arguments each end with a NUL byte");
+        if (auto e = commandRefusal(q.text, commandArguments(q)))
+            return e;
         return needNumbers(0);
     }
     return fmt::format("unknown call {}", static_cast<int>(q.call));

@@ -108,8 +108,26 @@ enum class Call : std::uint8_t {
     /// Samples now. Answer: result = the sockets sampled; a Sample message with them
     /// follows (each one, changed or not).
     Sample = 18,
+    /// numbers {size (> 0, as epoll_create(2) wants)}. Answer: result = the new epoll fd.
+    EpollCreate = 19,
+    /// fd = the epoll fd; numbers {op (EPOLL_CTL_ADD 1, EPOLL_CTL_DEL 2, EPOLL_CTL_MOD 3),
+    /// the socket's fd, events (EPOLLIN 1, EPOLLOUT 4, EPOLLRDHUP 0x2000, EPOLLET 1 << 31,
+    /// ...), the event's data (64 bits, returned as given: tcplab passes the fd)}.
+    EpollCtl = 20,
+    /// fd = the epoll fd; numbers {maxevents (1 to kMaxEpollEvents), timeout ms (-1: no
+    /// limit)}. Answer: result = the events returned; numbers = (events, data) per event.
+    EpollWait = 21,
+    /// text = the program: "tc" or "ip", nothing else; data = its arguments, each ended by
+    /// a NUL byte. Run without a shell in the peer's namespace, for at most
+    /// kCommandSeconds. Answer: result = its exit status, text = what it wrote (stderr
+    /// after stdout, the first kMaxTextBytes).
+    Command = 22,
 };
-inline constexpr std::uint8_t kLastCall = 18;
+inline constexpr std::uint8_t kLastCall = 22;
+/// The most events one epoll_wait returns (two numbers each in the answer).
+inline constexpr std::int64_t kMaxEpollEvents = 64;
+/// How long a command may run before the agent kills it.
+inline constexpr int kCommandSeconds = 10;
 /// The call's name as the C library names it: "socket", "setsockopt", "sysctl", "drain".
 std::string_view callName(Call call) noexcept;
 std::optional<Call> callByName(std::string_view name) noexcept;
@@ -216,5 +234,13 @@ std::optional<std::size_t> messageSize(std::span<const std::uint8_t> bytes) noex
 /// Whether `request` keeps its call's conventions (see Call); the sentence says what is
 /// wrong ("connect needs a port from 1 to 65535, not 70000").
 std::optional<std::string> validate(const Request& request);
+
+/// A Command request's arguments (its data, split at the NUL bytes).
+std::vector<std::string> commandArguments(const Request& request);
+/// Why `program args` is not a command the agent runs, or nullopt: tc qdisc, ip route,
+/// ip tcp_metrics and ip link set, with no word that reaches another namespace, a file or
+/// another program (netns, exec, -batch, bpf).
+std::optional<std::string> commandRefusal(std::string_view program,
+                                          const std::vector<std::string>& args);
 
 } // namespace tcplab::peer

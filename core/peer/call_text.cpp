@@ -30,6 +30,9 @@ constexpr int kFGetfl = 3;
 constexpr int kFSetfl = 4;
 constexpr int kONonblock = 04000;
 constexpr int kSiocinq = 0x541B;
+constexpr int kEpollCtlAdd = 1;
+constexpr int kEpollCtlDel = 2;
+constexpr int kEpollCtlMod = 3;
 constexpr int kSiocoutq = 0x5411;
 constexpr int kDefaultBacklog = 16;
 
@@ -178,6 +181,43 @@ std::optional<std::int64_t> number(std::string_view w, bool sizes = false) {
     return negative ? -v : v;
 }
 
+/// A word a command's argument may be: nothing a shell, a file name or a flag could
+/// turn into something else.
+bool commandWord(std::string_view w) {
+    return !w.empty() && std::all_of(w.begin(), w.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               std::string_view("._-:/+,=@%").find(c) != std::string_view::npos;
+    });
+}
+
+/// "command tc qdisc add dev tcplab0p root fq": the program and its NUL-ended arguments.
+std::string commandLine(const Request& r) {
+    std::string text = "command " + r.text;
+    std::string word;
+    for (const std::uint8_t b : r.data) {
+        if (b == 0) {
+            text += " " + word;
+            word.clear();
+        } else {
+            word += static_cast<char>(b);
+        }
+    }
+    return text;
+}
+
+std::string epollOpName(std::int64_t op) {
+    return op == kEpollCtlAdd   ? "add"
+           : op == kEpollCtlDel ? "del"
+           : op == kEpollCtlMod ? "mod"
+                                : std::to_string(op);
+}
+
+std::string upper(std::string s) {
+    for (char& c : s)
+        c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return s;
+}
+
 class Parser {
 public:
     Parser(std::vector<std::string> w)
@@ -233,9 +273,11 @@ tl::expected<std::string, std::string> addressWord(std::string_view call, const 
 }
 
 std::string eventsText(std::int64_t events) {
-    static constexpr std::pair<int, std::string_view> kEvents[] = {
+    static constexpr std::pair<std::int64_t, std::string_view> kEvents[] = {
         {0x1, "in"},   {0x2, "pri"},   {0x4, "out"},      {0x8, "err"},
         {0x10, "hup"}, {0x20, "nval"}, {0x2000, "rdhup"},
+        // epoll's own flags (poll's events stop at 0xffff)
+        {1 << 28, "exclusive"}, {1 << 29, "wakeup"}, {1 << 30, "oneshot"}, {1ll << 31, "et"},
     };
     std::string text;
     std::int64_t rest = events;
@@ -254,6 +296,7 @@ std::optional<std::int64_t> eventsFrom(std::string_view w) {
     static constexpr std::pair<std::string_view, std::int64_t> kNames[] = {
         {"in", 0x1},   {"pri", 0x2},   {"out", 0x4},      {"err", 0x8},
         {"hup", 0x10}, {"nval", 0x20}, {"rdhup", 0x2000},
+        {"exclusive", 1 << 28}, {"wakeup", 1 << 29}, {"oneshot", 1 << 30}, {"et", 1ll << 31},
     };
     if (w.empty())
         return std::nullopt;
@@ -441,6 +484,10 @@ std::string formatOptionValue(const SocketOption& option, std::span<const std::u
     return "hex:" + wire::toHex(value);
 }
 
+std::string describeEvents(std::int64_t events) {
+    return eventsText(events);
+}
+
 std::string endpointText(std::span<const std::uint8_t> address, std::uint16_t port) {
     if (address.size() == 4) {
         wire::Ipv4Address a;
@@ -468,7 +515,7 @@ tl::expected<Request, std::string> parseCall(std::string_view text) {
         return tl::make_unexpected(fmt::format(
             "'{}' is not a peer call (socket, bind, listen, accept, connect, read, write, "
             "shutdown, close, poll, fcntl, setsockopt, getsockopt, ioctl, sysctl, sysctl-list, "
-            "drain, sample)",
+            "drain, sample, epoll_create, epoll_ctl, epoll_wait, command)",
             name));
     Request r;
     r.call = *call;
@@ -779,6 +826,81 @@ tl::expected<Request, std::string> parseCall(std::string_view text) {
     }
     case Call::Sample:
         break;
+    case Call::EpollCreate: {
+        std::int64_t size = 1;
+        if (p.more()) {
+            auto v = p.integer(name, "a size", 1, 0x7fffffff);
+            if (!v)
+                return fail(v.error());
+            size = *v;
+        }
+        r.numbers = {size};
+        break;
+    }
+    case Call::EpollCtl: {
+        auto epfd = p.fd(name);
+        if (!epfd)
+            return fail(epfd.error());
+        r.fd = *epfd;
+        if (!p.more())
+            return fail(std::string("epoll_ctl takes EPFD add|mod|del FD EVENTS [DATA]"));
+        const std::string op = lower(p.next());
+        const std::int64_t code = op == "add" ? kEpollCtlAdd
+                                  : op == "del" ? kEpollCtlDel
+                                  : op == "mod" ? kEpollCtlMod
+                                                : 0;
+        if (code == 0)
+            return fail(fmt::format("epoll_ctl: '{}' is not add, mod or del", op));
+        auto fd = p.fd(name);
+        if (!fd)
+            return fail(fd.error());
+        if (!p.more())
+            return fail(fmt::format("epoll_ctl: fd {} needs its events (in, out, in,out,et)", *fd));
+        const std::string w = p.next();
+        const auto events = eventsFrom(w);
+        if (!events)
+            return fail(fmt::format("epoll_ctl: '{}' is not in, out, rdhup, et, oneshot or a "
+                                    "number",
+                                    w));
+        std::int64_t data = *fd;
+        if (p.more()) {
+            auto v = p.integer(name, "the event's data", INT64_MIN, INT64_MAX);
+            if (!v)
+                return fail(v.error());
+            data = *v;
+        }
+        r.numbers = {code, *fd, *events, data};
+        break;
+    }
+    case Call::EpollWait: {
+        auto epfd = p.fd(name);
+        if (!epfd)
+            return fail(epfd.error());
+        r.fd = *epfd;
+        auto most = p.integer(name, "maxevents", 1, kMaxEpollEvents);
+        if (!most)
+            return fail(most.error());
+        auto timeout = p.integer(name, "a timeout in ms (-1: none)", -1, 600'000);
+        if (!timeout)
+            return fail(timeout.error());
+        r.numbers = {*most, *timeout};
+        break;
+    }
+    case Call::Command: {
+        if (!p.more())
+            return fail(std::string("command takes tc or ip and its arguments"));
+        r.text = p.next();
+        while (p.more()) {
+            const std::string w = p.next();
+            if (!commandWord(w))
+                return fail(fmt::format("command: '{}' is not a plain word (letters, digits and "
+                                        "._-:/+,=@%)",
+                                        w));
+            r.data.insert(r.data.end(), w.begin(), w.end());
+            r.data.push_back(0);
+        }
+        break;
+    }
     }
     if (auto extra = p.done(name))
         return fail(*extra);
@@ -859,6 +981,15 @@ std::string formatCall(const Request& r) {
         return fmt::format("drain {} {}", r.fd, n(0) ? "on" : "off");
     case Call::Sample:
         return "sample";
+    case Call::EpollCreate:
+        return fmt::format("epoll_create {}", n(0));
+    case Call::EpollCtl:
+        return fmt::format("epoll_ctl {} {} {} {}{}", r.fd, epollOpName(n(0)), n(1),
+                           eventsText(n(2)), n(3) == n(1) ? "" : fmt::format(" {}", n(3)));
+    case Call::EpollWait:
+        return fmt::format("epoll_wait {} {} {}", r.fd, n(0), n(1));
+    case Call::Command:
+        return commandLine(r);
     }
     return name;
 }
@@ -945,6 +1076,15 @@ std::string describeCall(const Request& r) {
         return fmt::format("drain({}, {})", r.fd, n(0) ? "on" : "off");
     case Call::Sample:
         return "sample()";
+    case Call::EpollCreate:
+        return fmt::format("epoll_create({})", n(0));
+    case Call::EpollCtl:
+        return fmt::format("epoll_ctl({}, EPOLL_CTL_{}, {}, {{{}, data={}}})", r.fd,
+                           upper(epollOpName(n(0))), n(1), eventsText(n(2)), n(3));
+    case Call::EpollWait:
+        return fmt::format("epoll_wait({}, {}, {})", r.fd, n(0), n(1));
+    case Call::Command:
+        return commandLine(r).substr(8);
     }
     return std::string(callName(r.call));
 }
@@ -996,6 +1136,17 @@ std::string describeAnswer(const Request& r, const Answer& a) {
     case Call::SysctlList:
         text = fmt::format("= {} settings",
                            std::count(a.data.begin(), a.data.end(), std::uint8_t('\n')));
+        break;
+    case Call::EpollWait: {
+        std::string events;
+        for (std::size_t i = 0; i + 1 < a.numbers.size(); i += 2)
+            events += fmt::format("{}{{{}, data={}}}", i ? ", " : "", eventsText(a.numbers[i]),
+                                  a.numbers[i + 1]);
+        text += fmt::format(" [{}]", events);
+        break;
+    }
+    case Call::Command:
+        text = a.result == 0 ? "= 0" : fmt::format("= exit status {}", a.result);
         break;
     default:
         break;

@@ -89,6 +89,9 @@ tl::expected<std::vector<std::uint8_t>, std::string> encodeOptionValue(const Soc
 /// "state=ESTABLISHED snd_cwnd=10 rtt=0.1 ms ...").
 std::string formatOptionValue(const SocketOption& option, std::span<const std::uint8_t> value);
 
+/// poll's or epoll's events as the grammar writes them: "in,out", "in,et", "0".
+std::string describeEvents(std::int64_t events);
+
 /// "198.18.0.2:50000", "[2001:db8::2]:50000": a sample's endpoint (4 or 16 address bytes).
 std::string endpointText(std::span<const std::uint8_t> address, std::uint16_t port);
 
