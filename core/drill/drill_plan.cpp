@@ -314,8 +314,8 @@ struct EpollEvent {
 
 tl::expected<EpollEvent, ScriptError> epollEventOf(const Expr& e) {
     if (e.kind != Expr::Kind::Braces)
-        return tl::make_unexpected(
-            errorAt(e.pos, "expected a struct epoll_event: {events=..., fd=N} (or ptr=, u32=, u64=)"));
+        return tl::make_unexpected(errorAt(
+            e.pos, "expected a struct epoll_event: {events=..., fd=N} (or ptr=, u32=, u64=)"));
     EpollEvent event;
     bool data = false;
     for (const Expr& field : e.items) {
@@ -598,9 +598,9 @@ tl::expected<PlannedCall, ScriptError> planCall(const SyscallSpec& s, const Sour
         if (!size)
             return tl::make_unexpected(size.error());
         if (*size <= 0)
-            return tl::make_unexpected(
-                errorAt(s.arguments[0].pos, "epoll_create() of a size under 1 is not supported "
-                                            "(the kernel's EINVAL is not run)"));
+            return tl::make_unexpected(errorAt(s.arguments[0].pos,
+                                               "epoll_create() of a size under 1 is not supported "
+                                               "(the kernel's EINVAL is not run)"));
         r.call = peer::Call::EpollCreate;
         r.numbers = {*size};
         c.newFd = true;
@@ -636,10 +636,10 @@ tl::expected<PlannedCall, ScriptError> planCall(const SyscallSpec& s, const Sour
         if (!timeout)
             return tl::make_unexpected(timeout.error());
         if (*most < 1 || *most > peer::kMaxEpollEvents)
-            return tl::make_unexpected(errorAt(
-                s.arguments[2].pos,
-                fmt::format("epoll_wait() with maxevents {} is not supported (1 to {})", *most,
-                            peer::kMaxEpollEvents)));
+            return tl::make_unexpected(
+                errorAt(s.arguments[2].pos,
+                        fmt::format("epoll_wait() with maxevents {} is not supported (1 to {})",
+                                    *most, peer::kMaxEpollEvents)));
         r.call = peer::Call::EpollWait;
         r.numbers = {*most, *timeout};
         c.epollEvent = {event->events, event->data};
@@ -759,42 +759,38 @@ SysctlSetting sysctlSetting(std::string key, std::string value) {
 /// shell syntax (pipes, lists, substitutions) that tcplab does not run.
 tl::expected<std::vector<std::string>, ScriptError>
 commandArgv(const std::string& line, const std::vector<std::string>& words, const SourcePos& pos) {
-    const auto plain = [](const std::string& w) {
-        return !w.empty() && std::all_of(w.begin(), w.end(), [](char c) {
-            return std::isalnum(static_cast<unsigned char>(c)) ||
-                   std::string_view("._-:/+,=@%").find(c) != std::string_view::npos;
-        });
-    };
     std::vector<std::string> argv{words[0]};
     for (std::size_t i = 1; i < words.size(); ++i) {
-        if (!plain(words[i]))
+        if (!peer::isCommandWord(words[i]))
             return tl::make_unexpected(errorAt(
                 pos, fmt::format("command '{}' is not supported: '{}' is shell syntax or a word "
                                  "tcplab does not pass on (it runs tc and ip with plain words)",
                                  line, words[i])));
         argv.push_back(words[i]);
     }
+    // Judged as written (before "$remote" stands in for the route's destination).
+    const std::vector<std::string> args(argv.begin() + 1, argv.end());
+    if (auto why = peer::commandRefusal(argv[0], args))
+        return tl::make_unexpected(
+            errorAt(pos, fmt::format("command '{}' is not supported: {}", line, *why)));
     if (words[0] == "ip") {
         std::size_t object = 1;
         while (object < argv.size() && (argv[object] == "-4" || argv[object] == "-6"))
             ++object;
         if (object + 2 < argv.size() && (argv[object] == "route" || argv[object] == "r")) {
-            static constexpr std::array<std::string_view, 6> kVerbs = {
-                "add", "change", "replace", "del", "delete", "append"};
+            static constexpr std::array<std::string_view, 6> kVerbs = {"add", "change", "replace",
+                                                                       "del", "delete", "append"};
             if (std::find(kVerbs.begin(), kVerbs.end(), argv[object + 1]) != kVerbs.end() &&
                 argv[object + 2].find_first_of(".:") != std::string::npos)
                 argv[object + 2] = "$remote";
             for (std::size_t i = object + 2; i + 1 < argv.size();)
                 if (argv[i] == "via")
-                    argv.erase(argv.begin() + std::ptrdiff_t(i), argv.begin() + std::ptrdiff_t(i) + 2);
+                    argv.erase(argv.begin() + std::ptrdiff_t(i),
+                               argv.begin() + std::ptrdiff_t(i) + 2);
                 else
                     ++i;
         }
     }
-    const std::vector<std::string> args(argv.begin() + 1, argv.end());
-    if (auto why = peer::commandRefusal(argv[0], args))
-        return tl::make_unexpected(
-            errorAt(pos, fmt::format("command '{}' is not supported: {}", line, *why)));
     return argv;
 }
 

@@ -18,7 +18,16 @@ namespace flag = tcplab::wire::tcp_flags;
 
 namespace {
 
-/// The lab link's MTU: the largest IP packet the phantom sends.
+/// A command line's command as packetdrill names it in its errors: "+0 `tc qdisc ...`"
+/// becomes "tc qdisc ...".
+std::string_view commandOf(std::string_view line) {
+    const auto open = line.find('`');
+    const auto close = line.rfind('`');
+    return open == std::string_view::npos || close <= open
+               ? line
+               : line.substr(open + 1, close - open - 1);
+}
+
 /// getsockopt(fd, SOL_TCP, TCP_INFO, ...) for %{ }%: room for any kernel's struct tcp_info.
 constexpr std::int64_t kSolTcp = 6;
 constexpr std::int64_t kTcpInfo = 11;
@@ -349,13 +358,15 @@ void DrillRunner::onPeerAnswer(const peer::CallRecord& call, std::int64_t nowNs,
         const bool checked = m_uncheckedSysctls.erase(call.request.id) == 0;
         const peer::Answer& a = call.answer;
         if (checked && (a.outcome != peer::Outcome::Done || a.result != 0)) {
+            // packetdrill's words (system.c), then what the program said.
+            const std::string said = a.text.substr(0, a.text.find_last_not_of(" \n") + 1);
             fail(index, nowNs, "error",
-                 fmt::format("error executing `{}` command: {}", step.text,
+                 fmt::format("error executing `{}` command: {}", commandOf(step.text),
                              a.outcome != peer::Outcome::Done
                                  ? a.text
-                                 : fmt::format("{} exited with status {}{}{}", call.request.text,
-                                               a.result, a.text.empty() ? "" : ": ", a.text)),
-                 fmt::format("'{}' failed in the peer's namespace", peer::describeCall(call.request)));
+                                 : fmt::format("non-zero status {}", a.result)),
+                 fmt::format("'{}' failed in the peer's namespace{}{}",
+                             peer::describeCall(call.request), said.empty() ? "" : ": ", said));
             return;
         }
         if (m_sysctlsAnswered > 0 && --m_sysctlsAnswered == 0)
@@ -367,8 +378,8 @@ void DrillRunner::onPeerAnswer(const peer::CallRecord& call, std::int64_t nowNs,
         const bool checked = m_uncheckedSysctls.erase(call.request.id) == 0;
         if (checked && (call.answer.outcome != peer::Outcome::Done || call.answer.result < 0)) {
             fail(index, nowNs, "error",
-                 fmt::format("error executing `{}` command: sysctl {} was refused: {}", step.text,
-                             call.request.text,
+                 fmt::format("error executing `{}` command: sysctl {} was refused: {}",
+                             commandOf(step.text), call.request.text,
                              call.answer.text.empty() ? peer::errnoName(call.answer.error)
                                                       : call.answer.text),
                  "a sysctl the script sets could not be set in the peer's namespace");
@@ -494,7 +505,8 @@ bool DrillRunner::checkAnswer(std::size_t index, const peer::CallRecord& call, s
                              "actual: {:#x}",
                              c.epollEvent->first, events),
                  fmt::format("epoll_wait() reports the events {} where the script expects {}",
-                             peer::describeEvents(events), peer::describeEvents(c.epollEvent->first)));
+                             peer::describeEvents(events),
+                             peer::describeEvents(c.epollEvent->first)));
             return false;
         }
         std::int64_t expected = c.epollEvent->second;
@@ -627,7 +639,7 @@ bool DrillRunner::runStep(std::int64_t nowNs, FrameList& out) {
         if (m_sysctlsAnswered > 0 || !m_callSteps.empty()) {
             if (nowNs > dueNs(i) + kCallLimitUsecs * kNsPerUs) {
                 fail(i, nowNs, "error",
-                     fmt::format("error executing `{}` command: no answer", step.text),
+                     fmt::format("error executing `{}` command: no answer", commandOf(step.text)),
                      "the peer agent did not answer");
             }
             return false;

@@ -40,6 +40,9 @@ struct ExportOptions {
     bool assertWindow = false;
     /// 0: no option; else a `--tolerance_usecs=N` line.
     std::int64_t toleranceUsecs = 0;
+    /// The peer's interface as the recorded commands name it (the built-in lab's): written
+    /// tun0, packetdrill's device, which `tcplab-cli drill` maps back onto the lab's.
+    std::string peerInterface = "tcplab0p";
 };
 
 /// The connection as a packetdrill script. Frames of other connections, and ARP, NDP and

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <utility>
 
@@ -22,10 +23,10 @@ namespace {
 //            bytes congestion, u8 field_count, (u8 field, u64 value) * field_count
 
 constexpr std::array<std::string_view, kLastCall + 1> kCallNames = {
-    "",      "socket",   "bind",        "listen", "accept", "connect",    "read",
-    "write", "shutdown", "close",       "poll",   "fcntl",  "setsockopt", "getsockopt",
-    "ioctl", "sysctl",   "sysctl-list", "drain",  "sample", "epoll_create", "epoll_ctl",
-    "epoll_wait", "command",
+    "",           "socket",       "bind",      "listen",     "accept",      "connect",
+    "read",       "write",        "shutdown",  "close",      "poll",        "fcntl",
+    "setsockopt", "getsockopt",   "ioctl",     "sysctl",     "sysctl-list", "drain",
+    "sample",     "epoll_create", "epoll_ctl", "epoll_wait", "command",
 };
 
 class Writer {
@@ -373,6 +374,13 @@ tl::expected<Message, DecodeError> decode(std::span<const std::uint8_t> bytes) {
     return message;
 }
 
+bool isCommandWord(std::string_view w) noexcept {
+    return !w.empty() && std::all_of(w.begin(), w.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               std::string_view("._-:/+,=@%").find(c) != std::string_view::npos;
+    });
+}
+
 std::vector<std::string> commandArguments(const Request& request) {
     std::vector<std::string> args;
     std::string word;
@@ -393,8 +401,9 @@ std::optional<std::string> commandRefusal(std::string_view program,
     static constexpr std::array<std::string_view, 8> kNever = {
         "netns", "exec", "-b", "-batch", "-n", "-netns", "-force", "bpf"};
     for (const std::string& a : args) {
-        if (a.empty())
-            return std::string("a command's argument is empty");
+        if (!isCommandWord(a))
+            return fmt::format("{}: '{}' is not a plain word (letters, digits and ._-:/+,=@%)",
+                               program, a);
         for (std::string_view never : kNever)
             if (a == never)
                 return fmt::format("{}: '{}' is not allowed (a command stays in the peer's "
@@ -413,8 +422,7 @@ std::optional<std::string> commandRefusal(std::string_view program,
         return std::nullopt;
     }
     if (program == "ip") {
-        if (object == "route" || object == "r" || object == "tcp_metrics" ||
-            object == "tcpmetrics")
+        if (object == "route" || object == "r" || object == "tcp_metrics" || object == "tcpmetrics")
             return std::nullopt;
         // ip link set [dev] IF mtu N / up / down: nothing that makes or moves a device.
         if (object == "link" && first + 1 < args.size() && args[first + 1] == "set")
@@ -543,8 +551,8 @@ std::optional<std::string> validate(const Request& q) {
         if (auto e = needNumbers(2))
             return e;
         if (q.numbers[0] < 1 || q.numbers[0] > kMaxEpollEvents)
-            return fmt::format("epoll_wait takes maxevents from 1 to {}, not {}",
-                               kMaxEpollEvents, q.numbers[0]);
+            return fmt::format("epoll_wait takes maxevents from 1 to {}, not {}", kMaxEpollEvents,
+                               q.numbers[0]);
         return std::nullopt;
     case Call::Command:
         if (!q.data.empty() && q.data.back() != 0)

@@ -235,6 +235,9 @@ std::optional<std::size_t> messageSize(std::span<const std::uint8_t> bytes) noex
 /// wrong ("connect needs a port from 1 to 65535, not 70000").
 std::optional<std::string> validate(const Request& request);
 
+/// A word a command's argument may be: letters, digits and ._-:/+,=@% only, nothing a
+/// shell, a file name or a flag could turn into something else.
+bool isCommandWord(std::string_view word) noexcept;
 /// A Command request's arguments (its data, split at the NUL bytes).
 std::vector<std::string> commandArguments(const Request& request);
 /// Why `program args` is not a command the agent runs, or nullopt: tc qdisc, ip route,

@@ -181,27 +181,11 @@ std::optional<std::int64_t> number(std::string_view w, bool sizes = false) {
     return negative ? -v : v;
 }
 
-/// A word a command's argument may be: nothing a shell, a file name or a flag could
-/// turn into something else.
-bool commandWord(std::string_view w) {
-    return !w.empty() && std::all_of(w.begin(), w.end(), [](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-               std::string_view("._-:/+,=@%").find(c) != std::string_view::npos;
-    });
-}
-
-/// "command tc qdisc add dev tcplab0p root fq": the program and its NUL-ended arguments.
+/// "command tc qdisc add dev tcplab0p root fq": the program and its arguments.
 std::string commandLine(const Request& r) {
     std::string text = "command " + r.text;
-    std::string word;
-    for (const std::uint8_t b : r.data) {
-        if (b == 0) {
-            text += " " + word;
-            word.clear();
-        } else {
-            word += static_cast<char>(b);
-        }
-    }
+    for (const std::string& w : commandArguments(r))
+        text += " " + w;
     return text;
 }
 
@@ -274,10 +258,18 @@ tl::expected<std::string, std::string> addressWord(std::string_view call, const 
 
 std::string eventsText(std::int64_t events) {
     static constexpr std::pair<std::int64_t, std::string_view> kEvents[] = {
-        {0x1, "in"},   {0x2, "pri"},   {0x4, "out"},      {0x8, "err"},
-        {0x10, "hup"}, {0x20, "nval"}, {0x2000, "rdhup"},
+        {0x1, "in"},
+        {0x2, "pri"},
+        {0x4, "out"},
+        {0x8, "err"},
+        {0x10, "hup"},
+        {0x20, "nval"},
+        {0x2000, "rdhup"},
         // epoll's own flags (poll's events stop at 0xffff)
-        {1 << 28, "exclusive"}, {1 << 29, "wakeup"}, {1 << 30, "oneshot"}, {1ll << 31, "et"},
+        {1 << 28, "exclusive"},
+        {1 << 29, "wakeup"},
+        {1 << 30, "oneshot"},
+        {1ll << 31, "et"},
     };
     std::string text;
     std::int64_t rest = events;
@@ -294,9 +286,9 @@ std::string eventsText(std::int64_t events) {
 /// "in,out", "rdhup", "0x41" or any mix: the names eventsText() writes and numbers.
 std::optional<std::int64_t> eventsFrom(std::string_view w) {
     static constexpr std::pair<std::string_view, std::int64_t> kNames[] = {
-        {"in", 0x1},   {"pri", 0x2},   {"out", 0x4},      {"err", 0x8},
-        {"hup", 0x10}, {"nval", 0x20}, {"rdhup", 0x2000},
-        {"exclusive", 1 << 28}, {"wakeup", 1 << 29}, {"oneshot", 1 << 30}, {"et", 1ll << 31},
+        {"in", 0x1},         {"pri", 0x2},         {"out", 0x4},      {"err", 0x8},
+        {"hup", 0x10},       {"nval", 0x20},       {"rdhup", 0x2000}, {"exclusive", 1 << 28},
+        {"wakeup", 1 << 29}, {"oneshot", 1 << 30}, {"et", 1ll << 31},
     };
     if (w.empty())
         return std::nullopt;
@@ -845,7 +837,7 @@ tl::expected<Request, std::string> parseCall(std::string_view text) {
         if (!p.more())
             return fail(std::string("epoll_ctl takes EPFD add|mod|del FD EVENTS [DATA]"));
         const std::string op = lower(p.next());
-        const std::int64_t code = op == "add" ? kEpollCtlAdd
+        const std::int64_t code = op == "add"   ? kEpollCtlAdd
                                   : op == "del" ? kEpollCtlDel
                                   : op == "mod" ? kEpollCtlMod
                                                 : 0;
@@ -892,7 +884,7 @@ tl::expected<Request, std::string> parseCall(std::string_view text) {
         r.text = p.next();
         while (p.more()) {
             const std::string w = p.next();
-            if (!commandWord(w))
+            if (!isCommandWord(w))
                 return fail(fmt::format("command: '{}' is not a plain word (letters, digits and "
                                         "._-:/+,=@%)",
                                         w));

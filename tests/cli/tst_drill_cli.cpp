@@ -49,9 +49,9 @@ class TestDrillCli : public QObject {
     Q_OBJECT
 private Q_SLOTS:
     void ourScripts_areThere() {
-        // calls, client, sack, server, server_ipv6, sysctl, tcp_info, timing: one per family
-        // of constructs.
-        QCOMPARE(QDir(drillData("lab")).entryList({"*.pkt"}, QDir::Files).size(), 8);
+        // calls, client, commands, epoll, sack, server, server_ipv6, sysctl, tcp_info,
+        // timing: one per family of constructs.
+        QCOMPARE(QDir(drillData("lab")).entryList({"*.pkt"}, QDir::Files).size(), 10);
     }
 
     void ourScripts_passAgainstTheLinuxLab_data() {
@@ -124,9 +124,10 @@ private Q_SLOTS:
         QTest::newRow("python") << "python_loop.pkt"
                                 << ":3:"
                                 << "'for'";
-        QTest::newRow("command") << "command.pkt"
-                                 << ":1:1: "
-                                 << "command 'ip netns exec other true' is not supported: ip: 'netns' is not allowed";
+        QTest::newRow("command")
+            << "command.pkt"
+            << ":1:1: "
+            << "command 'ip netns exec other true' is not supported: ip: 'netns' is not allowed";
     }
     void anUnsupportedConstruct_isRefusedBeforeAnythingIsSent() {
         QFETCH(QString, script);

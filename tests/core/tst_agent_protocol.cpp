@@ -95,6 +95,8 @@ private Q_SLOTS:
     void limits_holdWhenDecoding();
     void validate_refusesBrokenConventions_data();
     void validate_refusesBrokenConventions();
+    void commands_stayInThePeersNamespace_data();
+    void commands_stayInThePeersNamespace();
     void grammar_roundTrips_data();
     void grammar_roundTrips();
     void grammar_errorsNameTheWord_data();
@@ -321,6 +323,71 @@ void TestAgentProtocol::validate_refusesBrokenConventions_data() {
         << int(Call::Sysctl) << -1 << QList<qint64>{} << 0 << "needs a key";
     QTest::newRow("too much data") << int(Call::SetSockOpt) << 3 << QList<qint64>{1, 13}
                                    << int(kMaxDataBytes + 1) << "over the limit";
+    QTest::newRow("epoll_create 0")
+        << int(Call::EpollCreate) << -1 << QList<qint64>{0} << 0 << "takes a size from 1";
+    QTest::newRow("epoll_ctl without its data")
+        << int(Call::EpollCtl) << 5 << QList<qint64>{1, 3, 1} << 0 << "takes 4 numbers, not 3";
+    QTest::newRow("epoll_wait 65 events")
+        << int(Call::EpollWait) << 5 << QList<qint64>{65, 0} << 0 << "maxevents from 1 to 64";
+    QTest::newRow("epoll_wait without its fd")
+        << int(Call::EpollWait) << -1 << QList<qint64>{1, 0} << 0 << "needs the fd";
+    // data 'x'...: one argument without its NUL
+    QTest::newRow("command argument not ended")
+        << int(Call::Command) << -1 << QList<qint64>{} << 3 << "each end with a NUL byte";
+}
+
+void TestAgentProtocol::commands_stayInThePeersNamespace_data() {
+    QTest::addColumn<QString>("program");
+    QTest::addColumn<QStringList>("args");
+    QTest::addColumn<QString>("reason"); ///< empty: allowed
+    QTest::newRow("tc qdisc") << "tc" << QStringList{"qdisc", "replace", "dev",   "tcplab0p",
+                                                     "root",  "pfifo",   "limit", "0"}
+                              << "";
+    QTest::newRow("ip route") << "ip" << QStringList{"route",    "replace", "198.18.0.2", "dev",
+                                                     "tcplab0p", "advmss",  "1000"}
+                              << "";
+    QTest::newRow("ip -6 route") << "ip" << QStringList{"-6", "route", "show"} << "";
+    QTest::newRow("ip tcp_metrics") << "ip" << QStringList{"tcp_metrics", "flush", "all"} << "";
+    QTest::newRow("ip link set mtu")
+        << "ip" << QStringList{"link", "set", "dev", "tcplab0p", "mtu", "1400"} << "";
+    QTest::newRow("a shell") << "sh" << QStringList{"-c", "true"} << "runs tc or ip, not 'sh'";
+    QTest::newRow("tc filter") << "tc" << QStringList{"filter", "add"} << "qdisc commands only";
+    QTest::newRow("tc batch") << "tc" << QStringList{"-b", "file"} << "'-b' is not allowed";
+    QTest::newRow("ip netns exec")
+        << "ip" << QStringList{"netns", "exec", "x", "sh"} << "'netns' is not allowed";
+    QTest::newRow("ip -n") << "ip" << QStringList{"-n", "x", "route"} << "'-n' is not allowed";
+    QTest::newRow("ip link add") << "ip" << QStringList{"link", "add", "x", "type", "dummy"}
+                                 << "route, tcp_metrics and link set commands only";
+    QTest::newRow("link to another namespace")
+        << "ip" << QStringList{"link", "set", "tcplab0p", "netns", "1"} << "'netns' is not allowed";
+    QTest::newRow("tc bpf") << "tc" << QStringList{"qdisc", "add", "dev", "x", "bpf"}
+                            << "'bpf' is not allowed";
+    QTest::newRow("shell syntax") << "ip" << QStringList{"route", "show", "$(reboot)"}
+                                  << "is not a plain word";
+    QTest::newRow("empty argument") << "ip" << QStringList{"route", ""} << "is not a plain word";
+}
+
+void TestAgentProtocol::commands_stayInThePeersNamespace() {
+    QFETCH(QString, program);
+    QFETCH(QStringList, args);
+    QFETCH(QString, reason);
+    Request r;
+    r.call = Call::Command;
+    r.text = program.toStdString();
+    std::vector<std::string> words;
+    for (const QString& a : args) {
+        words.push_back(a.toStdString());
+        r.data.insert(r.data.end(), words.back().begin(), words.back().end());
+        r.data.push_back(0);
+    }
+    QCOMPARE(commandArguments(r), words);
+    const auto why = validate(r);
+    if (reason.isEmpty()) {
+        QVERIFY2(!why, why ? why->c_str() : "");
+    } else {
+        QVERIFY(why.has_value());
+        QVERIFY2(QString::fromStdString(*why).contains(reason), why->c_str());
+    }
 }
 
 void TestAgentProtocol::validate_refusesBrokenConventions() {
@@ -392,6 +459,16 @@ void TestAgentProtocol::grammar_roundTrips_data() {
                            << "drain(4, on)";
     QTest::newRow("sample") << "sample"
                             << "sample()";
+    QTest::newRow("epoll_create") << "epoll_create 1"
+                                  << "epoll_create(1)";
+    QTest::newRow("epoll_ctl") << "epoll_ctl 5 add 4 in,et"
+                               << "epoll_ctl(5, EPOLL_CTL_ADD, 4, {in,et, data=4})";
+    QTest::newRow("epoll_ctl data") << "epoll_ctl 5 mod 4 out 77"
+                                    << "epoll_ctl(5, EPOLL_CTL_MOD, 4, {out, data=77})";
+    QTest::newRow("epoll_wait") << "epoll_wait 5 8 -1"
+                                << "epoll_wait(5, 8, -1)";
+    QTest::newRow("command") << "command tc qdisc replace dev tcplab0p root pfifo limit 0"
+                             << "tc qdisc replace dev tcplab0p root pfifo limit 0";
 }
 
 void TestAgentProtocol::grammar_roundTrips() {
@@ -446,6 +523,14 @@ void TestAgentProtocol::grammar_errorsNameTheWord_data() {
                                   << "needs a value";
     QTest::newRow("poll events") << "poll 10 3 sideways"
                                  << "'sideways' is not in, out";
+    QTest::newRow("epoll op") << "epoll_ctl 5 attach 4 in"
+                              << "'attach' is not add, mod or del";
+    QTest::newRow("epoll events") << "epoll_ctl 5 add 4"
+                                  << "fd 4 needs its events";
+    QTest::newRow("epoll maxevents") << "epoll_wait 5 0 10"
+                                     << "maxevents";
+    QTest::newRow("command word") << "command ip route show x;y"
+                                  << "is not a plain word";
 }
 
 void TestAgentProtocol::grammar_errorsNameTheWord() {

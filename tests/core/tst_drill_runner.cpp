@@ -7,6 +7,7 @@
 
 #include "drill/drill_runner.h"
 #include "drill/script.h"
+#include "peer/agent_protocol.h"
 #include "peer/tcp_info.h"
 #include "wire/frame.h"
 #include "wire/segment_spec.h"
@@ -318,6 +319,84 @@ private Q_SLOTS:
                 QCOMPARE(calls.size(), std::size_t{1});
                 QCOMPARE(calls[0].call, peer::Call::Socket);
             }
+        }
+    }
+
+    void commands_runWithTheLabsInterfaceAndThePhantomsAddress() {
+        DrillOptions o;
+        o.peerInterface = "veth7";
+        DrillRunner r(plan("`ip route replace 192.0.2.1 via 192.168.0.2 dev tun0 advmss 1000`\n"
+                           "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"
+                           "+0 `tc qdisc replace dev tun0 root pfifo limit 0`\n"
+                           "+0 close(3) = 0\n"),
+                      o, params(), "t");
+        Runner::FrameList out;
+        r.start(kT0, out);
+        auto calls = r.takePeerRequests();
+        QCOMPARE(calls.size(), std::size_t{1});
+        QCOMPARE(calls[0].call, peer::Call::Command);
+        QCOMPARE(calls[0].text, std::string("ip"));
+        // The gateway goes (the phantom is on the peer's link), the destination is the
+        // phantom and tun0 the lab's interface.
+        QCOMPARE(peer::commandArguments(calls[0]),
+                 (std::vector<std::string>{"route", "replace", "198.18.0.2", "dev", "veth7",
+                                           "advmss", "1000"}));
+        r.onPeerAnswer(answer(calls[0], 0), kT0, out);
+        calls = r.takePeerRequests();
+        QCOMPARE(calls[0].call, peer::Call::Socket);
+        r.onPeerAnswer(answer(calls[0], 5), kT0, out);
+        calls = r.takePeerRequests();
+        QCOMPARE(calls.size(), std::size_t{1});
+        QCOMPARE(calls[0].text, std::string("tc"));
+        QCOMPARE(peer::commandArguments(calls[0]),
+                 (std::vector<std::string>{"qdisc", "replace", "dev", "veth7", "root", "pfifo",
+                                           "limit", "0"}));
+        // tc's exit status 2 with its complaint: the line fails as packetdrill fails it.
+        auto failed = answer(calls[0], 2);
+        failed.answer.text = "Error: Exclusivity flag on, cannot modify.";
+        r.onPeerAnswer(failed, kT0, out);
+        QVERIFY(r.finished());
+        QVERIFY(!r.succeeded());
+        QVERIFY2(r.failure().find("error executing `tc qdisc replace dev tun0 root pfifo limit "
+                                  "0` command: non-zero status 2") != std::string::npos,
+                 r.failure().c_str());
+        QVERIFY2(r.explanation().find("Error: Exclusivity flag on") != std::string::npos,
+                 r.explanation().c_str());
+    }
+
+    void epoll_mapsTheScriptsFds_andChecksTheFirstEvent() {
+        for (const bool right : {true, false}) {
+            DrillRunner r(plan("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"
+                               "+0 epoll_create(1) = 4\n"
+                               "+0 epoll_ctl(4, EPOLL_CTL_ADD, 3, {events = EPOLLIN|EPOLLET, "
+                               "fd = 3}) = 0\n"
+                               "+0 epoll_wait(4, {events = EPOLLIN, fd = 3}, 1, 0) = 1\n"),
+                          {}, params(), "t");
+            Runner::FrameList out;
+            r.start(kT0, out);
+            auto calls = r.takePeerRequests();
+            r.onPeerAnswer(answer(calls[0], 9), kT0, out); // socket: the agent's fd 9
+            calls = r.takePeerRequests();
+            QCOMPARE(calls[0].call, peer::Call::EpollCreate);
+            r.onPeerAnswer(answer(calls[0], 12), kT0, out); // epoll fd 12
+            calls = r.takePeerRequests();
+            QCOMPARE(calls[0].call, peer::Call::EpollCtl);
+            QCOMPARE(calls[0].fd, 12);
+            QCOMPARE(calls[0].numbers,
+                     (std::vector<std::int64_t>{1, 9, 0x1 | (1ll << 31), 9})); // ADD, fd 9, data 9
+            r.onPeerAnswer(answer(calls[0], 0), kT0, out);
+            calls = r.takePeerRequests();
+            QCOMPARE(calls[0].call, peer::Call::EpollWait);
+            QCOMPARE(calls[0].fd, 12);
+            auto event = answer(calls[0], 1);
+            event.answer.numbers = {right ? 0x1 : 0x4, 9}; // EPOLLIN (or EPOLLOUT) for fd 9
+            r.onPeerAnswer(event, kT0, out);
+            QVERIFY(r.finished());
+            QCOMPARE(r.succeeded(), right);
+            if (!right)
+                QVERIFY2(r.failure().find("epoll_event->events does not match script: "
+                                          "expected: 0x1 actual: 0x4") != std::string::npos,
+                         r.failure().c_str());
         }
     }
 

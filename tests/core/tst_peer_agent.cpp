@@ -559,6 +559,77 @@ private Q_SLOTS:
         QCOMPARE(p.result("ioctl 3 SIOCINQ"), std::int64_t{700});
     }
 
+    void epoll_reportsTheSocketsEvents_andABlockingWaitReturnsWhenDataComes() {
+        Peer& p = *m_peer;
+        PhantomServer server(p.phantom, m_lab->addresses(), 50000);
+        QCOMPARE(p.result("socket inet nonblock"), std::int64_t{3});
+        QCOMPARE(p.result("connect 3 198.18.0.2 50000"), std::int64_t{-1});
+        QVERIFY(server.acceptSyn(3000).has_value());
+        QVERIFY(server.next(3000).has_value());
+        QCOMPARE(p.result("epoll_create 1"), std::int64_t{4});
+        QCOMPARE(p.result("epoll_ctl 4 add 3 in,et 77"), std::int64_t{0});
+        // Writable at once, nothing to read: EPOLLOUT is not asked for, so nothing comes.
+        const auto none = p.call("epoll_wait 4 8 0");
+        QVERIFY2(none.has_value(), p.error());
+        QCOMPARE(none->answer.result, std::int64_t{0});
+        QVERIFY(none->answer.numbers.empty());
+        // A blocking wait (on a thread of its own) returns when the phantom's data comes.
+        const auto id = p.send("epoll_wait 4 8 3000");
+        QVERIFY2(id != 0, p.error());
+        p.pump(100);
+        server.send(server.segment(flags::kPsh | flags::kAck, std::string(10, 'x')));
+        const auto woke = p.await(id);
+        QVERIFY2(woke.has_value(), p.error());
+        QCOMPARE(woke->answer.result, std::int64_t{1});
+        QCOMPARE(woke->answer.numbers, (std::vector<std::int64_t>{1, 77})); // EPOLLIN, data 77
+        QVERIFY(woke->answer.durationNs >= 90'000'000);
+        // Edge-triggered: the same bytes do not wake it again.
+        const auto again = p.call("epoll_wait 4 8 0");
+        QVERIFY2(again.has_value(), p.error());
+        QCOMPARE(again->answer.result, std::int64_t{0});
+        QCOMPARE(p.result("epoll_ctl 4 del 3 in"), std::int64_t{0});
+        const auto gone = p.call("epoll_ctl 4 del 3 in");
+        QVERIFY2(gone.has_value(), p.error());
+        QCOMPARE(gone->answer.result, std::int64_t{-1});
+        QCOMPARE(gone->answer.error, kEnoent);
+        QCOMPARE(p.result("close 4"), std::int64_t{0});
+    }
+
+    void commands_runInThePeersNamespace_withTheirStatusAndOutput() {
+        Peer& p = *m_peer;
+        const std::string dev = m_lab->addresses().peerInterfaceName;
+        QVERIFY(!dev.empty());
+        QCOMPARE(p.result("command tc qdisc replace dev " + dev + " root pfifo limit 7"),
+                 std::int64_t{0});
+        const auto shown = p.call("command tc qdisc show dev " + dev);
+        QVERIFY2(shown.has_value(), p.error());
+        QCOMPARE(shown->answer.result, std::int64_t{0});
+        QVERIFY2(shown->answer.text.find("pfifo") != std::string::npos &&
+                     shown->answer.text.find("limit 7p") != std::string::npos,
+                 shown->answer.text.c_str());
+        // A failing command: its exit status and what it wrote.
+        const auto bad = p.call("command ip route replace 198.18.0.2 dev nosuchdev");
+        QVERIFY2(bad.has_value(), p.error());
+        QCOMPARE(bad->answer.outcome, peer::Outcome::Done);
+        QVERIFY(bad->answer.result != 0);
+        QVERIFY2(bad->answer.text.find("nosuchdev") != std::string::npos ||
+                     bad->answer.text.find("Cannot find device") != std::string::npos,
+                 bad->answer.text.c_str());
+        // Refused before anything runs.
+        peer::Request q;
+        q.call = peer::Call::Command;
+        q.text = "sh";
+        q.data = {'-', 'c', 0, 't', 'r', 'u', 'e', 0};
+        const auto id = p.send(q);
+        QVERIFY2(id != 0, p.error());
+        const auto refused = p.await(id);
+        QVERIFY2(refused.has_value(), p.error());
+        QCOMPARE(refused->answer.outcome, peer::Outcome::Refused);
+        QVERIFY2(refused->answer.text.find("runs tc or ip") != std::string::npos,
+                 refused->answer.text.c_str());
+        QCOMPARE(p.result("command tc qdisc del dev " + dev + " root"), std::int64_t{0});
+    }
+
     void sysctl_readWrite_andRefusals() {
         Peer& p = *m_peer;
         const auto read = p.call("sysctl net.ipv4.tcp_sack");
