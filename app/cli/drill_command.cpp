@@ -278,9 +278,10 @@ void addDrillCommand(CLI::App& app, int& exitCode) {
                 ? "the kernel's TS clock tick: TS val is checked against the script's clock "
                   "(default 0: not checked)"
             : key == "bind_port" ? "the peer's port for bind(fd, ..., ...) (default 8080)"
-            : key == "mtu"       ? "taken and ignored: the lab's link has an MTU of 1500"
-                                 : "taken as packetdrill takes it; the lab's own addresses "
-                                   "and ports are used");
+            : key == "mtu"
+                ? "taken and ignored: the lab's link has an MTU of 65535 with 1500-byte routes"
+                : "taken as packetdrill takes it; the lab's own addresses "
+                  "and ports are used");
     }
     sub->add_flag_callback(
         "--strict_segments", [o] { o->drillOptions.push_back("strict_segments"); },

@@ -713,8 +713,8 @@ std::string settingsReport() {
          {std::tuple{&rtnlA, &phantom, kPhantomIf}, std::tuple{&rtnlB, &peer, kPeerIf}})
         if (const int error = rtnl->setMtu(link->ifindex, kLinkMtu); error != 0)
             fail("setup", error,
-                 std::string("cannot set the MTU of ") + name + " to " +
-                     std::to_string(kLinkMtu) + ": " + errnoText(error));
+                 std::string("cannot set the MTU of ") + name + " to " + std::to_string(kLinkMtu) +
+                     ": " + errnoText(error));
     if (const int error = rtnlB.addAddress(peer.ifindex, AF_INET, kPeer4, kPrefix4); error != 0)
         fail("setup", error, "cannot give the peer 198.18.0.1/24: " + errnoText(error));
     if (const int error = rtnlB.addAddress(peer.ifindex, AF_INET6, kPeer6, kPrefix6); error != 0)

@@ -5,10 +5,10 @@
 #include "peer/pattern.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -21,8 +21,8 @@
 
 #include <algorithm>
 #include <array>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <climits>
 #include <cstring>
 #include <limits>
@@ -326,8 +326,7 @@ std::optional<std::string> programPath(const std::string& program) {
 
 /// Runs `program args` with stdin from /dev/null and stdout and stderr into one pipe,
 /// killed after kCommandSeconds; the answer's result is its exit status.
-Session::Completion doCommand(std::string program, std::vector<std::string> args,
-                              CallClock clock) {
+Session::Completion doCommand(std::string program, std::vector<std::string> args, CallClock clock) {
     Session::Completion c;
     c.sampleAfter = false;
     const auto path = programPath(program);
@@ -382,7 +381,8 @@ Session::Completion doCommand(std::string program, std::vector<std::string> args
         return c;
     }
     std::string output;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(peer::kCommandSeconds);
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::seconds(peer::kCommandSeconds);
     bool killed = false;
     while (true) {
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -403,8 +403,8 @@ Session::Completion doCommand(std::string program, std::vector<std::string> args
         if (n <= 0)
             break; // the program closed its output: it is ending
         if (output.size() < peer::kMaxTextBytes)
-            output.append(buffer, std::min<std::size_t>(std::size_t(n),
-                                                        peer::kMaxTextBytes - output.size()));
+            output.append(
+                buffer, std::min<std::size_t>(std::size_t(n), peer::kMaxTextBytes - output.size()));
     }
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
@@ -941,8 +941,8 @@ void Session::callEpollWait(const Request& q) {
         return;
     const auto timeout = asInt(q.numbers[1]);
     if (!timeout)
-        return refuse(q, fmt::format("epoll_wait's timeout {} ms does not fit a C int",
-                                     q.numbers[1]));
+        return refuse(q,
+                      fmt::format("epoll_wait's timeout {} ms does not fit a C int", q.numbers[1]));
     const int most = static_cast<int>(q.numbers[0]);
     if (*timeout == 0) {
         Completion c = doEpollWait(q.fd, most, 0, CallClock{});

@@ -48,14 +48,14 @@ struct TcpSettingsState {
 /// Who is who in the lab: the peer's addresses are fixed, the phantom's are a
 /// suggestion (any other free address of the two subnets works).
 struct LabAddresses {
-    wire::Ipv4Address peer4;    ///< 198.18.0.1
-    unsigned prefix4 = 24;      ///< 198.18.0.0/24
-    wire::Ipv6Address peer6;    ///< 2001:db8::1
-    unsigned prefix6 = 64;      ///< 2001:db8::/64
-    wire::Ipv4Address phantom4; ///< 198.18.0.2
-    wire::Ipv6Address phantom6; ///< 2001:db8::2
-    wire::MacAddress peerMac;   ///< the MAC of the peer's end of the veth
-    std::string interfaceName;  ///< "tcplab0": the phantom's end, in the lab's namespace
+    wire::Ipv4Address peer4;       ///< 198.18.0.1
+    unsigned prefix4 = 24;         ///< 198.18.0.0/24
+    wire::Ipv6Address peer6;       ///< 2001:db8::1
+    unsigned prefix6 = 64;         ///< 2001:db8::/64
+    wire::Ipv4Address phantom4;    ///< 198.18.0.2
+    wire::Ipv6Address phantom6;    ///< 2001:db8::2
+    wire::MacAddress peerMac;      ///< the MAC of the peer's end of the veth
+    std::string interfaceName;     ///< "tcplab0": the phantom's end, in the lab's namespace
     std::string peerInterfaceName; ///< "tcplab0p": the peer's end, in the peer's namespace
     /// The veth's MTU (65535: a segment of any length in one frame, as packetdrill's tun
     /// takes it); the peer's routes keep its own segments and MSS at 1500.

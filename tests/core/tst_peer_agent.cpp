@@ -615,18 +615,14 @@ private Q_SLOTS:
         QVERIFY2(bad->answer.text.find("nosuchdev") != std::string::npos ||
                      bad->answer.text.find("Cannot find device") != std::string::npos,
                  bad->answer.text.c_str());
-        // Refused before anything runs.
+        // Refused before anything runs (by the client, with the agent's own check).
         peer::Request q;
         q.call = peer::Call::Command;
         q.text = "sh";
         q.data = {'-', 'c', 0, 't', 'r', 'u', 'e', 0};
-        const auto id = p.send(q);
-        QVERIFY2(id != 0, p.error());
-        const auto refused = p.await(id);
-        QVERIFY2(refused.has_value(), p.error());
-        QCOMPARE(refused->answer.outcome, peer::Outcome::Refused);
-        QVERIFY2(refused->answer.text.find("runs tc or ip") != std::string::npos,
-                 refused->answer.text.c_str());
+        QCOMPARE(p.send(q), std::uint32_t{0});
+        QVERIFY2(std::string_view(p.error()).find("runs tc or ip") != std::string_view::npos,
+                 p.error());
         QCOMPARE(p.result("command tc qdisc del dev " + dev + " root"), std::int64_t{0});
     }
 
