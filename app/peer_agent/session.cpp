@@ -193,6 +193,18 @@ std::optional<std::string> forbiddenOption(bool set, int level, int name) {
 
 // --- The calls that may block, as their threads run them --------------------------
 
+/// Whether a poll(2) of `fd` finds it readable now (a listening socket: a connection waits).
+bool readable(int fd) {
+    pollfd p{fd, POLLIN, 0};
+    return ::poll(&p, 1, 0) == 1 && (p.revents & POLLIN) != 0;
+}
+
+/// The bytes a read of `fd` finds (SIOCINQ), 0 when it cannot say.
+std::size_t bytesToRead(int fd) {
+    int n = 0;
+    return ::ioctl(fd, SIOCINQ, &n) == 0 && n > 0 ? static_cast<std::size_t>(n) : 0;
+}
+
 Session::Completion doAccept(int fd, CallClock clock) {
     Session::Completion c;
     sockaddr_storage remote{};
@@ -237,11 +249,12 @@ Session::Completion doRead(int fd, std::size_t count, int flags, CallClock clock
 /// stream is): a blocking socket returns when all are queued (or an error stops it); a
 /// non-blocking one queues what it can and returns that (-1 EAGAIN when nothing).
 Session::Completion doWrite(int fd, Session::SocketState& state, std::uint64_t count, int flags,
-                            const std::vector<std::uint8_t>& data, CallClock clock) {
+                            const std::vector<std::uint8_t>& data, CallClock clock,
+                            std::uint64_t already = 0) {
     std::atomic<std::uint64_t>& written = state.written;
     Session::Completion c;
     const std::uint8_t* pattern = patternBuffer();
-    std::uint64_t done = 0;
+    std::uint64_t done = already;
     ssize_t last = 0;
     int error = 0;
     do {
@@ -271,6 +284,7 @@ Session::Completion doWrite(int fd, Session::SocketState& state, std::uint64_t c
         break; // EAGAIN (non-blocking, or a send timeout), an error, or 0
     } while (done < count);
     clock.stamp(c.answer);
+    c.wouldBlock = last < 0 && error == EAGAIN;
     if (done > 0)
         setResult(c.answer, static_cast<std::int64_t>(done), 0);
     else
@@ -649,7 +663,9 @@ void Session::callConnect(const Request& q) {
 void Session::callAccept(const Request& q) {
     if (!owned(q, q.fd))
         return;
-    if (!isBlocking(q.fd)) {
+    // A blocking accept with a connection waiting returns at once: made here, without the
+    // thread's start (milliseconds on a busy machine, which packetdrill does not spend).
+    if (!isBlocking(q.fd) || (m_inFlight == 0 && readable(q.fd))) {
         Completion c = doAccept(q.fd, CallClock{});
         c.answer.id = q.id;
         c.answer.call = q.call;
@@ -669,7 +685,9 @@ void Session::callRead(const Request& q) {
     if (!flags)
         return refuse(q, fmt::format("read's flags {} do not fit a C int", q.numbers[1]));
     const auto count = static_cast<std::size_t>(q.numbers[0]);
-    if ((*flags & MSG_DONTWAIT) != 0 || !isBlocking(q.fd)) {
+    // A blocking read of bytes already there returns them at once: made here (see accept).
+    if ((*flags & MSG_DONTWAIT) != 0 || !isBlocking(q.fd) ||
+        (m_inFlight == 0 && count > 0 && bytesToRead(q.fd) >= count)) {
         Completion c = doRead(q.fd, count, *flags, CallClock{});
         c.answer.id = q.id;
         c.answer.call = q.call;
@@ -696,11 +714,24 @@ void Session::callWrite(const Request& q) {
         c.answer.call = q.call;
         return answer(std::move(c.answer), true);
     }
+    // A blocking write queues what fits without waiting here (see accept); only the rest,
+    // if the send buffer fills, waits on a thread.
+    const CallClock clock;
+    std::uint64_t already = 0;
+    if (m_inFlight == 0) {
+        Completion c = doWrite(q.fd, *state, count, *flags | MSG_DONTWAIT, q.data, clock);
+        if (!c.wouldBlock) {
+            c.answer.id = q.id;
+            c.answer.call = q.call;
+            return answer(std::move(c.answer), true);
+        }
+        already = c.answer.result > 0 ? static_cast<std::uint64_t>(c.answer.result) : 0;
+    }
     Fd copy(::fcntl(q.fd, F_DUPFD_CLOEXEC, kInternalFdFloor));
-    runBlocking(q, [copy = std::move(copy), state, count, flags = *flags, data = q.data,
-                    clock = CallClock{}]() {
-        return doWrite(copy.get(), *state, count, flags, data, clock);
-    });
+    runBlocking(
+        q, [copy = std::move(copy), state, count, flags = *flags, data = q.data, clock, already]() {
+            return doWrite(copy.get(), *state, count, flags, data, clock, already);
+        });
 }
 
 void Session::callClose(const Request& q) {

@@ -60,6 +60,7 @@ public:
         peer::Answer answer;
         int newFd = -1; ///< accept: the socket it made, the agent's from now on
         bool sampleAfter = true;
+        bool wouldBlock = false; ///< write: it stopped at EAGAIN (a MSG_DONTWAIT try)
     };
 
 private:

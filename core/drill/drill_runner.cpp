@@ -235,11 +235,24 @@ std::vector<peer::Request> DrillRunner::takePeerRequests() {
 }
 
 std::int64_t DrillRunner::scriptNowUsecs(std::int64_t nowNs) const {
-    return (nowNs - m_startNs) / kNsPerUs;
+    return scriptUsecsAt(nowNs);
+}
+
+std::int64_t DrillRunner::scriptUsecsAt(std::int64_t atNs) const {
+    // The last pause that began at or before atNs: within it the clock stands still.
+    const auto after =
+        std::upper_bound(m_pauses.begin(), m_pauses.end(), atNs,
+                         [](std::int64_t t, const Pause& p) { return t < p.fromNs; });
+    std::int64_t paused = 0;
+    if (after != m_pauses.begin()) {
+        const Pause& p = *std::prev(after);
+        paused = atNs < p.toNs ? p.pausedNs - (p.toNs - atNs) : p.pausedNs;
+    }
+    return (atNs - m_startNs - paused) / kNsPerUs;
 }
 
 std::int64_t DrillRunner::dueNs(std::size_t index) const {
-    return m_startNs + m_times[index] * kNsPerUs;
+    return m_startNs + m_pausedNs + m_times[index] * kNsPerUs;
 }
 
 void DrillRunner::start(std::int64_t nowNs, FrameList& out) {
@@ -261,7 +274,7 @@ std::optional<std::int64_t> DrillRunner::nextDeadline() const noexcept {
     if (!m_started || m_finished)
         return std::nullopt;
     if (m_current >= m_plan.steps.size())
-        return m_startNs + (m_times.empty() ? 0 : 0) + m_options.limitUsecs * kNsPerUs;
+        return m_startNs + m_pausedNs + m_options.limitUsecs * kNsPerUs;
     const PlannedStep& step = m_plan.steps[m_current];
     if (gated(m_current)) // the gate is the user's: look again soon
         return std::max(m_startNs, m_lastNowNs) + kGatePollNs;
@@ -271,9 +284,9 @@ std::optional<std::int64_t> DrillRunner::nextDeadline() const noexcept {
     switch (step.kind) {
     case PlannedStep::Kind::Expect: {
         if (step.time.kind == EventTime::Kind::Any)
-            return m_startNs + (m_times[m_current] + m_options.limitUsecs) * kNsPerUs;
+            return m_startNs + m_pausedNs + (m_times[m_current] + m_options.limitUsecs) * kNsPerUs;
         const std::int64_t end = std::max(m_times[m_current], m_endTimes[m_current]);
-        return m_startNs + (end + kSniffSlackUsecs) * kNsPerUs;
+        return m_startNs + m_pausedNs + (end + kSniffSlackUsecs) * kNsPerUs;
     }
     case PlannedStep::Kind::Code:
         return m_codeCall ? std::max(due, m_startNs) + kCallLimitUsecs * kNsPerUs : due;
@@ -400,10 +413,18 @@ void DrillRunner::onPeerAnswer(const peer::CallRecord& call, std::int64_t nowNs,
     // answer takes a while to reach us (a sample of the sockets goes first). The next
     // line's relative time counts from when the call returned, on the frames' clock.
     const std::int64_t returnedNs = call.answer.startNs + call.answer.durationNs;
-    const std::int64_t doneNs =
-        waitedFor && call.answer.startNs > 0 && returnedNs <= nowNs && returnedNs >= m_callSentNs
-            ? returnedNs
-            : nowNs;
+    const bool timed =
+        waitedFor && call.answer.startNs > 0 && returnedNs <= nowNs && returnedNs >= m_callSentNs;
+    // The script's clock stands still from the call's due time to its start (m_pauses);
+    // not while stepping, where times are not checked.
+    if (timed && !m_options.stepGate && m_times[index] >= 0) {
+        const std::int64_t due = dueNs(index);
+        if (call.answer.startNs > due && (m_pauses.empty() || due >= m_pauses.back().toNs)) {
+            m_pausedNs += call.answer.startNs - due;
+            m_pauses.push_back({due, call.answer.startNs, m_pausedNs});
+        }
+    }
+    const std::int64_t doneNs = timed ? returnedNs : nowNs;
     complete(index, doneNs);
     advance(doneNs, out);
 }
@@ -550,7 +571,7 @@ std::optional<std::string> DrillRunner::verifyTime(const EventTime& time, std::i
                                                    std::string_view description) const {
     if (time.kind == EventTime::Kind::Any || m_options.stepGate)
         return std::nullopt; // stepping: what is sent and received, not when
-    const std::int64_t actual = (liveNs - m_startNs) / kNsPerUs;
+    const std::int64_t actual = scriptUsecsAt(liveNs);
     std::int64_t tolerance = m_options.toleranceUsecs;
     if (lastEventUsecs) {
         const auto dynamic =
@@ -582,7 +603,7 @@ void DrillRunner::advance(std::int64_t nowNs, FrameList& out) {
     }
     if (!m_finished && m_current >= m_plan.steps.size()) {
         if (!m_blocking.empty()) {
-            if (nowNs > m_startNs + m_options.limitUsecs * kNsPerUs)
+            if (nowNs > m_startNs + m_pausedNs + m_options.limitUsecs * kNsPerUs)
                 fail(m_blocking.front().step, nowNs, "error", "the blocking call never returned",
                      "a blocking call was still waiting when the script ended");
             return;
@@ -975,7 +996,7 @@ bool DrillRunner::expectPacket(const PlannedStep& step, std::int64_t nowNs) {
     const std::uint32_t seq = tcp.seq.value() + seqOffset;
     TcpOptionList actualOptions = tcp.options;
     std::string actualDump =
-        fmt::format("{:9.6f} {}", seconds((atNs - m_startNs) / kNsPerUs),
+        fmt::format("{:9.6f} {}", seconds(scriptUsecsAt(atNs)),
                     shortDump(flags, seq, payload.size(), ack, window, actualOptions));
     const std::string scriptDump = fmt::format("{:9.6f} {}", seconds(m_times[i]), formatPacket(p));
     auto mismatch = [&](const std::string& what, const std::string& plain) {
@@ -1126,7 +1147,7 @@ bool DrillRunner::expectPacket(const PlannedStep& step, std::int64_t nowNs) {
                             "outbound packet"))
         return mismatch(*e, fmt::format("the segment came {:.3f} s after the script's start; the "
                                         "script expects it at {:.3f} s (tolerance {:.3f} s)",
-                                        seconds((atNs - m_startNs) / kNsPerUs), seconds(m_times[i]),
+                                        seconds(scriptUsecsAt(atNs)), seconds(m_times[i]),
                                         seconds(m_options.toleranceUsecs)));
     complete(i, nowNs);
     return true;

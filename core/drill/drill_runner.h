@@ -187,6 +187,10 @@ private:
               std::string explanation);
     void finish(std::int64_t nowNs);
     std::int64_t scriptNowUsecs(std::int64_t nowNs) const;
+    /// The script's clock (microseconds since the start) at the frames' time `atNs`: the
+    /// frames' clock less the time tcplab itself took between a call's due time and the
+    /// agent's start of it (see m_pauses).
+    std::int64_t scriptUsecsAt(std::int64_t atNs) const;
     std::int64_t dueNs(std::size_t index) const;
     std::optional<std::string> verifyTime(const EventTime& time, std::int64_t scriptUsecs,
                                           std::int64_t scriptEndUsecs, std::int64_t liveNs,
@@ -210,6 +214,19 @@ private:
     bool m_finished = false;
     bool m_failed = false;
     std::int64_t m_startNs = 0;
+    /// packetdrill makes its next call the moment the previous one returns; tcplab's call
+    /// goes to the agent only once the previous answer has come back (a sample first), a
+    /// few milliseconds each. That time is not the script's: the script's clock stands
+    /// still from a call's due time until the agent starts it, so that a run of `+0` calls
+    /// does not push the lines after it late, or make a segment sent during the first one
+    /// early. Each pause, in order: the frames' clock from and to, the total paused after.
+    struct Pause {
+        std::int64_t fromNs;
+        std::int64_t toNs;
+        std::int64_t pausedNs;
+    };
+    std::vector<Pause> m_pauses;
+    std::int64_t m_pausedNs = 0; ///< the total so far
     /// Times in script microseconds: each step's resolved time, -1 before it ran.
     std::vector<std::int64_t> m_times;
     std::vector<std::int64_t> m_endTimes;

@@ -184,6 +184,49 @@ private Q_SLOTS:
         }
     }
 
+    void theAgentsRoundTrips_areNotTheScriptsTime() {
+        // packetdrill makes each call the moment the previous one returned; tcplab's agent
+        // starts it only once the previous answer came back (3 ms here). A segment the
+        // kernel sent right after the SYN, before three `+0` calls, is on time for the line
+        // after them: the script's clock stood still while tcplab was in between.
+        DrillRunner r(plan("--tolerance_usecs=4000\n"
+                           "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"
+                           "+0 bind(3, ..., ...) = 0\n"
+                           "+0 listen(3, 1) = 0\n"
+                           "+0 < S 0:0(0) win 1000 <mss 1000>\n"
+                           "+0 fcntl(3, F_GETFL) = 0x2\n"
+                           "+0 fcntl(3, F_GETFL) = 0x2\n"
+                           "+0 fcntl(3, F_GETFL) = 0x2\n"
+                           "+0 > S. 0:0(0) ack 1 <mss 1460>\n"),
+                      {}, params(), "t");
+        Runner::FrameList out;
+        r.start(kT0, out);
+        std::int64_t now = kT0;
+        const auto makeCall = [&](std::int64_t result) {
+            auto calls = r.takePeerRequests();
+            QCOMPARE(calls.size(), std::size_t{1});
+            auto c = answer(calls[0], result);
+            c.answer.startNs = now + 3 * kMs; // the agent's start, 3 ms after it was due
+            c.answer.durationNs = 10'000;
+            now = c.answer.startNs + c.answer.durationNs + 200'000; // the answer's way back
+            r.onPeerAnswer(c, now, out);
+        };
+        makeCall(7);
+        makeCall(0);
+        makeCall(0);
+        QCOMPARE(out.size(), std::size_t{1}); // the SYN
+        out.clear();
+        Kernel k;
+        const std::int64_t synAckAt = now + 100'000;
+        for (int n = 0; n < 3; ++n)
+            makeCall(2);
+        QVERIFY(!r.finished());
+        r.onFrame(k.segment(flag::kSyn | flag::kAck, 0, 1, 0, {TcpOption::mss(1460)}), synAckAt,
+                  out);
+        QVERIFY(r.finished());
+        QVERIFY2(r.succeeded(), r.failure().c_str());
+    }
+
     void segmentsAreMerged_upToTheLengthALineExpects_unlessStrict() {
         for (const bool strict : {false, true}) {
             DrillOptions o;
