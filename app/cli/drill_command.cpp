@@ -266,7 +266,7 @@ void addDrillCommand(CLI::App& app, int& exitCode) {
         ->check(CLI::IsMember({"ipv4", "ipv6"}));
     for (const char* name :
          {"tolerance_usecs", "tolerance_percent", "tcp_ts_tick_usecs", "bind_port", "local_ip",
-          "remote_ip", "gateway_ip", "netmask_ip", "mtu", "connect_port"}) {
+          "remote_ip", "gateway_ip", "netmask_ip", "mtu", "mss", "connect_port"}) {
         const std::string key = name;
         sub->add_option_function<std::string>(
             "--" + key,
@@ -278,6 +278,9 @@ void addDrillCommand(CLI::App& app, int& exitCode) {
                 ? "the kernel's TS clock tick: TS val is checked against the script's clock "
                   "(default 0: not checked)"
             : key == "bind_port" ? "the peer's port for bind(fd, ..., ...) (default 8080)"
+            : key == "mss"
+                ? "a '<' segment longer than this goes out as segments of this size (the GSO "
+                  "packet packetdrill would cook)"
             : key == "mtu"
                 ? "taken and ignored: the lab's link has an MTU of 65535 with 1500-byte routes"
                 : "taken as packetdrill takes it; the lab's own addresses "

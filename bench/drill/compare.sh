@@ -25,6 +25,19 @@ skip_re=${SKIP_RE:-/(fastopen|zerocopy|psp|accecn|timestamping)/}
 per_script_limit=${PER_SCRIPT_LIMIT:-120}
 mkdir -p "$out"
 results="$out/results.tsv"
+
+# defaults.sh asks for cubic; a network namespace may only take the congestion controls
+# the machine allows (net.ipv4.tcp_allowed_congestion_control). Where cubic is loaded but
+# not allowed, both tools would run the scripts under the machine's default (bbr, say) and
+# fail on timing for that reason alone: allow it for the measurement, and restore after.
+allowed_file=/proc/sys/net/ipv4/tcp_allowed_congestion_control
+allowed_before=$(cat "$allowed_file" 2>/dev/null || true)
+if grep -qw cubic /proc/sys/net/ipv4/tcp_available_congestion_control 2>/dev/null &&
+    ! grep -qw cubic <<<"$allowed_before"; then
+    echo "compare.sh: allowing cubic in network namespaces for the run (was: $allowed_before)" >&2
+    echo "$allowed_before cubic" >"$allowed_file"
+    trap 'echo "$allowed_before" >"$allowed_file"' EXIT
+fi
 : >"$results"
 
 for dir in "$@"; do

@@ -989,6 +989,15 @@ tl::expected<void, std::string> applyOption(DrillOptions& options, std::string_v
         options.strictSegments = true;
         return {};
     }
+    if (name == "mss") {
+        // packetdrill cooks a long `<` segment as a GSO packet of this gso_size; the lab
+        // sends the segments that packet stands for.
+        std::int64_t v = 0;
+        if (auto ok = number(v); !ok || v == 0 || v > 65535)
+            return tl::make_unexpected(fmt::format("--mss takes a size in bytes, not '{}'", value));
+        options.inboundMss = static_cast<std::size_t>(v);
+        return {};
+    }
     if (name == "bind_port") {
         std::int64_t v = 0;
         if (auto ok = number(v); !ok || v == 0 || v > 65535)
@@ -1002,10 +1011,11 @@ tl::expected<void, std::string> applyOption(DrillOptions& options, std::string_v
         "connect_port", "init_scripts", "wire_client_dev", "dry_run"};
     if (std::find(kPlacement.begin(), kPlacement.end(), name) != kPlacement.end())
         return {};
-    return tl::make_unexpected(fmt::format(
-        "option --{} is not supported (tcplab takes --ip_version, --tolerance_usecs, "
-        "--tolerance_percent, --tcp_ts_tick_usecs, --bind_port and the address options)",
-        name));
+    return tl::make_unexpected(
+        fmt::format("option --{} is not supported (tcplab takes --ip_version, --tolerance_usecs, "
+                    "--tolerance_percent, --tcp_ts_tick_usecs, --bind_port, --mss and the address "
+                    "options)",
+                    name));
 }
 
 tl::expected<Plan, ScriptError> planScript(const Script& script, bool ipv6,

@@ -260,28 +260,38 @@ private Q_SLOTS:
     }
 
     void inboundSegmentsLongerThanTheMtu_goOutAsGsoWouldCutThem() {
-        DrillRunner r(plan(std::string(kListen) + "+0 < S 0:0(0) win 1000 <mss 1000>\n"
-                                                  "+0 > S. 0:0(0) ack 1 <mss 1460>\n"
-                                                  "+0 < P. 1:3001(3000) ack 1 win 257\n"),
-                      {}, params(), "t");
-        Runner::FrameList out;
-        r.start(kT0, out);
-        answerListen(r, out);
-        out.clear();
-        Kernel k;
-        r.onFrame(k.segment(flag::kSyn | flag::kAck, 0, 1, 0, {TcpOption::mss(1460)}), kT0 + kMs,
-                  out);
-        QCOMPARE(out.size(), std::size_t{3}); // 1460 + 1460 + 80
-        Frame f;
-        std::uint32_t next = 1;
-        for (std::size_t i = 0; i < out.size(); ++i) {
-            const TcpHeader& t = tcpOf(out[i], f);
-            QCOMPARE(t.seq.value(), next);
-            QCOMPARE(bool(t.flags & flag::kPsh), i + 1 == out.size());
-            next += static_cast<std::uint32_t>(f.payloadLength);
-            QVERIFY(out[i].size() <= 1514);
+        // The link's MTU cuts 1460-byte pieces; packetdrill's --mss=1000 cuts 1000-byte ones
+        // (the gso_size of the packet it cooks).
+        for (const bool mss : {false, true}) {
+            DrillOptions o;
+            if (mss)
+                QVERIFY(applyOption(o, "mss", "1000").has_value());
+            QVERIFY(!applyOption(o, "mss", "0").has_value());
+            DrillRunner r(plan(std::string(kListen) + "+0 < S 0:0(0) win 1000 <mss 1000>\n"
+                                                      "+0 > S. 0:0(0) ack 1 <mss 1460>\n"
+                                                      "+0 < P. 1:3001(3000) ack 1 win 257\n"),
+                          o, params(), "t");
+            Runner::FrameList out;
+            r.start(kT0, out);
+            answerListen(r, out);
+            out.clear();
+            Kernel k;
+            r.onFrame(k.segment(flag::kSyn | flag::kAck, 0, 1, 0, {TcpOption::mss(1460)}),
+                      kT0 + kMs, out);
+            QCOMPARE(out.size(), std::size_t{3}); // 1460 + 1460 + 80, or 3 x 1000
+            Frame f;
+            std::uint32_t next = 1;
+            for (std::size_t i = 0; i < out.size(); ++i) {
+                const TcpHeader& t = tcpOf(out[i], f);
+                QCOMPARE(t.seq.value(), next);
+                QCOMPARE(bool(t.flags & flag::kPsh), i + 1 == out.size());
+                next += static_cast<std::uint32_t>(f.payloadLength);
+                QVERIFY(out[i].size() <= 1514);
+                if (mss)
+                    QCOMPARE(f.payloadLength, std::size_t{1000});
+            }
+            QCOMPARE(next, 3001u);
         }
-        QCOMPARE(next, 3001u);
     }
 
     void callResultsAndErrnos_areChecked() {
