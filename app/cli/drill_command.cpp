@@ -31,6 +31,7 @@ struct DrillCommandOptions {
     std::string lab = "linux";
     std::string ipVersion = "ipv4";
     std::vector<std::string> drillOptions; ///< "--name=value" as given
+    drill::Defines defines;                ///< -D NAME=VALUE
     std::string timelinePath;
     std::string pcapPath;
     std::vector<std::string> exportPaths; ///< the run as a script (.pkt) or scapy (.py)
@@ -56,7 +57,7 @@ int runOne(const DrillCommandOptions& o, const std::string& path, drill::DrillOp
         std::cerr << path << ": cannot read the script\n";
         return kExitBadUsage;
     }
-    auto script = drill::parseScript(*text);
+    auto script = drill::parseScript(*text, o.defines);
     if (!script) {
         std::cerr << drill::describe(script.error(), path) << "\n";
         return kExitBadUsage;
@@ -286,6 +287,22 @@ void addDrillCommand(CLI::App& app, int& exitCode) {
                 : "taken as packetdrill takes it; the lab's own addresses "
                   "and ports are used");
     }
+    sub->add_option_function<std::vector<std::string>>(
+           "-D,--define",
+           [o](const std::vector<std::string>& all) {
+               for (const std::string& d : all) {
+                   const auto eq = d.find('=');
+                   o->defines[d.substr(0, eq)] = d.substr(eq + 1);
+               }
+           },
+           "NAME=VALUE: the word NAME in a script reads as VALUE (a number, a \"string\", a "
+           "`command` or a word), as packetdrill's -D")
+        ->check([](const std::string& d) {
+            const auto eq = d.find('=');
+            return eq == std::string::npos || eq == 0
+                       ? std::string("-D takes NAME=VALUE, not '") + d + "'"
+                       : std::string();
+        });
     sub->add_flag_callback(
         "--strict_segments", [o] { o->drillOptions.push_back("strict_segments"); },
         "each of the peer's segments must match a line by itself (no merging into the "

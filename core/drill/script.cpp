@@ -182,8 +182,8 @@ std::string joined(const std::vector<T>& items, std::string_view separator,
 
 class Parser {
 public:
-    explicit Parser(std::string_view text)
-        : m_lexer(text) {}
+    Parser(std::string_view text, const Defines& defines)
+        : m_lexer(text, &defines) {}
     tl::expected<Script, ScriptError> script();
 
 private:
@@ -1106,8 +1106,8 @@ std::string describe(const ScriptError& error, std::string_view file) {
     return fmt::format("{}:{}:{}: {}", file, error.line, error.column, error.message);
 }
 
-tl::expected<Script, ScriptError> parseScript(std::string_view text) {
-    return Parser(text).script();
+tl::expected<Script, ScriptError> parseScript(std::string_view text, const Defines& defines) {
+    return Parser(text, defines).script();
 }
 
 std::string formatTime(const EventTime& time) {

@@ -23,6 +23,8 @@
 // so that formatScript() and parseScript() round-trip to an equal tree.
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -203,8 +205,12 @@ std::string describe(const ScriptError& error, std::string_view file);
 /// The bytes an option takes in a TCP header (a NOP 1, MSS 4, TS 10, SACK 2 + 8 a block).
 unsigned tcpOptionLength(const TcpOptionSpec& option);
 
+/// packetdrill's -D NAME=VALUE definitions: a word NAME in the script reads as VALUE (a
+/// number, a "string", a `command`, else a word), as packetdrill's lexer reads it.
+using Defines = std::map<std::string, std::string, std::less<>>;
+
 /// Parses a whole script. The first error ends it.
-tl::expected<Script, ScriptError> parseScript(std::string_view text);
+tl::expected<Script, ScriptError> parseScript(std::string_view text, const Defines& defines = {});
 /// The script as text that parseScript() reads back to an equal Script.
 std::string formatScript(const Script& script);
 /// One event's line as formatScript() writes it ("+0.100 > S. 0:0(0) ack 1 <mss 1460>").

@@ -1,5 +1,7 @@
 #include "drill/script_lexer.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace tcplab::drill {
@@ -105,6 +107,29 @@ Token ScriptLexer::quoted(char delimiter, SourcePos pos) {
     return t;
 }
 
+Token ScriptLexer::defined(const std::string& value, SourcePos pos) const {
+    Token t;
+    t.pos = pos;
+    // SYM="val" and SYM=`val` (lexer.l's word()): the text between the quotes.
+    if (value.size() >= 2 && (value.front() == '"' || value.front() == '`') &&
+        value.back() == value.front()) {
+        t.kind = value.front() == '"' ? Token::Kind::String : Token::Kind::Command;
+        t.text = value.substr(1, value.size() - 2);
+        return t;
+    }
+    // SYM=val: a whole number (strtol's, any base), else a word.
+    t.text = value;
+    const std::string_view digits =
+        std::string_view(value).substr(!value.empty() && value[0] == '-' ? 1 : 0);
+    const bool hex = digits.size() > 2 && digits.starts_with("0x") &&
+                     std::all_of(digits.begin() + 2, digits.end(), isHexDigit);
+    const bool decimal = !digits.empty() && std::all_of(digits.begin(), digits.end(), isDigit);
+    t.kind = hex && value[0] != '-' ? Token::Kind::Hex
+             : decimal              ? Token::Kind::Integer
+                                    : Token::Kind::Word;
+    return t;
+}
+
 Token ScriptLexer::next() {
     Token error;
     if (m_failed)
@@ -196,6 +221,13 @@ Token ScriptLexer::next() {
             return make(Token::Kind::Integer, longest, pos);
         if (hexLength == longest)
             return make(Token::Kind::Hex, longest, pos);
+        if (m_defines && wordLength == longest) {
+            const auto it = m_defines->find(rest.substr(0, longest));
+            if (it != m_defines->end()) {
+                advance(longest);
+                return defined(it->second, pos);
+            }
+        }
         return make(Token::Kind::Word, longest, pos);
     }
     const auto byte = static_cast<unsigned char>(c);

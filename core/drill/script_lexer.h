@@ -41,8 +41,9 @@ struct Token {
 
 class ScriptLexer {
 public:
-    explicit ScriptLexer(std::string_view text)
-        : m_text(text) {}
+    explicit ScriptLexer(std::string_view text, const Defines* defines = nullptr)
+        : m_text(text)
+        , m_defines(defines) {}
     /// The next token; End (forever) at the end of the text, Error where it cannot go on.
     Token next();
 
@@ -51,8 +52,11 @@ private:
     bool skipSpaceAndComments(Token& error);
     Token make(Token::Kind kind, std::size_t length, SourcePos pos);
     Token quoted(char delimiter, SourcePos pos);
+    /// A defined word's value as the token packetdrill's lexer makes of it.
+    Token defined(const std::string& value, SourcePos pos) const;
 
     std::string_view m_text;
+    const Defines* m_defines = nullptr;
     std::size_t m_at = 0;
     unsigned m_line = 1;
     unsigned m_column = 1;

@@ -839,6 +839,32 @@ private Q_SLOTS:
 
     // ---- commands, code, options, other packets ------------------------------------------
 
+    void defines_readAsTheirValues() {
+        // packetdrill's -D: a defined word is read as a number, a "string", a `command` or
+        // a word (lexer.l's word()); other words stay.
+        const Defines d = {{"LEVEL", "SOL_SOCKET"},
+                           {"SIZE", "0x10"},
+                           {"COUNT", "-1"},
+                           {"TEXT", "\"hi\""},
+                           {"CMD", "`sysctl -q net.ipv4.tcp_sack=0`"}};
+        const auto s = parseScript("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"
+                                   "+0 setsockopt(3, LEVEL, SO_RCVBUF, [SIZE], 4) = COUNT\n"
+                                   "+0 write(3, TEXT, 2) = 2\n"
+                                   "+0 CMD\n",
+                                   d);
+        QVERIFY2(s.has_value(), s ? "" : s.error().message.c_str());
+        QCOMPARE(qstr(formatEvent(s->events[1])),
+                 QString("+0 setsockopt(3, SOL_SOCKET, SO_RCVBUF, [0x10], 4) = -1"));
+        QCOMPARE(qstr(formatEvent(s->events[2])), QString("+0 write(3, \"hi\", 2) = 2"));
+        QCOMPARE(qstr(std::get<CommandSpec>(s->events[3].action).command),
+                 QString("sysctl -q net.ipv4.tcp_sack=0"));
+        // Without the definitions the words stay words (and LEVEL is no level).
+        const auto plain = parseScript("0 setsockopt(3, LEVEL, SO_RCVBUF, [1], 4) = 0\n");
+        QVERIFY(plain.has_value());
+        QCOMPARE(qstr(formatEvent(plain->events[0])),
+                 QString("0 setsockopt(3, LEVEL, SO_RCVBUF, [1], 4) = 0"));
+    }
+
     void commands_initMidAndCleanup() {
         const Script s = parsed("`../common/defaults.sh`\n"
                                 "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"
