@@ -11,7 +11,11 @@
 # error line) and prints a table per directory: scripts run, same verdict, tcplab-only
 # failures, packetdrill-only failures, unsupported (tcplab exits 2: a construct it refuses
 # before sending anything). SKIP_RE (an extended regex over paths, default below) leaves out
-# the families the issue sets aside.
+# the families the issue sets aside. EXTRA_ARGS (split at white space) go to both tools
+# before the script: the kernel's selftests run under ksft_runner.sh's ipv4 arguments, say
+#   EXTRA_ARGS="--ip_version=ipv4 --local_ip=192.168.0.1 --gateway_ip=192.168.0.1
+#     --netmask_ip=255.255.0.0 --remote_ip=192.0.2.1 -D CMSG_LEVEL_IP=SOL_IP
+#     -D CMSG_TYPE_RECVERR=IP_RECVERR"
 set -u
 if (($# < 4)); then
     echo "usage: $0 PACKETDRILL TCPLAB_CLI OUT_DIR SCRIPT_DIR..." >&2
@@ -22,6 +26,7 @@ cli=$(realpath "$2")
 out=$3
 shift 3
 skip_re=${SKIP_RE:-/(fastopen|zerocopy|psp|accecn|timestamping)/}
+read -r -a extra <<<"${EXTRA_ARGS:-}"
 per_script_limit=${PER_SCRIPT_LIMIT:-120}
 mkdir -p "$out"
 results="$out/results.tsv"
@@ -46,10 +51,10 @@ for dir in "$@"; do
         folder=$(dirname "$script")
         name=$(basename "$script")
         # packetdrill as its own test runner runs it: from the script's folder.
-        (cd "$folder" && timeout "$per_script_limit" unshare -n "$packetdrill" "$name") \
+        (cd "$folder" && timeout "$per_script_limit" unshare -n "$packetdrill" "${extra[@]}" "$name") \
             >"$out/pd.out" 2>&1
         pd=$?
-        timeout "$per_script_limit" "$cli" drill "$script" >"$out/tl.out" 2>&1
+        timeout "$per_script_limit" "$cli" drill "${extra[@]}" "$script" >"$out/tl.out" 2>&1
         tl=$?
         reason=$(grep -v '^\s*$' "$out/tl.out" | grep -m1 -E 'error|tcplab:|not supported|unknown|cannot|did not' |
             tr '\t' ' ' | cut -c1-300)

@@ -777,6 +777,15 @@ commandArgv(const std::string& line, const std::vector<std::string>& words, cons
         std::size_t object = 1;
         while (object < argv.size() && (argv[object] == "-4" || argv[object] == "-6"))
             ++object;
+        // `ip link set dev tun0 mtu N`: packetdrill's device takes N, and the kernel's
+        // route to the remote host with it. The lab's veth already takes 65535 bytes and
+        // its routes set the MTU, so the route to the phantom takes N instead.
+        std::vector<std::string> link(argv.begin() + std::ptrdiff_t(object), argv.end());
+        std::erase(link, std::string("dev"));
+        if (link.size() == 5 && link[0] == "link" && link[1] == "set" && link[2] == "tun0" &&
+            link[3] == "mtu")
+            return std::vector<std::string>{"ip",  "route", "replace", "$remote",
+                                            "dev", "tun0",  "mtu",     link[4]};
         if (object + 2 < argv.size() && (argv[object] == "route" || argv[object] == "r")) {
             static constexpr std::array<std::string_view, 6> kVerbs = {"add", "change", "replace",
                                                                        "del", "delete", "append"};

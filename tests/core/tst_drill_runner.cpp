@@ -405,6 +405,20 @@ private Q_SLOTS:
                  (std::vector<std::string>{"qdisc", "replace", "dev", "veth7", "root", "pfifo",
                                            "limit", "0"}));
         // tc's exit status 2 with its complaint: the line fails as packetdrill fails it.
+        // (Before that, the lab's mapping of a device's MTU onto the route to the phantom.)
+        {
+            DrillRunner mtu(plan("`ip link set dev tun0 mtu 9000`\n"
+                                 "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"),
+                            o, params(), "t");
+            Runner::FrameList none;
+            mtu.start(kT0, none);
+            const auto set = mtu.takePeerRequests();
+            QCOMPARE(set.size(), std::size_t{1});
+            QCOMPARE(set[0].text, std::string("ip"));
+            QCOMPARE(peer::commandArguments(set[0]),
+                     (std::vector<std::string>{"route", "replace", "198.18.0.2", "dev", "veth7",
+                                               "mtu", "9000"}));
+        }
         auto failed = answer(calls[0], 2);
         failed.answer.text = "Error: Exclusivity flag on, cannot modify.";
         r.onPeerAnswer(failed, kT0, out);
