@@ -999,12 +999,12 @@ tl::expected<void, std::string> applyOption(DrillOptions& options, std::string_v
         return {};
     }
     if (name == "mss") {
-        // packetdrill cooks a long `<` segment as a GSO packet of this gso_size; the lab
-        // sends the segments that packet stands for.
+        // packetdrill cooks a long `<` segment as one GSO packet of this gso_size, which
+        // the kernel receives as one skb: the lab sends it whole, as one frame (its link
+        // takes 65535 bytes), so the value is checked and needs nothing more.
         std::int64_t v = 0;
         if (auto ok = number(v); !ok || v == 0 || v > 65535)
             return tl::make_unexpected(fmt::format("--mss takes a size in bytes, not '{}'", value));
-        options.inboundMss = static_cast<std::size_t>(v);
         return {};
     }
     if (name == "bind_port") {

@@ -918,9 +918,7 @@ void DrillRunner::inject(const PlannedStep& step, std::int64_t, FrameList& out) 
     // headers, FIN and PSH on the last only, CWR on the first only (tcp_gso_segment).
     const std::size_t headers =
         (std::holds_alternative<Ipv4Header>(spec.ip) ? 20 : 40) + 20 + tcp.options.paddedSize();
-    std::size_t most = m_options.linkMtu > headers ? m_options.linkMtu - headers : 1;
-    if (m_options.inboundMss > 0)
-        most = std::min(most, m_options.inboundMss);
+    const std::size_t most = m_options.linkMtu > headers ? m_options.linkMtu - headers : 1;
     const std::uint8_t lastOnly = flag::kFin | flag::kPsh;
     std::size_t sent = 0;
     do {

@@ -58,10 +58,6 @@ struct DrillOptions {
     /// The longest frame the lab's link carries: a longer `<` segment is sent as the
     /// segments GSO would make of it.
     std::size_t linkMtu = 1500;
-    /// packetdrill's --mss: a `<` segment with more payload than this goes out as
-    /// segments of this many bytes (the GSO packet of that gso_size that packetdrill's tun
-    /// hands the kernel); 0: only the link's MTU cuts.
-    std::size_t inboundMss = 0;
 };
 
 /// Applies "--name=value" options (from the command line or the script's header) to
