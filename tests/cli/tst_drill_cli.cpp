@@ -49,9 +49,9 @@ class TestDrillCli : public QObject {
     Q_OBJECT
 private Q_SLOTS:
     void ourScripts_areThere() {
-        // calls, client, commands, epoll, sack, server, server_ipv6, sysctl, tcp_info,
-        // timing: one per family of constructs.
-        QCOMPARE(QDir(drillData("lab")).entryList({"*.pkt"}, QDir::Files).size(), 10);
+        // calls, client, commands, epoll, link_mtu, sack, server, server_ipv6, sysctl,
+        // tcp_info, timing: one per family of constructs.
+        QCOMPARE(QDir(drillData("lab")).entryList({"*.pkt"}, QDir::Files).size(), 11);
     }
 
     void ourScripts_passAgainstTheLinuxLab_data() {
