@@ -34,10 +34,11 @@ QString qs(const std::string& s) {
 
 /// The calls in the chooser, in the order a socket's life takes them.
 constexpr std::array kCalls = {
-    Call::Socket,     Call::Bind,       Call::Listen,     Call::Accept, Call::Connect,
-    Call::Read,       Call::Write,      Call::Shutdown,   Call::Close,  Call::Poll,
-    Call::Fcntl,      Call::SetSockOpt, Call::GetSockOpt, Call::Ioctl,  Call::Sysctl,
-    Call::SysctlList, Call::Drain,      Call::Sample,
+    Call::Socket,     Call::Bind,       Call::Listen,     Call::Accept,      Call::Connect,
+    Call::Read,       Call::Write,      Call::Shutdown,   Call::Close,       Call::Poll,
+    Call::Fcntl,      Call::SetSockOpt, Call::GetSockOpt, Call::Ioctl,       Call::Sysctl,
+    Call::SysctlList, Call::Drain,      Call::Sample,     Call::EpollCreate, Call::EpollCtl,
+    Call::EpollWait,  Call::Command,
 };
 
 const char* callHelp(Call call) {
@@ -444,7 +445,8 @@ QString PeerCallForm::line() const {
 }
 
 bool PeerCallForm::takesFd(Call c) const {
-    return c != Call::Socket && c != Call::Sysctl && c != Call::SysctlList && c != Call::Sample;
+    return c != Call::Socket && c != Call::Sysctl && c != Call::SysctlList && c != Call::Sample &&
+           c != Call::EpollCreate && c != Call::Command;
 }
 
 QString PeerCallForm::compose() const {
