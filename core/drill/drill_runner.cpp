@@ -367,35 +367,30 @@ void DrillRunner::onPeerAnswer(const peer::CallRecord& call, std::int64_t nowNs,
         advance(nowNs, out);
         return;
     }
-    if (step.kind == PlannedStep::Kind::Sysctl && call.request.call == peer::Call::Command) {
+    if (step.kind == PlannedStep::Kind::Sysctl) {
+        // One line of a command: a sysctl, or a program (tc, ip) whose exit status counts.
         const bool checked = m_uncheckedSysctls.erase(call.request.id) == 0;
         const peer::Answer& a = call.answer;
-        if (checked && (a.outcome != peer::Outcome::Done || a.result != 0)) {
-            // packetdrill's words (system.c), then what the program said.
-            const std::string said = a.text.substr(0, a.text.find_last_not_of(" \n") + 1);
-            fail(index, nowNs, "error",
-                 fmt::format("error executing `{}` command: {}", commandOf(step.text),
-                             a.outcome != peer::Outcome::Done
-                                 ? a.text
-                                 : fmt::format("non-zero status {}", a.result)),
-                 fmt::format("'{}' failed in the peer's namespace{}{}",
-                             peer::describeCall(call.request), said.empty() ? "" : ": ", said));
-            return;
-        }
-        if (m_sysctlsAnswered > 0 && --m_sysctlsAnswered == 0)
-            complete(index, nowNs);
-        advance(nowNs, out);
-        return;
-    }
-    if (step.kind == PlannedStep::Kind::Sysctl) {
-        const bool checked = m_uncheckedSysctls.erase(call.request.id) == 0;
-        if (checked && (call.answer.outcome != peer::Outcome::Done || call.answer.result < 0)) {
-            fail(index, nowNs, "error",
-                 fmt::format("error executing `{}` command: sysctl {} was refused: {}",
-                             commandOf(step.text), call.request.text,
-                             call.answer.text.empty() ? peer::errnoName(call.answer.error)
-                                                      : call.answer.text),
-                 "a sysctl the script sets could not be set in the peer's namespace");
+        const bool program = call.request.call == peer::Call::Command;
+        if (checked &&
+            (a.outcome != peer::Outcome::Done || (program ? a.result != 0 : a.result < 0))) {
+            if (program) {
+                // packetdrill's words (system.c), then what the program said.
+                const std::string said = a.text.substr(0, a.text.find_last_not_of(" \n") + 1);
+                fail(index, nowNs, "error",
+                     fmt::format("error executing `{}` command: {}", commandOf(step.text),
+                                 a.outcome != peer::Outcome::Done
+                                     ? a.text
+                                     : fmt::format("non-zero status {}", a.result)),
+                     fmt::format("'{}' failed in the peer's namespace{}{}",
+                                 peer::describeCall(call.request), said.empty() ? "" : ": ", said));
+            } else {
+                fail(index, nowNs, "error",
+                     fmt::format("error executing `{}` command: sysctl {} was refused: {}",
+                                 commandOf(step.text), call.request.text,
+                                 a.text.empty() ? peer::errnoName(a.error) : a.text),
+                     "a sysctl the script sets could not be set in the peer's namespace");
+            }
             return;
         }
         if (m_sysctlsAnswered > 0 && --m_sysctlsAnswered == 0)
